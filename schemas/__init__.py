@@ -1,0 +1,62 @@
+"""Record contracts of the exchange: the envelope, the payload of every record type, and
+validators of the identifiers they carry. No Flask, no database: agencies use this package
+alone to validate a record before they sign it."""
+
+from schemas.envelope import (
+    PAYLOAD_SCHEMAS,
+    RECORD_TYPES,
+    SCHEMA_NAMES,
+    EnvelopeSchema,
+    EvaluationSchema,
+    HandlingSchema,
+    LinkSchema,
+    validate_envelope,
+)
+from schemas.errors import FieldError, SchemaInvalid, errors_from_marshmallow
+from schemas.identifiers import (
+    RESIDENCE_CARD_PATTERN,
+    corporate_number_check_digit,
+    is_agency_id,
+    is_corporate_number,
+    is_country_code,
+    is_municipality_code,
+    is_prefecture_code,
+    is_record_id,
+    is_residence_card_number,
+    is_residence_card_token,
+    is_supervising_licence,
+    municipality_check_digit,
+    normalise_residence_card_number,
+    residence_card_token,
+)
+from schemas.projection import SearchFields, search_fields
+
+__all__ = [
+    "PAYLOAD_SCHEMAS",
+    "RECORD_TYPES",
+    "RESIDENCE_CARD_PATTERN",
+    "SCHEMA_NAMES",
+    "EnvelopeSchema",
+    "EvaluationSchema",
+    "FieldError",
+    "HandlingSchema",
+    "LinkSchema",
+    "SchemaInvalid",
+    "SearchFields",
+    "corporate_number_check_digit",
+    "errors_from_marshmallow",
+    "is_agency_id",
+    "is_corporate_number",
+    "is_country_code",
+    "is_municipality_code",
+    "is_prefecture_code",
+    "is_record_id",
+    "is_residence_card_number",
+    "is_residence_card_token",
+    "is_supervising_licence",
+    "municipality_check_digit",
+    "normalise_residence_card_number",
+    "residence_card_token",
+    "search_fields",
+    "validate_envelope",
+]

@@ -1,0 +1,37 @@
+"""The inter-agency information-sharing exchange."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from exchange import blueprints, models
+    from exchange.config import load_configuration
+    from exchange.database import configure_engine, engine_options
+    from exchange.extensions import api, db, migrate
+    from exchange.trail import recorder
+
+    instance_path = (test_config or {}).get("EXCHANGE_INSTANCE_PATH") or os.environ.get(
+        "EXCHANGE_INSTANCE_PATH"
+    )
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    load_configuration(app, test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    with app.app_context():
+        configure_engine(app, db.engine)
+    models.register()
+    recorder.init_app(app)
+    api.init_app(app)
+    blueprints.register(app, api)
+    return app

@@ -1,0 +1,1 @@
+"""Agencies, their systems, and the sharing policy between them."""

@@ -1,0 +1,1 @@
+"""Who is asking: mutual-TLS identity of agency systems, operators at the console."""

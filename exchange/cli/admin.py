@@ -1,0 +1,244 @@
+"""``exchange agency|system|cert|key|policy``: administration at the server's console."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from exchange.agencies import service as agencies
+from exchange.agencies.models import AGENCY_KINDS
+from exchange.agencies.policy import current_policy, set_policy
+from exchange.cli.operator import operator_action
+from exchange.demo.loader import api_url
+from exchange.pki import service as pki
+from exchange.pki.bundles import write_bundle
+from exchange.pki.vault import load_vault
+
+
+@click.group("agency")
+def agency() -> None:
+    """Agencies: police, immigration, labour, otit, mext, mofa."""
+
+
+@agency.command("add")
+@click.argument("agency_id")
+@click.option("--kind", type=click.Choice(AGENCY_KINDS), required=True)
+@click.option("--name-ja", required=True)
+@click.option("--name-en", required=True)
+@click.option("--parent", default=None, help="Parent agency, e.g. the ministry of a bureau.")
+@with_appcontext
+def agency_add(agency_id: str, kind: str, name_ja: str, name_en: str, parent: str | None) -> None:
+    """Add an agency."""
+    with operator_action("admin.agency.create", agency=agency_id) as action:
+        agencies.create_agency(
+            actor=action.actor,
+            agency_id=agency_id,
+            kind=kind,
+            name_ja=name_ja,
+            name_en=name_en,
+            parent_id=parent,
+        )
+    click.echo(f"agency {agency_id} ({kind}) added")
+
+
+@agency.command("list")
+@with_appcontext
+def agency_list() -> None:
+    """List agencies."""
+    with operator_action("admin.agency.list"):
+        for item in agencies.list_agencies():
+            parent = f" under {item.parent_id}" if item.parent_id else ""
+            click.echo(f"{item.id:<12} {item.kind:<12} {item.name_ja} / {item.name_en}{parent}")
+
+
+@click.group("system")
+def system() -> None:
+    """Agency systems and their client certificates."""
+
+
+@system.command("add")
+@click.argument("agency_id")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, type=click.Choice(agencies.SYSTEM_ROLES))
+@with_appcontext
+def system_add(agency_id: str, name: str, roles: tuple[str, ...]) -> None:
+    """Add a system to an agency."""
+    with operator_action("admin.system.create", agency=agency_id, system=name) as action:
+        agencies.create_system(actor=action.actor, agency_id=agency_id, name=name, roles=roles)
+    click.echo(f"system {agency_id}/{name} added")
+
+
+@system.command("issue")
+@click.argument("agency_id")
+@click.argument("name")
+@click.option(
+    "--csr",
+    "csr_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Certificate signing request from the agency (its key never leaves it).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Certificate file (with --csr) or bundle directory (without).",
+)
+@click.option("--days", type=int, default=397, show_default=True)
+@with_appcontext
+def system_issue(
+    agency_id: str, name: str, csr_path: Path | None, out_path: Path, days: int
+) -> None:
+    """Issue a client certificate from a CSR, or a whole client bundle."""
+    with operator_action("admin.certificate.issue", agency=agency_id, system=name) as action:
+        target = agencies.get_system(agency_id, name)
+        if csr_path is not None:
+            certificate = pki.issue_certificate_from_csr(
+                actor=action.actor, system=target, csr_pem=csr_path.read_bytes(), valid_days=days
+            )
+            out_path.write_text(certificate.pem)
+        else:
+            certificate, bundle = pki.issue_certificate_bundle(
+                actor=action.actor, system=target, valid_days=days
+            )
+            write_bundle(
+                out_path, bundle=bundle, api_url=api_url(), matching_key=load_vault().matching_key
+            )
+        action.details["fingerprint"] = certificate.fingerprint
+    click.echo(f"certificate {certificate.fingerprint} written to {out_path}")
+
+
+@system.command("list")
+@click.option("--agency", "agency_id", default=None)
+@with_appcontext
+def system_list(agency_id: str | None) -> None:
+    """List systems."""
+    with operator_action("admin.system.list"):
+        for item in agencies.list_systems(agency_id):
+            roles = f" [{item.roles}]" if item.roles else ""
+            click.echo(f"{item.agency_id}/{item.name}{roles}")
+
+
+@click.group("cert")
+def cert() -> None:
+    """Client certificates."""
+
+
+@cert.command("revoke")
+@click.argument("fingerprint")
+@click.option("--reason", type=click.Choice(pki.REVOCATION_REASONS), default="unspecified")
+@with_appcontext
+def cert_revoke(fingerprint: str, reason: str) -> None:
+    """Revoke a client certificate: the system is refused from the next request on."""
+    with operator_action(
+        "admin.certificate.revoke", fingerprint=fingerprint, reason=reason
+    ) as action:
+        pki.revoke_certificate(actor=action.actor, fingerprint=fingerprint, reason=reason)
+    click.echo(f"certificate {fingerprint} revoked ({reason})")
+
+
+@click.group("key")
+def key() -> None:
+    """Agencies' record-signing keys."""
+
+
+@key.command("register")
+@click.argument("agency_id")
+@click.option(
+    "--jwk", "jwk_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--proof",
+    "proof_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Compact JWS made with the private key (see `exchange client key-proof`).",
+)
+@with_appcontext
+def key_register(agency_id: str, jwk_path: Path, proof_path: Path) -> None:
+    """Register a public signing key, with its proof of possession."""
+    with operator_action("admin.key.register", agency=agency_id) as action:
+        registered = pki.register_signing_key(
+            actor=action.actor,
+            agency_id=agency_id,
+            jwk=json.loads(jwk_path.read_text()),
+            proof=proof_path.read_text().strip(),
+        )
+        action.details["kid"] = registered.kid
+    click.echo(f"key {registered.kid} registered for {agency_id}")
+
+
+@key.command("retire")
+@click.argument("kid")
+@with_appcontext
+def key_retire(kid: str) -> None:
+    """Retire a key: it stays valid for what it signed before."""
+    with operator_action("admin.key.retire", kid=kid) as action:
+        pki.retire_signing_key(actor=action.actor, kid=kid)
+    click.echo(f"key {kid} retired")
+
+
+@key.command("revoke")
+@click.argument("kid")
+@click.option(
+    "--compromised-at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+    required=True,
+    help="From when the key is not to be trusted (UTC if no offset).",
+)
+@with_appcontext
+def key_revoke(kid: str, compromised_at: datetime) -> None:
+    """Revoke a key; versions signed or received after the compromise are flagged."""
+    from datetime import UTC
+
+    moment = compromised_at if compromised_at.tzinfo else compromised_at.replace(tzinfo=UTC)
+    with operator_action("admin.key.revoke", kid=kid, compromised_at=moment.isoformat()) as action:
+        pki.revoke_signing_key(actor=action.actor, kid=kid, compromised_at=moment)
+    click.echo(f"key {kid} revoked, compromised from {moment.isoformat()}")
+
+
+@key.command("list")
+@click.argument("agency_id")
+@with_appcontext
+def key_list(agency_id: str) -> None:
+    """List an agency's keys with their status."""
+    with operator_action("admin.key.list", agency=agency_id):
+        for item in pki.agency_keys(agency_id):
+            click.echo(json.dumps(pki.key_document(item), ensure_ascii=False))
+
+
+@click.group("policy")
+def policy() -> None:
+    """The sharing policy (versioned; every change audited)."""
+
+
+@policy.command("show")
+@with_appcontext
+def policy_show() -> None:
+    """Print the policy in force."""
+    with operator_action("admin.policy.read"):
+        current = current_policy()
+        click.echo(json.dumps({"version": current.version, "rules": current.rules}, indent=2))
+
+
+@policy.command("set")
+@click.argument("rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--note", default="", help="Why the policy changes.")
+@with_appcontext
+def policy_set(rules_path: Path, note: str) -> None:
+    """Store a new policy version from a JSON file of rules."""
+    with operator_action("admin.policy.update", note=note) as action:
+        updated = set_policy(
+            actor=action.actor, rules=json.loads(rules_path.read_text()), note=note
+        )
+        action.details["version"] = updated.version
+    click.echo(f"policy version {updated.version} in force")
+    current_app.logger.info("policy version %s set", updated.version)
+
+
+COMMANDS = (agency, system, cert, key, policy)

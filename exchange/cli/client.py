@@ -1,0 +1,157 @@
+"""``exchange client``: what an agency system does, from the command line.
+
+Runs on the agency's side with a client bundle; it needs no server-side configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from exchange.agencies.policy import PURPOSES
+from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError, VerifiedRecord
+
+
+def _client(context: click.Context) -> ExchangeClient:
+    options = context.obj
+    return ExchangeClient.from_bundle(options["bundle"], base_url=options["url"])
+
+
+def _emit(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _verified(item: VerifiedRecord) -> dict[str, Any]:
+    return {
+        "record": item.record,
+        "verified": {
+            "signature": True,
+            "kid": item.kid,
+            "key_status": item.key_status,
+            "key_compromised": item.key_compromised,
+            "receipt": {k: v for k, v in asdict(item.receipt).items() if k != "token"},
+        },
+    }
+
+
+def _run(action: Any) -> None:
+    try:
+        action()
+    except ExchangeError as error:
+        click.echo(json.dumps(error.problem, ensure_ascii=False, indent=2), err=True)
+        sys.exit(1)
+    except VerificationError as error:
+        click.echo(f"NOT VERIFIED: {error}", err=True)
+        sys.exit(2)
+
+
+@click.group("client")
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    envvar="EXCHANGE_BUNDLE",
+    help="Client bundle directory (or EXCHANGE_BUNDLE).",
+)
+@click.option(
+    "--url", default=None, envvar="EXCHANGE_URL", help="API base URL (default: the bundle's)."
+)
+@click.pass_context
+def client(context: click.Context, bundle: Path, url: str | None) -> None:
+    """Publish, read and search as an agency system, verifying everything read."""
+    context.obj = {"bundle": bundle, "url": url}
+
+
+@client.command("publish")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.pass_context
+def publish(context: click.Context, files: tuple[Path, ...]) -> None:
+    """Sign and publish envelopes (JSON files; a file may hold a list: one batch)."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            for path in files:
+                document = json.loads(path.read_text())
+                receipts = (
+                    exchange.publish_batch(document)
+                    if isinstance(document, list)
+                    else [exchange.publish(document)]
+                )
+                for receipt in receipts:
+                    _emit(
+                        {k: v for k, v in asdict(receipt).items() if k != "token"}
+                        | {"receipt": receipt.token}
+                    )
+
+    _run(action)
+
+
+@client.command("get")
+@click.argument("record_id")
+@click.option("--purpose", type=click.Choice(PURPOSES), required=True)
+@click.option("--version", type=int, default=None)
+@click.option("--all-versions", is_flag=True, help="Every version, oldest first.")
+@click.pass_context
+def get(
+    context: click.Context, record_id: str, purpose: str, version: int | None, all_versions: bool
+) -> None:
+    """Read a record and verify its signature and receipt."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            if all_versions:
+                _emit([_verified(v) for v in exchange.versions(record_id, purpose=purpose)])
+            else:
+                _emit(_verified(exchange.get(record_id, purpose=purpose, version=version)))
+
+    _run(action)
+
+
+@client.command("search")
+@click.option("--purpose", type=click.Choice(PURPOSES), required=True)
+@click.option(
+    "--type", "record_type", type=click.Choice(("broker", "school", "illegal_employment"))
+)
+@click.option("--publisher")
+@click.option("--country")
+@click.option("--prefecture")
+@click.option("--category")
+@click.option("--status", type=click.Choice(("active", "withdrawn")))
+@click.option("--from", "issued_from", help="Issued on or after (YYYY-MM-DD).")
+@click.option("--to", "issued_to", help="Issued on or before (YYYY-MM-DD).")
+@click.option("-q", "--query", "q", help="Free text over names and aliases.")
+@click.option("--limit", type=int, default=20, show_default=True, help="Results to print.")
+@click.pass_context
+def search(context: click.Context, purpose: str, limit: int, **filters: Any) -> None:
+    """Search, verifying every result; prints JSON lines."""
+    filters["type"] = filters.pop("record_type")
+
+    def action() -> None:
+        with _client(context) as exchange:
+            for count, item in enumerate(
+                exchange.search(purpose=purpose, limit=min(limit, 200), **filters)
+            ):
+                if count >= limit:
+                    break
+                click.echo(json.dumps(_verified(item), ensure_ascii=False))
+
+    _run(action)
+
+
+@client.command("identity")
+@click.pass_context
+def identity(context: click.Context) -> None:
+    """Who the exchange takes this bundle's certificate for."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            _emit(exchange.request("GET", "/api/v1/identity"))
+
+    _run(action)

@@ -1,0 +1,68 @@
+"""Console commands act as an operator, and are audited like API requests."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from exchange.auth.actor import Actor, operator_actor
+from exchange.clock import utcnow, uuid7
+from exchange.extensions import db
+from exchange.problems import Problem
+from exchange.trail.service import append_entry
+
+
+@dataclass
+class OperatorAction:
+    actor: Actor
+    entry_id: str
+    targets: list[tuple[str, int]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def operator_action(action: str, **details: Any) -> Iterator[OperatorAction]:
+    """Run the body as one transaction with its audit entry; a refusal is audited too."""
+    current = OperatorAction(
+        actor=operator_actor(getpass.getuser()), entry_id=uuid7(), details=dict(details)
+    )
+    started = utcnow()
+    status = 200
+    try:
+        yield current
+    except Problem as problem:
+        db.session.rollback()
+        status = problem.status
+        current.details["error"] = problem.code
+        _write(current, action, started, status)
+        click.echo(
+            f"error: {problem.title}" + (f": {problem.detail}" if problem.detail else ""), err=True
+        )
+        for error in problem.errors:
+            click.echo(
+                f"  {error.get('pointer', error.get('parameter', ''))}: {error['detail']}", err=True
+            )
+        sys.exit(1)
+    except BaseException:
+        db.session.rollback()
+        raise
+    _write(current, action, started, status)
+
+
+def _write(current: OperatorAction, action: str, started: Any, status: int) -> None:
+    append_entry(
+        entry_id=current.entry_id,
+        recorded_at=started,
+        actor=current.actor,
+        action=action,
+        status=status,
+        targets=current.targets,
+        details=current.details,
+    )
+    db.session.commit()

@@ -1,0 +1,109 @@
+"""``exchange init``, ``exchange serve`` and ``exchange demo``."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from exchange.agencies.policy import ensure_default_policy
+from exchange.cli.operator import operator_action
+from exchange.pki.vault import create_vault, load_vault
+from exchange.serving import ExchangeServer
+
+
+def initialise(
+    hostnames: tuple[str, ...] = ("localhost",), ip_addresses: tuple[str, ...] = ("127.0.0.1",)
+) -> None:
+    """Database by migrations, the CA and the exchange's keys, the default policy."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    create_vault(current_app, hostnames=list(hostnames), ip_addresses=list(ip_addresses))
+    with operator_action("admin.init") as action:
+        policy = ensure_default_policy(actor=action.actor)
+        action.details["policy_version"] = policy.version
+
+
+@click.command("init")
+@click.option(
+    "--hostname",
+    "hostnames",
+    multiple=True,
+    default=("localhost",),
+    show_default=True,
+    help="DNS name for the server certificate (repeatable).",
+)
+@click.option(
+    "--ip",
+    "ip_addresses",
+    multiple=True,
+    default=("127.0.0.1",),
+    show_default=True,
+    help="IP address for the server certificate (repeatable).",
+)
+@with_appcontext
+def init_command(hostnames: tuple[str, ...], ip_addresses: tuple[str, ...]) -> None:
+    """Create the database (by migrations), the CA and the exchange's keys."""
+    initialise(hostnames, ip_addresses)
+    vault = load_vault()
+    click.echo(f"database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
+    click.echo(f"keys:     {vault.directory}")
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to bind (default from configuration).")
+@click.option("--api-port", type=int, default=None, help="mTLS API listener port.")
+@click.option("--ui-port", type=int, default=None, help="TLS listener for the web UI.")
+@click.option("--threads", type=int, default=None, help="Worker threads per listener.")
+@with_appcontext
+def serve_command(
+    host: str | None, api_port: int | None, ui_port: int | None, threads: int | None
+) -> None:
+    """Serve the API over mutual TLS and the web UI over TLS."""
+    config = current_app.config
+    server = ExchangeServer(
+        app=current_app._get_current_object(),  # type: ignore[attr-defined]
+        host=host or config["EXCHANGE_API_HOST"],
+        api_port=config["EXCHANGE_API_PORT"] if api_port is None else api_port,
+        ui_port=config["EXCHANGE_UI_PORT"] if ui_port is None else ui_port,
+        threads=threads or config["EXCHANGE_SERVER_THREADS"],
+    )
+    server.start()
+    click.echo(f"API (mutual TLS): https://{server.host}:{server.api.port}/api/v1/")
+    click.echo(f"web (TLS):        https://{server.host}:{server.ui.port}/")
+    click.echo(f"CA certificate:   {load_vault().ca_path}")
+
+    def _stop(signum: int, frame: object) -> None:
+        server.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server.wait()
+
+
+@click.command("demo")
+@click.option(
+    "--records", "count", type=int, default=48, show_default=True, help="Records to publish."
+)
+@with_appcontext
+def demo_command(count: int) -> None:
+    """Initialise if needed, then load demo agencies, systems, keys and records."""
+    from exchange.demo.loader import load_demo
+
+    initialise()
+    summary = load_demo(record_count=count)
+    bundles = Path(current_app.config["EXCHANGE_BUNDLES_DIR"])
+    click.echo(
+        f"agencies: {summary.agencies}, systems: {summary.systems}, records: {summary.records}"
+    )
+    click.echo(f"client bundles: {bundles}/<agency>-gateway/")
+    click.echo(
+        "try:  exchange client --bundle "
+        f"{bundles}/isa-gateway search --purpose investigation --type broker"
+    )
+
+
+COMMANDS = (init_command, serve_command, demo_command)

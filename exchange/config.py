@@ -1,0 +1,69 @@
+"""Configuration: defaults here, then ``instance/config.py``, then ``EXCHANGE_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "EXCHANGE_NAME": "exchange.example.go.jp",
+    # Bodies over the limit are refused before parsing (DESIGN §8).
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "EXCHANGE_MAX_JSON_DEPTH": 32,
+    "EXCHANGE_MAX_BATCH": 500,
+    "EXCHANGE_CLOCK_SKEW_SECONDS": 300,
+    "EXCHANGE_API_HOST": "127.0.0.1",
+    "EXCHANGE_API_PORT": 8443,
+    "EXCHANGE_UI_PORT": 8444,
+    "EXCHANGE_SERVER_THREADS": 16,
+    "EXCHANGE_SEARCH_PAGE_SIZE": 50,
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "API_TITLE": "Inter-agency information-sharing exchange",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "JSON_SORT_KEYS": False,
+}
+
+# Environment variables that override the configuration, with their types.
+_ENVIRONMENT = {
+    "EXCHANGE_DATABASE_URL": str,
+    "EXCHANGE_KEY_PASSPHRASE": str,
+    "EXCHANGE_NAME": str,
+    "EXCHANGE_API_HOST": str,
+    "EXCHANGE_API_PORT": int,
+    "EXCHANGE_UI_PORT": int,
+    "EXCHANGE_SERVER_THREADS": int,
+    "EXCHANGE_MAX_BODY_BYTES": int,
+}
+
+
+def database_url(app: Flask) -> str:
+    url = app.config.get("EXCHANGE_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            # psycopg 3 is the one PostgreSQL driver the exchange supports.
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return str(url)
+    return f"sqlite:///{Path(app.instance_path) / 'exchange.db'}"
+
+
+def load_configuration(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    for name, kind in _ENVIRONMENT.items():
+        value = os.environ.get(name)
+        if value is not None and (test_config is None or name not in test_config):
+            app.config[name] = kind(value)
+    if "EXCHANGE_MAX_BODY_BYTES" in app.config:
+        app.config["MAX_CONTENT_LENGTH"] = int(app.config["EXCHANGE_MAX_BODY_BYTES"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
+    app.config.setdefault("EXCHANGE_KEYS_DIR", str(Path(app.instance_path) / "keys"))
+    app.config.setdefault("EXCHANGE_BUNDLES_DIR", str(Path(app.instance_path) / "bundles"))

@@ -1,0 +1,45 @@
+"""Engine settings per database: SQLite in WAL mode for the embedded default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Every request writes (at least its audit entry), and SQLite has one writer. One
+        # pooled connection per process makes threads queue on the pool, in order, instead
+        # of spinning in SQLite's busy handler; other processes wait on busy_timeout.
+        return {
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": 30,
+            "connect_args": {"check_same_thread": False, "timeout": 30},
+        }
+    return {"pool_size": 20, "max_overflow": 10, "pool_pre_ping": True}
+
+
+def configure_engine(app: Flask, engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Take the write lock up front: a deferred transaction that later writes can fail
+        # with SQLITE_BUSY instead of waiting when another process wrote in between.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,152 @@
+"""Loading the demo: agencies of all six kinds, systems with bundles, keys, records."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
+from flask import current_app
+from sqlalchemy import select
+
+from exchange.agencies.models import Agency
+from exchange.agencies.service import agency_lineage, create_agency, create_system, get_system
+from exchange.auth.actor import Actor
+from exchange.cli.operator import operator_action
+from exchange.clock import rfc3339, utcnow, uuid7
+from exchange.extensions import db
+from exchange.pki.bundles import write_bundle
+from exchange.pki.service import issue_certificate_bundle, register_signing_key
+from exchange.pki.vault import load_vault
+from exchange.records.service import PublishContext, Submission, publish_records
+from exchange.trail.service import append_entry
+from keys.jcs import canonicalize
+from keys.jwk import PrivateSigningKey, generate_signing_key, private_jwk, public_jwk, thumbprint
+from keys.jws import sign_detached
+from keys.pop import make_proof
+
+SYSTEM = "gateway"
+RECORD_SIGNATURE_TYPE = "exchange-record+jws"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    agencies: int
+    systems: int
+    records: int
+
+
+def api_url() -> str:
+    config = current_app.config
+    return f"https://{config['EXCHANGE_API_HOST']}:{config['EXCHANGE_API_PORT']}"
+
+
+def sign_envelope(envelope: dict[str, Any], *, key: PrivateSigningKey) -> str:
+    kid = thumbprint(public_jwk(key))
+    return sign_detached(canonicalize(envelope), key=key, kid=kid, typ=RECORD_SIGNATURE_TYPE)
+
+
+def load_demo(*, record_count: int = 48, seed: int = 7) -> DemoSummary:
+    bundles_dir = Path(current_app.config["EXCHANGE_BUNDLES_DIR"])
+    matching_key = load_vault().matching_key
+    signing_keys: dict[str, PrivateSigningKey] = {}
+    existing = set(db.session.scalars(select(Agency.id)))
+    with operator_action("admin.demo.load") as action:
+        for index, demo in enumerate(DEMO_AGENCIES):
+            if demo.id in existing:
+                continue
+            create_agency(
+                actor=action.actor,
+                agency_id=demo.id,
+                kind=demo.kind,
+                name_ja=demo.name_ja,
+                name_en=demo.name_en,
+                parent_id=demo.parent,
+            )
+            system = create_system(actor=action.actor, agency_id=demo.id, name=SYSTEM)
+            _, bundle = issue_certificate_bundle(actor=action.actor, system=system)
+            # Both signature algorithms the exchange accepts appear among the agencies.
+            key = generate_signing_key("ES256" if index % 3 == 2 else "Ed25519")
+            registered = register_signing_key(
+                actor=action.actor,
+                agency_id=demo.id,
+                jwk=public_jwk(key),
+                proof=make_proof(key=key, agency=demo.id),
+                not_before=utcnow() - timedelta(days=600),
+            )
+            signing_keys[demo.id] = key
+            write_bundle(
+                bundles_dir / f"{demo.id}-{SYSTEM}",
+                bundle=bundle,
+                api_url=api_url(),
+                matching_key=matching_key,
+                signing_jwk=private_jwk(key),
+                signing_kid=registered.kid,
+            )
+        action.details["agencies"] = len(signing_keys)
+    published = _publish_demo_records(signing_keys, record_count=record_count, seed=seed)
+    return DemoSummary(agencies=len(signing_keys), systems=len(signing_keys), records=published)
+
+
+def _publish_demo_records(
+    signing_keys: dict[str, PrivateSigningKey], *, record_count: int, seed: int
+) -> int:
+    if not signing_keys:
+        return 0
+    rng = random.Random(seed)
+    envelopes = [
+        e for e in demo_envelopes(seed=seed, count=record_count) if e["publisher"] in signing_keys
+    ]
+    for envelope in envelopes:
+        _publish_as_gateway(envelope, signing_keys[envelope["publisher"]])
+    now = rfc3339(utcnow().replace(microsecond=0))
+    # A few amendments and one withdrawal, so that version histories show.
+    for envelope in rng.sample(envelopes[:-1], k=min(3, len(envelopes) - 1)):
+        amended = dict(envelope, version=2, issued_at=now)
+        amended["evaluation"] = {"source": "A", "information": "1"}
+        _publish_as_gateway(amended, signing_keys[envelope["publisher"]])
+    withdrawn = dict(
+        envelopes[-1],
+        version=2,
+        status="withdrawn",
+        reason="重複登録のため取り下げ (duplicate entry)",
+        issued_at=now,
+    )
+    _publish_as_gateway(withdrawn, signing_keys[withdrawn["publisher"]])
+    return len(envelopes)
+
+
+def _publish_as_gateway(envelope: dict[str, Any], key: PrivateSigningKey) -> None:
+    """Publish through the same service the API uses, audited as the agency's system."""
+    system = get_system(envelope["publisher"], SYSTEM)
+    agency = system.agency
+    actor = Actor(
+        kind="system",
+        agency_id=agency.id,
+        agency_kind=agency.kind,
+        system_id=system.id,
+        system_name=system.name,
+        agency_lineage=agency_lineage(agency.id),
+    )
+    entry_id = uuid7()
+    context = PublishContext(
+        actor=actor,
+        received_at=utcnow(),
+        audit_entry_id=entry_id,
+        clock_skew=timedelta(minutes=5),
+    )
+    submission = Submission(envelope, sign_envelope(envelope, key=key))
+    publish_records(context=context, submissions=[submission])
+    append_entry(
+        entry_id=entry_id,
+        recorded_at=context.received_at,
+        actor=actor,
+        action="record.publish",
+        status=201,
+        targets=context.targets,
+        details={"via": "demo"},
+    )
+    db.session.commit()

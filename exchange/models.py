@@ -1,0 +1,10 @@
+"""Imports every domain's models, so that metadata and Alembic see all tables."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    from exchange.agencies import models as agencies  # noqa: F401
+    from exchange.pki import models as pki  # noqa: F401
+    from exchange.records import models as records  # noqa: F401
+    from exchange.trail import models as trail  # noqa: F401

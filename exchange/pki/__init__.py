@@ -1,0 +1,1 @@
+"""Stored certificates and signing keys, the CRL, and the exchange's own keys."""

@@ -1,0 +1,145 @@
+"""Signing keys of the caller's agency (``/api/v1/keys``), and the public PKI documents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import marshmallow as ma
+from flask import Blueprint as FlaskBlueprint
+from flask import Response, g, jsonify
+from flask.typing import ResponseReturnValue
+from flask_smorest import Blueprint
+
+from exchange.auth.mtls import authenticate_system
+from exchange.jsonbody import request_json
+from exchange.pki.service import (
+    crl_pem,
+    key_document,
+    register_signing_key,
+    retire_signing_key,
+    revoke_signing_key,
+)
+from exchange.pki.vault import load_vault
+from exchange.problems import Problem
+from exchange.trail.recorder import audited
+
+bp = Blueprint("keys", __name__, url_prefix="/api/v1/keys", description="Record-signing keys")
+bp.before_request(authenticate_system)
+
+public_bp = FlaskBlueprint("pki", __name__)
+
+
+class KeyRegistrationSchema(ma.Schema):
+    jwk = ma.fields.Dict(
+        required=True, metadata={"description": "Public JWK (OKP Ed25519 or EC P-256)"}
+    )
+    proof = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Compact JWS by the key over {agency, kid, iat} (proof of possession)"
+        },
+    )
+    not_after = ma.fields.AwareDateTime(load_default=None)
+
+
+class KeyRevocationSchema(ma.Schema):
+    compromised_at = ma.fields.AwareDateTime(
+        required=True,
+        metadata={"description": "From when signatures by this key are not to be trusted"},
+    )
+
+
+def _body(schema: ma.Schema) -> dict[str, object]:
+    try:
+        loaded: dict[str, object] = schema.load(request_json())
+        return loaded
+    except ma.ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
+        errors = [
+            {
+                "pointer": f"/{name}" if name else "",
+                "detail": "; ".join(map(str, m if isinstance(m, list) else [m])),
+            }
+            for name, m in messages.items()
+        ]
+        raise Problem(422, "schema_invalid", "Invalid body", errors=errors) from None
+
+
+@bp.route("", methods=["POST"])
+@bp.doc(
+    summary="Register a public signing key for the caller's agency",
+    requestBody={
+        "required": True,
+        "content": {"application/json": {"schema": KeyRegistrationSchema}},
+    },
+)
+@bp.response(201, description="The registered key with its status")
+@audited("key.register")
+def register() -> ResponseReturnValue:
+    body = _body(KeyRegistrationSchema())
+    not_after = body["not_after"]
+    key = register_signing_key(
+        actor=g.actor,
+        agency_id=g.actor.agency_id,
+        jwk=body["jwk"],  # type: ignore[arg-type]
+        proof=str(body["proof"]),
+        not_after=not_after if isinstance(not_after, datetime) else None,
+    )
+    g.audit.details["kid"] = key.kid
+    return jsonify(key_document(key)), 201
+
+
+@bp.route("/<string:kid>/retire", methods=["POST"])
+@bp.response(200, description="The retired key")
+@audited("key.retire")
+def retire(kid: str) -> ResponseReturnValue:
+    g.audit.details["kid"] = kid[:64]
+    return jsonify(key_document(retire_signing_key(actor=g.actor, kid=kid[:64])))
+
+
+@bp.route("/<string:kid>/revoke", methods=["POST"])
+@bp.doc(
+    requestBody={"required": True, "content": {"application/json": {"schema": KeyRevocationSchema}}}
+)
+@bp.response(200, description="The revoked key")
+@audited("key.revoke")
+def revoke(kid: str) -> ResponseReturnValue:
+    body = _body(KeyRevocationSchema())
+    g.audit.details["kid"] = kid[:64]
+    compromised_at = body["compromised_at"]
+    assert isinstance(compromised_at, datetime)
+    return jsonify(
+        key_document(revoke_signing_key(actor=g.actor, kid=kid[:64], compromised_at=compromised_at))
+    )
+
+
+@public_bp.route("/pki/ca.pem")
+@audited("pki.ca.read")
+def ca_certificate() -> ResponseReturnValue:
+    return Response(load_vault().ca.certificate_pem, mimetype="application/x-pem-file")
+
+
+@public_bp.route("/pki/crl.pem")
+@audited("pki.crl.read")
+def crl() -> ResponseReturnValue:
+    return Response(crl_pem(), mimetype="application/x-pem-file")
+
+
+@public_bp.route("/.well-known/jwks.json")
+@audited("pki.jwks.read")
+def jwks() -> ResponseReturnValue:
+    return jsonify(load_vault().jwks())
+
+
+@public_bp.route("/")
+@audited("home.read")
+def home() -> ResponseReturnValue:
+    return jsonify(
+        {
+            "service": "inter-agency information-sharing exchange",
+            "api": "/api/v1/openapi.json",
+            "ca": "/pki/ca.pem",
+            "crl": "/pki/crl.pem",
+            "jwks": "/.well-known/jwks.json",
+        }
+    )

@@ -1,0 +1,55 @@
+"""Client bundles: everything an agency system needs to talk to the exchange.
+
+A bundle directory holds ``client.pem`` and ``client.key.pem`` (the mTLS identity),
+``ca.pem`` (to verify the exchange), ``matching.key`` (to turn residence-card numbers
+into matching tokens), optionally ``signing-key.jwk`` (a record-signing key generated for
+the demo; a real agency keeps its own), and ``exchange.json`` naming the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from keys.ca import ClientBundle
+
+
+def _private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def write_bundle(
+    directory: Path,
+    *,
+    bundle: ClientBundle,
+    api_url: str,
+    matching_key: bytes,
+    signing_jwk: dict[str, Any] | None = None,
+    signing_kid: str | None = None,
+) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    (directory / "client.pem").write_text(bundle.certificate.certificate_pem)
+    _private(directory / "client.key.pem", bundle.private_key_pem)
+    (directory / "ca.pem").write_text(bundle.ca_certificate_pem)
+    _private(directory / "matching.key", matching_key.hex() + "\n")
+    if signing_jwk is not None:
+        _private(directory / "signing-key.jwk", json.dumps(signing_jwk, indent=2) + "\n")
+    manifest = {
+        "api_url": api_url,
+        "agency": bundle.certificate.agency,
+        "system": bundle.certificate.system,
+        "certificate": "client.pem",
+        "private_key": "client.key.pem",
+        "ca": "ca.pem",
+        "matching_key": "matching.key",
+        "signing_key": "signing-key.jwk" if signing_jwk is not None else None,
+        "signing_kid": signing_kid,
+        "certificate_not_after": bundle.certificate.not_after.isoformat(),
+    }
+    (directory / "exchange.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return directory

@@ -1,0 +1,162 @@
+"""RFC 9457 problem details: every error leaves the exchange in this one shape.
+
+An error carries its own HTTP status and a stable ``code``; the text of an unexpected
+exception never reaches the client (it is logged with the request id instead).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, current_app, g, json, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_PREFIX = "urn:exchange:problem:"
+
+# Stable codes for the HTTP errors Werkzeug raises before a view runs.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "parameters_invalid",
+    429: "too_many_requests",
+}
+
+
+class Problem(Exception):
+    """An error the exchange answers with; raise it from services and views."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: Sequence[Mapping[str, Any]] = (),
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors)
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_PREFIX + self.code,
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        request_id = getattr(g, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+        return body
+
+
+def problem_response(problem: Problem) -> Response:
+    response = current_app.response_class(
+        json.dumps(problem.to_dict(), ensure_ascii=False),
+        status=problem.status,
+        mimetype="application/problem+json",
+    )
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+class ProblemFieldSchema(ma.Schema):
+    pointer = ma.fields.String(metadata={"description": "RFC 6901 JSON Pointer into the body"})
+    parameter = ma.fields.String(metadata={"description": "Query or path parameter name"})
+    detail = ma.fields.String()
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as documented in the OpenAPI description."""
+
+    type = ma.fields.String(metadata={"description": "urn:exchange:problem:<code>"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "Stable machine-readable code"})
+    request_id = ma.fields.String(metadata={"description": "Also the id of the audit entry"})
+    errors = ma.fields.List(ma.fields.Nested(ProblemFieldSchema))
+
+
+def _parameter_errors(messages: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Flatten webargs' ``{location: {field: [messages]}}`` into parameter errors."""
+    errors: list[dict[str, str]] = []
+    for location, fields in messages.items():
+        if not isinstance(fields, Mapping):
+            errors.append({"parameter": str(location), "detail": str(fields)})
+            continue
+        for field, field_messages in fields.items():
+            items = field_messages if isinstance(field_messages, list) else [field_messages]
+            for message in items:
+                key = "pointer" if location == "json" else "parameter"
+                name = f"/{field}" if key == "pointer" else str(field)
+                errors.append({key: name, "detail": str(message)})
+    return sorted(errors, key=lambda e: (e.get("pointer", ""), e.get("parameter", "")))
+
+
+def problem_from_http_exception(error: HTTPException) -> Problem:
+    status = error.code or 500
+    if status >= 500:
+        return Problem(500, "internal_error", "Internal error")
+    code = _HTTP_CODES.get(status, "bad_request")
+    data = getattr(error, "data", None) or {}
+    errors = _parameter_errors(data["messages"]) if "messages" in data else []
+    title = error.name
+    detail = None
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        detail = f"The request body exceeds the limit of {limit} bytes."
+    elif status == 405:
+        detail = f"{request.method} is not allowed here."
+    return Problem(status, code, title, detail, errors=errors)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering every error as RFC 9457 problem details."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:
+        self._app.register_error_handler(Problem, self.handle_problem)
+        self._app.register_error_handler(HTTPException, self.handle_http_exception)
+        self._app.register_error_handler(Exception, self.handle_unexpected)
+
+    def handle_problem(self, problem: Problem) -> Response:
+        return problem_response(problem)
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        if error.code is not None and error.code >= 500:
+            log.error("request %s failed: %s", getattr(g, "request_id", "-"), error)
+        return problem_response(problem_from_http_exception(error))
+
+    def handle_unexpected(self, error: Exception) -> Response:
+        log.exception("request %s failed", getattr(g, "request_id", "-"))
+        return problem_response(Problem(500, "internal_error", "Internal error"))

@@ -1,0 +1,1 @@
+"""Signed records: publish, amend, withdraw, read, search."""

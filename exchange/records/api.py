@@ -1,0 +1,184 @@
+"""``/api/v1/records``: publish, read, versions, search."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_smorest import Blueprint
+
+from exchange.agencies.policy import PURPOSES
+from exchange.auth.mtls import authenticate_system
+from exchange.jsonbody import request_json
+from exchange.pki.vault import load_vault
+from exchange.problems import Problem
+from exchange.records import reading
+from exchange.records.schemas import (
+    PURPOSE_HEADER,
+    BatchPublishedSchema,
+    PublishedSchema,
+    ReadArgsSchema,
+    RecordVersionSchema,
+    SearchArgsSchema,
+    SearchPageSchema,
+    VersionListSchema,
+)
+from exchange.records.service import PublishContext, Submission, publish_records
+from exchange.trail.recorder import audited
+from exchange.trail.service import protect_term
+
+bp = Blueprint("records", __name__, url_prefix="/api/v1/records", description="Signed records")
+bp.before_request(authenticate_system)
+
+
+def require_purpose() -> str:
+    purpose = request.headers.get("Exchange-Purpose")
+    if not purpose:
+        raise Problem(
+            400,
+            "purpose_required",
+            "Purpose required",
+            "State why you read in the Exchange-Purpose header.",
+            errors=[{"parameter": "Exchange-Purpose", "detail": "Missing."}],
+        )
+    if purpose not in PURPOSES:
+        raise Problem(
+            400,
+            "purpose_invalid",
+            "Unknown purpose",
+            f"One of: {', '.join(PURPOSES)}.",
+            errors=[{"parameter": "Exchange-Purpose", "detail": "Not a known purpose."}],
+        )
+    g.audit.purpose = purpose
+    return purpose
+
+
+def _submissions(body: Any) -> tuple[list[Submission], bool]:
+    if not isinstance(body, dict):
+        raise Problem(
+            422,
+            "schema_invalid",
+            "Invalid body",
+            errors=[{"pointer": "", "detail": "A JSON object is required."}],
+        )
+    if "records" in body:
+        items = body["records"]
+        limit = current_app.config["EXCHANGE_MAX_BATCH"]
+        if set(body) != {"records"} or not isinstance(items, list) or not items:
+            raise Problem(
+                422,
+                "schema_invalid",
+                "Invalid batch",
+                errors=[{"pointer": "/records", "detail": "A non-empty list, alone in the body."}],
+            )
+        if len(items) > limit:
+            raise Problem(413, "batch_too_large", "Batch too large", f"At most {limit} records.")
+        submissions = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or set(item) != {"record", "signature"}:
+                raise Problem(
+                    422,
+                    "schema_invalid",
+                    "Invalid batch item",
+                    errors=[
+                        {
+                            "pointer": f"/records/{index}",
+                            "detail": "Needs exactly record and signature.",
+                        }
+                    ],
+                )
+            submissions.append(Submission(item["record"], item["signature"], f"/records/{index}"))
+        return submissions, True
+    unknown = set(body) - {"record", "signature"}
+    missing = {"record", "signature"} - set(body)
+    if unknown or missing:
+        errors = [{"pointer": f"/{name}", "detail": "Unknown field."} for name in sorted(unknown)]
+        errors += [{"pointer": f"/{name}", "detail": "Missing."} for name in sorted(missing)]
+        raise Problem(422, "schema_invalid", "Invalid body", errors=errors)
+    return [Submission(body["record"], body["signature"])], False
+
+
+@bp.route("", methods=["POST"])
+@bp.doc(
+    summary="Publish a record version, or a batch of them",
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/Submission"},
+                        {"$ref": "#/components/schemas/BatchSubmission"},
+                    ]
+                }
+            }
+        },
+    },
+)
+@bp.response(201, PublishedSchema, description="Stored; for a batch, BatchPublished")
+@bp.alt_response(200, schema=BatchPublishedSchema, description="Already stored (identical version)")
+@audited("record.publish")
+def publish() -> ResponseReturnValue:
+    submissions, batch = _submissions(request_json())
+    context = PublishContext(
+        actor=g.actor,
+        received_at=g.audit.received_at,
+        audit_entry_id=g.request_id,
+        clock_skew=timedelta(seconds=current_app.config["EXCHANGE_CLOCK_SKEW_SECONDS"]),
+        targets=g.audit.targets,
+    )
+    results = publish_records(context=context, submissions=submissions)
+    documents = [
+        {"id": r.record_id, "version": r.version, "created": r.created, "receipt": r.receipt}
+        for r in results
+    ]
+    status = 201 if any(r.created for r in results) else 200
+    if batch:
+        g.audit.details["batch"] = len(results)
+        return jsonify({"results": documents}), status
+    return jsonify(documents[0]), status
+
+
+@bp.route("/<string:record_id>", methods=["GET"])
+@bp.arguments(ReadArgsSchema, location="query", as_kwargs=True)
+@bp.doc(
+    summary="Read a record (current or given version) with signature and receipt",
+    parameters=[PURPOSE_HEADER],
+)
+@bp.response(200, RecordVersionSchema)
+@audited("record.read")
+def read(record_id: str, version: int | None = None) -> ResponseReturnValue:
+    require_purpose()
+    view = reading.read_record(actor=g.actor, record_id=record_id[:64], version=version)
+    g.audit.targets.append((view.record_id, view.version.version))
+    return jsonify(view.document())
+
+
+@bp.route("/<string:record_id>/versions", methods=["GET"])
+@bp.doc(summary="Every version of a record", parameters=[PURPOSE_HEADER])
+@bp.response(200, VersionListSchema)
+@audited("record.read_versions")
+def versions(record_id: str) -> ResponseReturnValue:
+    require_purpose()
+    views = reading.read_versions(actor=g.actor, record_id=record_id[:64])
+    g.audit.targets.extend((v.record_id, v.version.version) for v in views)
+    return jsonify({"versions": [v.document() for v in views]})
+
+
+@bp.route("", methods=["GET"])
+@bp.arguments(SearchArgsSchema, location="query", as_kwargs=True)
+@bp.doc(summary="Search records the caller may read, newest first", parameters=[PURPOSE_HEADER])
+@bp.response(200, SearchPageSchema)
+@audited("record.search")
+def search(**arguments: Any) -> ResponseReturnValue:
+    require_purpose()
+    query = reading.SearchQuery(**arguments)
+    filters = {k: str(v) for k, v in arguments.items() if k not in ("q", "cursor", "limit")}
+    if query.q:
+        filters["q"] = protect_term(query.q, key=load_vault().audit_hmac_key)
+    g.audit.details["filters"] = filters
+    page = reading.search_records(actor=g.actor, query=query)
+    g.audit.targets.extend((v.record_id, v.version.version) for v in page.items)
+    return jsonify({"items": [v.document() for v in page.items], "next_cursor": page.next_cursor})

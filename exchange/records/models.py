@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from exchange.columns import UTCDateTime
+from exchange.extensions import db
+
+
+class Record(db.Model):  # type: ignore[name-defined,misc]
+    """The current state of a record, projected for policy checks and search."""
+
+    __tablename__ = "record"
+    __table_args__ = (
+        Index("ix_record_type_pk", "type", "pk"),
+        Index("ix_record_publisher_pk", "publisher", "pk"),
+        Index("ix_record_prefecture_pk", "prefecture", "pk"),
+        Index("ix_record_issued_at", "issued_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    publisher: Mapped[str] = mapped_column(ForeignKey("agency.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prefecture: Mapped[str | None] = mapped_column(String(2), default=None)
+    category: Mapped[str | None] = mapped_column(String(64), default=None)
+    # ",VN,CN," so that one LIKE finds a country among several.
+    countries: Mapped[str] = mapped_column(String(400), default=",")
+    # NFKC-casefolded names, one per line, for free-text search.
+    names: Mapped[str] = mapped_column(Text, default="")
+    audience_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RecordAudience(db.Model):  # type: ignore[name-defined,misc]
+    """``handling.audience`` of a record's current version, one row per agency."""
+
+    __tablename__ = "record_audience"
+
+    record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class RecordVersion(db.Model):  # type: ignore[name-defined,misc]
+    """A signed version exactly as published: never changed, never deleted."""
+
+    __tablename__ = "record_version"
+
+    record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))
+    canonical: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+    kid: Mapped[str] = mapped_column(ForeignKey("signing_key.kid"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
+    audit_entry_id: Mapped[str] = mapped_column(String(36))
+    receipt: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,105 @@
+"""Request and response shapes of the records API, for validation and for OpenAPI."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from exchange.agencies.policy import PURPOSES
+from schemas import RECORD_TYPES, EnvelopeSchema
+
+
+class SubmissionSchema(ma.Schema):
+    record = ma.fields.Nested(EnvelopeSchema, required=True)
+    signature = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "JWS compact serialization with detached payload (RFC 7515 "
+            "appendix F) over the RFC 8785 bytes of `record`."
+        },
+    )
+
+
+class BatchSubmissionSchema(ma.Schema):
+    records = ma.fields.List(
+        ma.fields.Nested(SubmissionSchema),
+        required=True,
+        metadata={"description": "Published all together or not at all."},
+    )
+
+
+class PublishedSchema(ma.Schema):
+    id = ma.fields.String()
+    version = ma.fields.Integer()
+    created = ma.fields.Boolean(
+        metadata={"description": "False when the identical version was already stored."}
+    )
+    receipt = ma.fields.String(
+        metadata={
+            "description": "JWS by the exchange over "
+            "{id, version, sha256, received_at, audit_entry, iss}."
+        }
+    )
+
+
+class BatchPublishedSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(PublishedSchema))
+
+
+class KeyStateSchema(ma.Schema):
+    kid = ma.fields.String()
+    agency = ma.fields.String()
+    status = ma.fields.String()
+
+
+class FlagsSchema(ma.Schema):
+    key_compromised = ma.fields.Boolean(
+        metadata={"description": "Signed or received after the signing key's compromise time."}
+    )
+
+
+class RecordVersionSchema(ma.Schema):
+    record = ma.fields.Nested(EnvelopeSchema)
+    signature = ma.fields.String()
+    receipt = ma.fields.String()
+    received_at = ma.fields.String()
+    key = ma.fields.Nested(KeyStateSchema)
+    flags = ma.fields.Nested(FlagsSchema)
+
+
+class VersionListSchema(ma.Schema):
+    versions = ma.fields.List(ma.fields.Nested(RecordVersionSchema))
+
+
+class SearchPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(RecordVersionSchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class ReadArgsSchema(ma.Schema):
+    version = ma.fields.Integer(validate=ma.validate.Range(min=1))
+
+
+class SearchArgsSchema(ma.Schema):
+    type = ma.fields.String(validate=ma.validate.OneOf(RECORD_TYPES))
+    publisher = ma.fields.String(validate=ma.validate.Length(max=32))
+    country = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Z]{2}$"))
+    prefecture = ma.fields.String(validate=ma.validate.Regexp(r"^(0[1-9]|[1-3][0-9]|4[0-7])$"))
+    category = ma.fields.String(validate=ma.validate.Length(max=64))
+    status = ma.fields.String(validate=ma.validate.OneOf(("active", "withdrawn")))
+    issued_from = ma.fields.Date(data_key="from")
+    issued_to = ma.fields.Date(data_key="to")
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "Free text over names and aliases."},
+    )
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200))
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+
+
+PURPOSE_HEADER = {
+    "name": "Exchange-Purpose",
+    "in": "header",
+    "required": True,
+    "description": "Why the record is read (DESIGN §5); recorded in the audit entry.",
+    "schema": {"type": "string", "enum": list(PURPOSES)},
+}

@@ -1,0 +1,85 @@
+"""Checking a record's signature against the publisher's key valid at ``issued_at``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from exchange.extensions import db
+from exchange.pki.models import SigningKey
+from exchange.problems import Problem
+from keys import errors as key_errors
+from keys.jwk import PublicSigningKey, load_public_jwk
+from keys.jws import read_header, verify_detached
+
+RECORD_SIGNATURE_TYPE = "exchange-record+jws"
+
+# Loaded public keys by kid. A kid is the RFC 7638 thumbprint of the key itself, so an
+# entry can never stand for a different key; status is read from the database each time.
+_public_keys: dict[str, PublicSigningKey] = {}
+_public_keys_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    kid: str
+    key: SigningKey
+
+
+def _public_key(key: SigningKey) -> PublicSigningKey:
+    loaded = _public_keys.get(key.kid)
+    if loaded is None:
+        loaded = load_public_jwk(json.loads(key.jwk))
+        with _public_keys_lock:
+            _public_keys[key.kid] = loaded
+    return loaded
+
+
+def _refuse(code: str, title: str, detail: str) -> Problem:
+    return Problem(422, code, title, detail, errors=[{"pointer": "/signature", "detail": detail}])
+
+
+def verify_record_signature(
+    *, signature: str, canonical: bytes, publisher: str, issued_at: datetime
+) -> VerifiedSignature:
+    try:
+        header = read_header(signature)
+    except key_errors.Error as error:
+        raise _refuse(error.code, "Signature malformed", str(error)) from None
+    key = db.session.get(SigningKey, header.kid)
+    if key is None or key.agency_id != publisher:
+        raise _refuse(
+            "key_unknown", "Unknown signing key", f"No key {header.kid!r} of {publisher!r}."
+        )
+    if key.status == "revoked":
+        raise _refuse("key_revoked", "Signing key revoked", f"Key {key.kid} was revoked.")
+    if issued_at < key.not_before:
+        raise _refuse(
+            "key_not_valid", "Key not yet valid", "issued_at precedes the key's validity."
+        )
+    if key.not_after is not None and issued_at >= key.not_after:
+        raise _refuse("key_expired", "Signing key expired", "issued_at follows the key's validity.")
+    if key.retired_at is not None and issued_at >= key.retired_at:
+        raise _refuse(
+            "key_retired", "Signing key retired", "issued_at follows the key's retirement."
+        )
+    try:
+        verify_detached(signature, canonical, key=_public_key(key), typ=RECORD_SIGNATURE_TYPE)
+    except key_errors.Error as error:
+        raise _refuse(
+            error.code, "Signature invalid", "The signature does not match the record."
+        ) from None
+    return VerifiedSignature(kid=key.kid, key=key)
+
+
+def compromise_flag(key: SigningKey, *, issued_at: datetime, received_at: datetime) -> bool:
+    """True when the version may have been signed by whoever compromised the key.
+
+    ``issued_at`` is the signer's own claim, so a version that reached the exchange after
+    the compromise is flagged too, however early it says it was signed.
+    """
+    if key.status != "revoked" or key.compromised_at is None:
+        return False
+    return issued_at >= key.compromised_at or received_at >= key.compromised_at

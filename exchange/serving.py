@@ -1,0 +1,137 @@
+"""Serving the app over TLS with cheroot: an mTLS listener for the API, a TLS one for people.
+
+cheroot is a production-grade threaded WSGI server that hands the client certificate to
+the application. Both listeners serve the same app; the API refuses requests without a
+registered client certificate, so a request reaching it through the people's listener is
+refused like any other anonymous caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from flask import Flask
+
+from exchange.auth.mtls import CLIENT_CERT_FINGERPRINT
+from exchange.pki.vault import Vault, load_vault
+
+log = logging.getLogger(__name__)
+
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the handshake still checks the chain to the CA, and
+# the application refuses an expired certificate itself, with an audited denial.
+_NO_CHECK_TIME = 0x200000
+
+# TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are all modern.
+_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def server_context(vault: Vault, *, require_client_certificate: bool) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(_TLS12_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.load_cert_chain(
+        str(vault.server_certificate_path), str(vault.server_key_path), password=vault.passphrase
+    )
+    if require_client_certificate:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(vault.ca_path))
+        context.verify_flags = ssl.VerifyFlags(int(context.verify_flags) | _NO_CHECK_TIME)
+    return context
+
+
+class ExchangeTLSAdapter(BuiltinSSLAdapter):
+    """cheroot's adapter with our context, adding the certificate fingerprint per connection."""
+
+    def __init__(self, vault: Vault, *, listener: str, require_client_certificate: bool) -> None:
+        super().__init__(
+            str(vault.server_certificate_path),
+            str(vault.server_key_path),
+            private_key_password=vault.passphrase,
+        )
+        self.context = server_context(vault, require_client_certificate=require_client_certificate)
+        self.listener = listener
+
+    def get_environ(self, sock: ssl.SSLSocket) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ(sock)
+        environ["exchange.listener"] = self.listener
+        der = sock.getpeercert(binary_form=True)
+        if der:
+            environ[CLIENT_CERT_FINGERPRINT] = hashlib.sha256(der).hexdigest()
+        return environ
+
+
+@dataclass
+class Listener:
+    name: str
+    server: wsgi.Server
+    thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server.bind_addr[1])
+
+
+@dataclass
+class ExchangeServer:
+    """Both listeners; ``start`` returns once they accept connections."""
+
+    app: Flask
+    host: str = "127.0.0.1"
+    api_port: int = 8443
+    ui_port: int = 8444
+    threads: int = 16
+    listeners: list[Listener] = field(default_factory=list)
+
+    def _listener(self, name: str, port: int, *, mutual: bool) -> Listener:
+        vault = load_vault(self.app)
+        server = wsgi.Server(
+            (self.host, port),
+            self.app,
+            numthreads=self.threads,
+            server_name=self.app.config["EXCHANGE_NAME"],
+            timeout=30,
+        )
+        server.ssl_adapter = ExchangeTLSAdapter(
+            vault, listener=name, require_client_certificate=mutual
+        )
+        return Listener(name=name, server=server)
+
+    def start(self) -> None:
+        self.listeners = [
+            self._listener("api", self.api_port, mutual=True),
+            self._listener("ui", self.ui_port, mutual=False),
+        ]
+        for listener in self.listeners:
+            listener.server.prepare()
+            listener.thread = threading.Thread(
+                target=listener.server.serve, name=f"exchange-{listener.name}", daemon=True
+            )
+            listener.thread.start()
+
+    @property
+    def api(self) -> Listener:
+        return self.listeners[0]
+
+    @property
+    def ui(self) -> Listener:
+        return self.listeners[1]
+
+    def stop(self) -> None:
+        for listener in self.listeners:
+            listener.server.stop()
+        for listener in self.listeners:
+            if listener.thread is not None:
+                listener.thread.join(timeout=10)
+
+    def wait(self) -> None:
+        for listener in self.listeners:
+            while listener.thread is not None and listener.thread.is_alive():
+                listener.thread.join(timeout=0.5)

@@ -1,0 +1,1 @@
+"""The stored audit log: one entry per request, in the request's own transaction."""

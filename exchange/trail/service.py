@@ -1,0 +1,120 @@
+"""Appending to the audit log. Entries are written, flushed and committed with the work."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+
+from exchange.auth.actor import Actor
+from exchange.clock import rfc3339
+from exchange.extensions import db
+from exchange.trail.models import AuditEntry, AuditTarget
+from keys.jcs import canonicalize
+
+ENTRY_FORMAT = "exchange-audit/1"
+
+
+def outcome_for(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status in (401, 403):
+        return "denied"
+    if status < 500:
+        return "invalid"
+    return "error"
+
+
+def protect_term(term: str, *, key: bytes) -> str:
+    """Search terms and card tokens are kept as keyed hashes, never in clear (DESIGN §7)."""
+    return "hmac-sha256:" + hmac.new(key, term.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def entry_document(
+    *,
+    entry_id: str,
+    recorded_at: datetime,
+    actor: Actor,
+    action: str,
+    status: int,
+    targets: Iterable[tuple[str, int]],
+    purpose: str | None,
+    details: Mapping[str, Any],
+    method: str | None,
+    path: str | None,
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "format": ENTRY_FORMAT,
+        "id": entry_id,
+        "time": rfc3339(recorded_at),
+        "actor": actor.describe(),
+        "action": action,
+        "outcome": outcome_for(status),
+        "status": status,
+        "targets": [{"id": record_id, "version": version} for record_id, version in targets],
+    }
+    if purpose is not None:
+        document["purpose"] = purpose
+    if method is not None:
+        document["request"] = {"method": method, "path": path}
+    if details:
+        document["details"] = dict(details)
+    return document
+
+
+def append_entry(
+    *,
+    entry_id: str,
+    recorded_at: datetime,
+    actor: Actor,
+    action: str,
+    status: int,
+    targets: Iterable[tuple[str, int]] = (),
+    purpose: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    method: str | None = None,
+    path: str | None = None,
+) -> int:
+    """Insert one entry (and its target index rows); returns its insertion sequence."""
+    target_list = list(dict.fromkeys(targets))
+    document = entry_document(
+        entry_id=entry_id,
+        recorded_at=recorded_at,
+        actor=actor,
+        action=action,
+        status=status,
+        targets=target_list,
+        purpose=purpose,
+        details=details or {},
+        method=method,
+        path=path,
+    )
+    seq: int = db.session.execute(
+        insert(AuditEntry)
+        .values(
+            id=entry_id,
+            recorded_at=recorded_at,
+            action=action,
+            outcome=document["outcome"],
+            status=status,
+            actor_agency=actor.agency_id,
+            actor_system=actor.system_name,
+            actor_fingerprint=actor.fingerprint,
+            purpose=purpose,
+            canonical=canonicalize(document),
+        )
+        .returning(AuditEntry.seq)
+    ).scalar_one()
+    if target_list:
+        db.session.execute(
+            insert(AuditTarget),
+            [
+                {"entry_seq": seq, "record_id": record_id, "version": version}
+                for record_id, version in target_list
+            ],
+        )
+    return seq

@@ -1,0 +1,81 @@
+"""Fixtures: an app on a database built by the migrations, and a real mTLS server.
+
+``EXCHANGE_TEST_DATABASE_URL`` selects PostgreSQL (the suite runs on both in CI); the
+default is a fresh SQLite file. The schema is always created by ``alembic upgrade head``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+
+from exchange import create_app
+from exchange.serving import ExchangeServer
+from tests.factories import World
+
+
+def _fresh_postgres(url: str) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text("DROP FUNCTION IF EXISTS exchange_append_only() CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+    url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
+    if url:
+        _fresh_postgres(url)
+    else:
+        url = f"sqlite:///{instance / 'exchange.db'}"
+    app = create_app(
+        {
+            "TESTING": True,
+            "EXCHANGE_INSTANCE_PATH": str(instance),
+            "EXCHANGE_DATABASE_URL": url,
+            "EXCHANGE_KEY_PASSPHRASE": "test passphrase",
+        }
+    )
+    from exchange.cli.server import initialise
+
+    with app.app_context():
+        initialise()
+    yield app
+
+
+@pytest.fixture(scope="session")
+def world(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> World:
+    return World(app, tmp_path_factory.mktemp("bundles"))
+
+
+@pytest.fixture(scope="session")
+def server(app: Flask, world: World) -> Iterator[ExchangeServer]:
+    exchange = ExchangeServer(app=app, host="127.0.0.1", api_port=0, ui_port=0, threads=8)
+    exchange.start()
+    world.api_url = f"https://127.0.0.1:{exchange.api.port}"
+    yield exchange
+    exchange.stop()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def instance_path(app: Flask) -> Path:
+    return Path(app.instance_path)

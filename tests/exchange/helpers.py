@@ -1,0 +1,26 @@
+"""Reading the audit log back in tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from exchange.extensions import db
+from exchange.trail.models import AuditEntry
+
+
+def audit_entry(app: Flask, request_id: str) -> dict[str, Any]:
+    """The stored entry of a request, as its canonical JSON (fails if there is none)."""
+    with app.app_context():
+        row = db.session.scalar(select(AuditEntry).where(AuditEntry.id == request_id))
+        assert row is not None, f"no audit entry for request {request_id}"
+        document: dict[str, Any] = json.loads(row.canonical)
+        return document
+
+
+def entries_count(app: Flask) -> int:
+    with app.app_context():
+        return len(db.session.scalars(select(AuditEntry.seq)).all())

@@ -1,0 +1,114 @@
+"""The audit log: one entry per request, in its transaction, append-only in the database."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from exchange.extensions import db
+from exchange.trail import recorder
+from exchange.trail.models import AuditEntry
+from keys.jcs import canonicalize
+from tests.exchange.helpers import audit_entry
+from tests.factories import World
+
+
+class TestAppendOnly:
+    @pytest.mark.parametrize(
+        "table", ["audit_entry", "audit_target", "record_version", "policy_version"]
+    )
+    def test_update_and_delete_are_refused_by_the_database(
+        self, app: Flask, world: World, table: str
+    ) -> None:
+        world.agency("police")  # guarantees at least one audit entry and policy version
+        with app.app_context():
+            for statement in (
+                f"UPDATE {table} SET {_column(table)} = {_column(table)}",
+                f"DELETE FROM {table}",
+            ):
+                with pytest.raises(DBAPIError):
+                    db.session.execute(text(statement))
+                    db.session.flush()
+                db.session.rollback()
+
+    def test_entries_hold_their_canonical_bytes(self, app: Flask, client) -> None:
+        response = client.get("/pki/ca.pem")
+        with app.app_context():
+            row = (
+                db.session.query(AuditEntry)
+                .filter_by(id=response.headers["Exchange-Request-Id"])
+                .one()
+            )
+            assert canonicalize(json.loads(row.canonical)) == row.canonical
+
+
+def _column(table: str) -> str:
+    return {
+        "audit_entry": "action",
+        "audit_target": "version",
+        "record_version": "status",
+        "policy_version": "note",
+    }[table]
+
+
+class TestEveryRouteIsAudited:
+    def test_every_route_writes_an_entry(self, app: Flask, world: World) -> None:
+        caller = world.agency("police")
+        client = app.test_client()
+        routes = [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+        assert len(routes) >= 12
+        for rule in routes:
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "x", rule.rule)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                for environ in ({}, caller.environ()):
+                    response = client.open(
+                        path,
+                        method=method,
+                        environ_base=environ,
+                        headers={"Exchange-Purpose": "audit"},
+                    )
+                    request_id = response.headers.get("Exchange-Request-Id")
+                    assert request_id, f"{method} {path} answered without an audit entry"
+                    entry = audit_entry(app, request_id)
+                    assert entry["request"] == {"method": method, "path": path}
+                    assert not entry["action"].startswith("request."), (
+                        f"{rule.endpoint} has no audit action"
+                    )
+
+    def test_unknown_routes_and_methods_are_audited(self, app: Flask, client) -> None:
+        for response in (client.get("/nowhere"), client.delete("/pki/ca.pem")):
+            assert response.headers["Content-Type"] == "application/problem+json"
+            assert (
+                audit_entry(app, response.headers["Exchange-Request-Id"])["action"]
+                == recorder.UNROUTED
+            )
+
+
+class TestFailClosed:
+    def test_a_request_whose_entry_cannot_be_written_fails_and_leaves_nothing(
+        self, app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        caller = world.agency("police")
+        envelope = caller.envelope("broker")
+
+        def broken(**kwargs: object) -> int:
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(recorder, "append_entry", broken)
+        response = app.test_client().post(
+            "/api/v1/records", json=caller.submission(envelope), environ_base=caller.environ()
+        )
+        assert response.status_code == 503
+        assert response.get_json()["code"] == "audit_unavailable"
+        monkeypatch.undo()
+        read = app.test_client().get(
+            f"/api/v1/records/{envelope['id']}",
+            environ_base=caller.environ(),
+            headers={"Exchange-Purpose": "audit"},
+        )
+        assert read.status_code == 404
