@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Flask
 from flask_smorest import Api
 
-from exchange.problems import ProblemSchema
+from exchange.trail.recorder import audited
 
 
 def register(app: Flask, api: Api) -> None:
@@ -22,7 +24,6 @@ def register(app: Flask, api: Api) -> None:
 
     api.spec.components.schema("Submission", schema=SubmissionSchema)
     api.spec.components.schema("BatchSubmission", schema=BatchSubmissionSchema)
-    api.spec.components.schema("Problem", schema=ProblemSchema)
     for name, payload_schema in PAYLOAD_SCHEMAS.items():
         component = name.replace("/", "_v").title().replace("_", "") + "Payload"
         api.spec.components.schema(component, schema=payload_schema)
@@ -30,4 +31,6 @@ def register(app: Flask, api: Api) -> None:
     # flask-smorest serves the OpenAPI document itself; it is audited like any route.
     openapi_view = app.view_functions.get("api-docs.openapi_json")
     if openapi_view is not None:
-        openapi_view.audit_action = "openapi.read"  # type: ignore[attr-defined]
+        app.view_functions["api-docs.openapi_json"] = audited("openapi.read")(
+            functools.partial(openapi_view)
+        )

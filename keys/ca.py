@@ -4,8 +4,8 @@ Certificates follow the RFC 5280 profile closely enough for OpenSSL's strict ver
 (``X509_V_FLAG_X509_STRICT``, the default of Python 3.13 clients) and for ``cryptography``'s
 path validation. Every key the CA generates is EC P-256, which browsers and OpenSSL clients
 all handle. A client certificate names its system in the subject (O = agency, CN = system)
-and, for machines, in the SAN URI ``urn:exchange:system:<agency>:<system>``; the subject of a
-CSR is never copied, only its public key.
+and in the SAN URI ``urn:exchange:system:<agency>:<system>``; of a CSR only the public key
+is used.
 """
 
 import ipaddress
@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsupported
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from keys._time import utc
-from keys.errors import CertificateInvalid, CsrInvalid
+from keys.certificates import (
+    IssuedCertificate,
+    certificate_fingerprint,
+    describe_certificate,
+    load_certificate,
+    system_urn,
+)
+from keys.csr import ClientPublicKey, csr_public_key
+from keys.errors import CertificateInvalid
 from keys.storage import decrypt_private_key, encrypt_private_key
 
 __all__ = [
@@ -35,46 +41,14 @@ __all__ = [
     "load_certificate",
 ]
 
-SYSTEM_URN_PREFIX = "urn:exchange:system:"
 # Backdated so that a peer whose clock runs a little slow accepts a certificate at once.
 _BACKDATE = timedelta(minutes=5)
-# Agency and system identifiers become a DN attribute (RFC 5280 ub-common-name: 64) and two
-# colon-separated segments of a URN (RFC 8141 §2 NSS characters, no colon).
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HOSTNAME = re.compile(
     r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
-_CLIENT_CURVES = (ec.SECP256R1, ec.SECP384R1)
-_MIN_RSA_BITS = 2048
-# OpenSSL refuses to verify with RSA moduli above OPENSSL_RSA_MAX_MODULUS_BITS (16384).
-_MAX_RSA_BITS = 16384
 # RFC 5280 §5.3.1: removeFromCRL belongs to delta CRLs only.
 _CRL_REASONS = frozenset(x509.ReasonFlags) - {x509.ReasonFlags.remove_from_crl}
-
-_ClientPublicKey = ec.EllipticCurvePublicKey | Ed25519PublicKey | rsa.RSAPublicKey
-
-
-@dataclass(frozen=True)
-class IssuedCertificate:
-    """What the exchange records about a certificate."""
-
-    certificate_pem: str
-    serial: int
-    fingerprint: str
-    not_before: datetime
-    not_after: datetime
-    agency: str | None
-    system: str | None
-
-
-@dataclass(frozen=True)
-class ClientBundle:
-    """A client certificate with the private key generated for it, for handing to an agency."""
-
-    certificate: IssuedCertificate
-    private_key_pem: str
-    ca_certificate_pem: str
 
 
 @dataclass(frozen=True)
@@ -86,6 +60,15 @@ class Revocation:
     reason: str
 
 
+@dataclass(frozen=True)
+class ClientBundle:
+    """A client certificate with the private key generated for it, for handing to an agency."""
+
+    certificate: IssuedCertificate
+    private_key_pem: str
+    ca_certificate_pem: str
+
+
 class CertificateAuthority:
     """A CA certificate and its private key; issues certificates and signs CRLs."""
 
@@ -94,7 +77,7 @@ class CertificateAuthority:
     ) -> None:
         if not isinstance(private_key, ec.EllipticCurvePrivateKey):
             raise CertificateInvalid("CA private key must be an EC key")
-        if _spki(certificate.public_key()) != _spki(private_key.public_key()):
+        if certificate.public_key() != private_key.public_key():
             raise CertificateInvalid("CA private key does not match the CA certificate")
         try:
             constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
@@ -121,12 +104,7 @@ class CertificateAuthority:
     ) -> "CertificateAuthority":
         """A new self-signed CA with a fresh P-256 key."""
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            ]
-        )
+        name = _name(organization=organization, common_name=common_name)
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         builder = (
             _validity(x509.CertificateBuilder(), valid_days=valid_days, now=now)
@@ -165,7 +143,7 @@ class CertificateAuthority:
 
     @property
     def certificate_pem(self) -> str:
-        return _pem(self._certificate)
+        return self._certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
     def issue_server_certificate(
         self,
@@ -187,15 +165,11 @@ class CertificateAuthority:
         if not names:
             raise ValueError("a server certificate needs a hostname or an IP address")
         key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self._organization()),
-                x509.NameAttribute(NameOID.COMMON_NAME, ([*hostnames, *ip_addresses])[0]),
-            ]
-        )
         certificate = self._issue(
             public_key=key.public_key(),
-            subject=subject,
+            subject=_name(
+                organization=self._organization(), common_name=[*hostnames, *ip_addresses][0]
+            ),
             names=names,
             purpose=ExtendedKeyUsageOID.SERVER_AUTH,
             valid_days=valid_days,
@@ -219,7 +193,7 @@ class CertificateAuthority:
         ignored.
         """
         certificate = self._issue_client(
-            public_key=_csr_public_key(csr_pem),
+            public_key=csr_public_key(csr_pem),
             agency=agency,
             system=system,
             valid_days=valid_days,
@@ -290,25 +264,17 @@ class CertificateAuthority:
     def _issue_client(
         self,
         *,
-        public_key: _ClientPublicKey,
+        public_key: ClientPublicKey,
         agency: str,
         system: str,
         valid_days: int,
         now: datetime | None,
     ) -> x509.Certificate:
-        for label, value in (("agency", agency), ("system", system)):
-            if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
-                raise ValueError(f"{label} must be 1-64 of A-Z a-z 0-9 . _ - : {value!r}")
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, agency),
-                x509.NameAttribute(NameOID.COMMON_NAME, system),
-            ]
-        )
+        urn = system_urn(agency=agency, system=system)
         return self._issue(
             public_key=public_key,
-            subject=subject,
-            names=[x509.UniformResourceIdentifier(f"{SYSTEM_URN_PREFIX}{agency}:{system}")],
+            subject=_name(organization=agency, common_name=system),
+            names=[x509.UniformResourceIdentifier(urn)],
             purpose=ExtendedKeyUsageOID.CLIENT_AUTH,
             valid_days=valid_days,
             now=now,
@@ -317,7 +283,7 @@ class CertificateAuthority:
     def _issue(
         self,
         *,
-        public_key: _ClientPublicKey,
+        public_key: ClientPublicKey,
         subject: x509.Name,
         names: list[x509.GeneralName],
         purpose: x509.ObjectIdentifier,
@@ -345,85 +311,6 @@ class CertificateAuthority:
         return str(attributes[0].value) if attributes else "exchange"
 
 
-def load_certificate(pem: str | bytes) -> x509.Certificate:
-    """Parse one PEM certificate."""
-    data = pem.encode("ascii", errors="replace") if isinstance(pem, str) else pem
-    try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        raise CertificateInvalid("not a PEM certificate") from None
-
-
-def certificate_fingerprint(certificate: x509.Certificate | str | bytes) -> str:
-    """Lowercase hex SHA-256 of the certificate's DER; accepts an object, PEM, or DER bytes."""
-    return _as_certificate(certificate).fingerprint(hashes.SHA256()).hex()
-
-
-def describe_certificate(certificate: x509.Certificate | str | bytes) -> IssuedCertificate:
-    """The facts the exchange records about ``certificate``."""
-    parsed = _as_certificate(certificate)
-    agency, system = _system_identity(parsed)
-    return IssuedCertificate(
-        certificate_pem=_pem(parsed),
-        serial=parsed.serial_number,
-        fingerprint=parsed.fingerprint(hashes.SHA256()).hex(),
-        not_before=parsed.not_valid_before_utc,
-        not_after=parsed.not_valid_after_utc,
-        agency=agency,
-        system=system,
-    )
-
-
-def _as_certificate(certificate: x509.Certificate | str | bytes) -> x509.Certificate:
-    if isinstance(certificate, x509.Certificate):
-        return certificate
-    if isinstance(certificate, str) or certificate.lstrip().startswith(b"-----BEGIN"):
-        return load_certificate(certificate)
-    try:
-        return x509.load_der_x509_certificate(certificate)
-    except ValueError:
-        raise CertificateInvalid("not a DER or PEM certificate") from None
-
-
-def _system_identity(certificate: x509.Certificate) -> tuple[str | None, str | None]:
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return None, None
-    uris = [
-        uri
-        for uri in san.value.get_values_for_type(x509.UniformResourceIdentifier)
-        if uri.startswith(SYSTEM_URN_PREFIX)
-    ]
-    if len(uris) != 1:
-        return None, None
-    agency, _, system = uris[0].removeprefix(SYSTEM_URN_PREFIX).partition(":")
-    if not _IDENTIFIER.fullmatch(agency) or not _IDENTIFIER.fullmatch(system):
-        return None, None
-    return agency, system
-
-
-def _csr_public_key(csr_pem: str | bytes) -> _ClientPublicKey:
-    data = csr_pem.encode("ascii", errors="replace") if isinstance(csr_pem, str) else csr_pem
-    try:
-        csr = x509.load_pem_x509_csr(data)
-        signature_valid = csr.is_signature_valid
-        public_key = csr.public_key()
-    except (ValueError, TypeError, _CryptographyUnsupported):
-        raise CsrInvalid("not a readable PEM certificate signing request") from None
-    if not signature_valid:
-        raise CsrInvalid("CSR signature does not verify")
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        if isinstance(public_key.curve, _CLIENT_CURVES):
-            return public_key
-    elif isinstance(public_key, Ed25519PublicKey):
-        return public_key
-    elif isinstance(public_key, rsa.RSAPublicKey):
-        if _MIN_RSA_BITS <= public_key.key_size <= _MAX_RSA_BITS:
-            return public_key
-    raise CsrInvalid("CSR key must be P-256, P-384, Ed25519 or RSA of 2048 bits or more")
-
-
 def _revoked_entry(revocation: Revocation) -> x509.RevokedCertificate:
     try:
         reason = x509.ReasonFlags[revocation.reason]
@@ -439,6 +326,15 @@ def _revoked_entry(revocation: Revocation) -> x509.RevokedCertificate:
     if reason is not x509.ReasonFlags.unspecified:
         entry = entry.add_extension(x509.CRLReason(reason), critical=False)
     return entry.build()
+
+
+def _name(*, organization: str, common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _validity(
@@ -470,18 +366,6 @@ def _key_usage(
 
 def _microseconds(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)) // timedelta(microseconds=1)
-
-
-def _spki(public_key: object) -> bytes:
-    if not isinstance(public_key, ec.EllipticCurvePublicKey | Ed25519PublicKey | rsa.RSAPublicKey):
-        return b""
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def _private_pem(key: ec.EllipticCurvePrivateKey) -> str:

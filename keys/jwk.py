@@ -53,8 +53,9 @@ _REQUIRED_MEMBERS = {
 # Private or secret key members: RFC 7518 §6.2.2 and §6.3.2, §6.4.1; RFC 8037 §2
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
-# RFC 9864 §2.2: "Ed25519" is the fully specified name, "EdDSA" the deprecated one
+# RFC 9864: "Ed25519" is the fully specified name, "EdDSA" the deprecated polymorphic one
 _JWK_ALGORITHMS = {"OKP": frozenset({"Ed25519", "EdDSA"}), "EC": frozenset({"ES256"})}
+_ABSENT = object()
 
 
 def generate_signing_key(alg: SigningAlgorithm) -> PrivateSigningKey:
@@ -195,7 +196,10 @@ def _check_members(jwk: Mapping[str, object], *, operation: str) -> None:
             raise KeyFormatInvalid("JWK member 'key_ops' must be a list of strings")
         if operation not in ops:
             raise KeyFormatInvalid(f"JWK member 'key_ops' does not allow {operation!r}")
-    if "alg" in jwk and jwk["alg"] not in _JWK_ALGORITHMS.get(str(kty), frozenset()):
+    alg = jwk.get("alg", _ABSENT)
+    if alg is not _ABSENT and (
+        not isinstance(alg, str) or alg not in _JWK_ALGORITHMS.get(str(kty), frozenset())
+    ):
         raise KeyFormatInvalid("JWK member 'alg' does not fit the key type")
     if "kid" in jwk and not isinstance(jwk["kid"], str):
         raise KeyFormatInvalid("JWK member 'kid' must be a string")

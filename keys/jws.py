@@ -47,7 +47,7 @@ __all__ = [
 
 _MAX_HEADER_OCTETS = 4096
 _MAX_HEADER_CHARS = -(-_MAX_HEADER_OCTETS // 3) * 4
-# RFC 9864 §2.2 names Ed25519 fully; "EdDSA" (RFC 8037 §3.1) is deprecated but still sent by
+# RFC 9864 names Ed25519 fully; "EdDSA" (RFC 8037 §3.1) is deprecated but still sent by
 # older agency clients, and means Ed25519 here because no Ed448 key is ever registered.
 _ED25519_ALGORITHMS = frozenset({"Ed25519", "EdDSA"})
 _ALGORITHMS = _ED25519_ALGORITHMS | {"ES256"}
@@ -122,13 +122,15 @@ def _sign(payload: bytes, *, key: PrivateSigningKey, kid: str, typ: str) -> tupl
     header_segment = b64url_encode(canonicalize({"alg": alg, "kid": kid, "typ": typ}))
     payload_segment = b64url_encode(payload)
     signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    return header_segment, payload_segment, b64url_encode(_signature(key, signing_input))
+
+
+def _signature(key: PrivateSigningKey, signing_input: bytes) -> bytes:
     if isinstance(key, Ed25519PrivateKey):
-        signature = key.sign(signing_input)
-    else:
-        # RFC 7518 §3.4: R and S as fixed-width big-endian octets, not a DER SEQUENCE
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-        signature = r.to_bytes(_P256_SCALAR_OCTETS, "big") + s.to_bytes(_P256_SCALAR_OCTETS, "big")
-    return header_segment, payload_segment, b64url_encode(signature)
+        return key.sign(signing_input)
+    # RFC 7518 §3.4: R and S as fixed-width big-endian octets, not a DER SEQUENCE
+    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(_P256_SCALAR_OCTETS, "big") + s.to_bytes(_P256_SCALAR_OCTETS, "big")
 
 
 def _verify(
@@ -148,26 +150,35 @@ def _verify(
         raise MalformedSignature("JWS signature is not base64url") from None
     if typ is not None and (header.typ is None or _media_type(header.typ) != _media_type(typ)):
         raise SignatureInvalid(f"JWS typ must be {typ!r}")
-    if len(signature) != _SIGNATURE_OCTETS:
-        raise SignatureInvalid(f"{header.alg} signatures are {_SIGNATURE_OCTETS} octets")
     signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    _check_signature(alg=header.alg, key=key, signing_input=signing_input, signature=signature)
+    return header
+
+
+def _check_signature(
+    *, alg: str, key: PublicSigningKey, signing_input: bytes, signature: bytes
+) -> None:
+    if alg in _ED25519_ALGORITHMS:
+        if not isinstance(key, Ed25519PublicKey):
+            _alg_mismatch(alg)
+    elif alg == "ES256":
+        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
+            key.curve, ec.SECP256R1
+        ):
+            _alg_mismatch(alg)
+    else:
+        raise UnsupportedAlgorithm(f"JWS alg {alg[:32]!r} is not accepted")
+    if len(signature) != _SIGNATURE_OCTETS:
+        raise SignatureInvalid(f"{alg} signatures are {_SIGNATURE_OCTETS} octets")
     try:
-        if header.alg in _ED25519_ALGORITHMS:
-            if not isinstance(key, Ed25519PublicKey):
-                _alg_mismatch(header.alg)
+        if isinstance(key, Ed25519PublicKey):
             key.verify(signature, signing_input)
         else:
-            # The header parser admits nothing else, so this is ES256 (RFC 7518 §3.4).
-            if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
-                key.curve, ec.SECP256R1
-            ):
-                _alg_mismatch(header.alg)
             r = int.from_bytes(signature[:_P256_SCALAR_OCTETS], "big")
             s = int.from_bytes(signature[_P256_SCALAR_OCTETS:], "big")
             key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise SignatureInvalid("JWS signature does not verify") from None
-    return header
 
 
 def _alg_mismatch(alg: str) -> NoReturn:

@@ -49,14 +49,16 @@ INDUSTRIES = (
     "nursing_care",
     "other",
 )
+# Statuses of residence (在留資格) by their official English names; 短期滞在 is
+# "Temporary Visitor". "none": illegal entry, or a status lost by overstaying.
 RESIDENCE_STATUSES = (
     "technical_intern_training",
-    "student",
     "specified_skilled_worker",
+    "engineer_humanities_international",
+    "student",
     "designated_activities",
-    "temporary_visitor",
     "dependent",
-    "short_term_stay",
+    "temporary_visitor",
     "none",
 )
 # Immigration Control Act (入管法) art. 73-2(1) items 1-3: having foreigners work illegally,

@@ -61,7 +61,12 @@ class AgencySystem:
         return ExchangeClient.from_bundle(self.bundle_dir, base_url=self.world.api_url)
 
     def envelope(self, record_type: str = "broker", **overrides: Any) -> dict[str, Any]:
-        return make_envelope(record_type, publisher=self.agency, **overrides)
+        publisher = overrides.pop("publisher", self.agency)
+        envelope = make_envelope(record_type, publisher=publisher, **overrides)
+        if "handling" not in overrides:
+            # Tests narrow the audience explicitly where they mean to.
+            envelope["handling"] = dict(envelope["handling"], audience=None)
+        return envelope
 
     def sign(self, envelope: dict[str, Any], key: PrivateSigningKey | None = None) -> str:
         signer = key or self.key

@@ -9,12 +9,12 @@ from flask_smorest import Blueprint
 
 from exchange.agencies.models import Agency
 from exchange.agencies.service import get_agency, list_agencies
-from exchange.auth.mtls import authenticate_system
+from exchange.auth.mtls import require_system
 from exchange.pki.service import agency_keys, key_document
 from exchange.trail.recorder import audited
 
 bp = Blueprint("agencies", __name__, url_prefix="/api/v1", description="Agency directory")
-bp.before_request(authenticate_system)
+bp.before_request(require_system)
 
 
 class AgencySchema(ma.Schema):

@@ -91,3 +91,8 @@ def authenticate_system() -> Actor:
             "The certificate is outside its validity period.",
         )
     return actor
+
+
+def require_system() -> None:
+    """``before_request`` hook of the API blueprints."""
+    authenticate_system()

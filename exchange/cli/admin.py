@@ -14,9 +14,8 @@ from exchange.agencies import service as agencies
 from exchange.agencies.models import AGENCY_KINDS
 from exchange.agencies.policy import current_policy, set_policy
 from exchange.cli.operator import operator_action
-from exchange.demo.loader import api_url
 from exchange.pki import service as pki
-from exchange.pki.bundles import write_bundle
+from exchange.pki.bundles import default_api_url, write_bundle
 from exchange.pki.vault import load_vault
 
 
@@ -107,7 +106,10 @@ def system_issue(
                 actor=action.actor, system=target, valid_days=days
             )
             write_bundle(
-                out_path, bundle=bundle, api_url=api_url(), matching_key=load_vault().matching_key
+                out_path,
+                bundle=bundle,
+                api_url=default_api_url(),
+                matching_key=load_vault().matching_key,
             )
         action.details["fingerprint"] = certificate.fingerprint
     click.echo(f"certificate {certificate.fingerprint} written to {out_path}")

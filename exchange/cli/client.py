@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import requests
 
 from exchange.agencies.policy import PURPOSES
 from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError, VerifiedRecord
@@ -45,6 +46,9 @@ def _run(action: Any) -> None:
     except ExchangeError as error:
         click.echo(json.dumps(error.problem, ensure_ascii=False, indent=2), err=True)
         sys.exit(1)
+    except requests.RequestException as error:
+        click.echo(f"cannot reach the exchange: {error}", err=True)
+        sys.exit(3)
     except VerificationError as error:
         click.echo(f"NOT VERIFIED: {error}", err=True)
         sys.exit(2)

@@ -93,7 +93,8 @@ class ExchangeClient:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.cert = (str(certificate), str(private_key))
-        self.session.verify = str(ca)
+        # Pinned per request: a session-wide setting would lose to REQUESTS_CA_BUNDLE.
+        self.ca = str(ca)
         self.timeout = timeout
         self.signing_key = signing_key
         self.kid = thumbprint(public_jwk(signing_key)) if signing_key is not None else None
@@ -137,7 +138,12 @@ class ExchangeClient:
         if purpose is not None:
             headers["Exchange-Purpose"] = purpose
         response = self.session.request(
-            method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+            method,
+            self.base_url + path,
+            headers=headers,
+            timeout=self.timeout,
+            verify=self.ca,
+            **kwargs,
         )
         if response.status_code >= 400:
             try:

@@ -18,7 +18,7 @@ from exchange.auth.actor import Actor
 from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.extensions import db
-from exchange.pki.bundles import write_bundle
+from exchange.pki.bundles import default_api_url, write_bundle
 from exchange.pki.service import issue_certificate_bundle, register_signing_key
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
@@ -37,11 +37,6 @@ class DemoSummary:
     agencies: int
     systems: int
     records: int
-
-
-def api_url() -> str:
-    config = current_app.config
-    return f"https://{config['EXCHANGE_API_HOST']}:{config['EXCHANGE_API_PORT']}"
 
 
 def sign_envelope(envelope: dict[str, Any], *, key: PrivateSigningKey) -> str:
@@ -81,7 +76,7 @@ def load_demo(*, record_count: int = 48, seed: int = 7) -> DemoSummary:
             write_bundle(
                 bundles_dir / f"{demo.id}-{SYSTEM}",
                 bundle=bundle,
-                api_url=api_url(),
+                api_url=default_api_url(),
                 matching_key=matching_key,
                 signing_jwk=private_jwk(key),
                 signing_kid=registered.kid,

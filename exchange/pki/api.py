@@ -10,7 +10,7 @@ from flask import Response, g, jsonify
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
-from exchange.auth.mtls import authenticate_system
+from exchange.auth.mtls import require_system
 from exchange.jsonbody import request_json
 from exchange.pki.service import (
     crl_pem,
@@ -24,7 +24,7 @@ from exchange.problems import Problem
 from exchange.trail.recorder import audited
 
 bp = Blueprint("keys", __name__, url_prefix="/api/v1/keys", description="Record-signing keys")
-bp.before_request(authenticate_system)
+bp.before_request(require_system)
 
 public_bp = FlaskBlueprint("pki", __name__)
 

@@ -13,7 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
+
 from keys.ca import ClientBundle
+
+
+def default_api_url() -> str:
+    """The API address written into bundles: the configured API listener."""
+    config = current_app.config
+    return f"https://{config['EXCHANGE_API_HOST']}:{config['EXCHANGE_API_PORT']}"
 
 
 def _private(path: Path, text: str) -> None:

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from exchange.agencies.policy import PURPOSES
-from exchange.auth.mtls import authenticate_system
+from exchange.auth.mtls import require_system
 from exchange.jsonbody import request_json
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
@@ -30,7 +30,7 @@ from exchange.trail.recorder import audited
 from exchange.trail.service import protect_term
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1/records", description="Signed records")
-bp.before_request(authenticate_system)
+bp.before_request(require_system)
 
 
 def require_purpose() -> str:

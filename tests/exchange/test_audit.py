@@ -25,7 +25,14 @@ class TestAppendOnly:
     def test_update_and_delete_are_refused_by_the_database(
         self, app: Flask, world: World, table: str
     ) -> None:
-        world.agency("police")  # guarantees at least one audit entry and policy version
+        caller = world.agency("police")
+        # One published record puts rows in every append-only table.
+        response = app.test_client().post(
+            "/api/v1/records",
+            json=caller.submission(caller.envelope("broker")),
+            environ_base=caller.environ(),
+        )
+        assert response.status_code == 201
         with app.app_context():
             for statement in (
                 f"UPDATE {table} SET {_column(table)} = {_column(table)}",

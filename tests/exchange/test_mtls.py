@@ -76,6 +76,7 @@ class TestHandshake:
 class TestRefusedAfterHandshake:
     def _get(self, caller, server: ExchangeServer) -> requests.Response:
         session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the pinned CA
         session.cert = (
             str(caller.bundle_dir / "client.pem"),
             str(caller.bundle_dir / "client.key.pem"),
@@ -134,7 +135,9 @@ class TestRefusedAfterHandshake:
     def test_api_through_the_people_listener_is_refused_and_audited(
         self, app: Flask, server: ExchangeServer
     ) -> None:
-        response = requests.get(
+        session = requests.Session()
+        session.trust_env = False
+        response = session.get(
             f"https://127.0.0.1:{server.ui.port}/api/v1/records",
             verify=str(load_vault(app).ca_path),
             timeout=10,

@@ -24,6 +24,7 @@ from tests.factories import OPERATOR, AgencySystem, World, iso
 
 def session_for(caller: AgencySystem) -> requests.Session:
     session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the pinned CA
     session.cert = (
         str(caller.bundle_dir / "client.pem"),
         str(caller.bundle_dir / "client.key.pem"),
@@ -182,7 +183,7 @@ class TestRefusals:
     def test_tampered_payload(self, app: Flask, police: AgencySystem) -> None:
         envelope = police.envelope("broker")
         body = police.submission(envelope)
-        body["record"] = dict(envelope, evaluation={"source": "A", "information": "1"})
+        body["record"] = dict(envelope, issued_at=iso(utcnow() - timedelta(days=3)))
         assert_problem(app, post(police, body), 422, "signature_invalid")
         assert versions_stored(app, envelope["id"]) == 0
 
@@ -238,7 +239,7 @@ class TestRefusals:
     def test_version_repeated_with_other_content(self, app: Flask, police: AgencySystem) -> None:
         envelope = police.envelope("broker")
         assert post(police, police.submission(envelope)).status_code == 201
-        changed = dict(envelope, evaluation={"source": "C", "information": "3"})
+        changed = dict(envelope, issued_at=iso(utcnow() - timedelta(days=3)))
         assert_problem(app, post(police, police.submission(changed)), 409, "version_conflict")
 
     def test_amendment_by_another_agency(

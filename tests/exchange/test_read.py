@@ -114,6 +114,7 @@ class TestSearch:
         envelopes = [publisher.envelope("illegal_employment") for _ in range(7)]
         envelopes[0]["payload"]["employer"]["name"] = "株式会社ひまわり農園"
         envelopes[0]["payload"]["employer"]["prefecture"] = "08"
+        envelopes[0]["payload"]["employer"]["municipality"] = "082015"
         with publisher.client() as exchange:
             exchange.publish_batch(envelopes)
         return publisher, envelopes
