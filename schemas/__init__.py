@@ -2,6 +2,7 @@
 validators of the identifiers they carry. No Flask, no database: agencies use this package
 alone to validate a record before they sign it."""
 
+from schemas.broker import BrokerPayloadSchema
 from schemas.envelope import (
     PAYLOAD_SCHEMAS,
     RECORD_TYPES,
@@ -14,6 +15,7 @@ from schemas.envelope import (
 )
 from schemas.errors import FieldError, SchemaInvalid, errors_from_marshmallow
 from schemas.identifiers import (
+    MATCHING_KEY_MIN_BYTES,
     RESIDENCE_CARD_PATTERN,
     corporate_number_check_digit,
     is_agency_id,
@@ -29,19 +31,25 @@ from schemas.identifiers import (
     normalise_residence_card_number,
     residence_card_token,
 )
+from schemas.illegal_employment import IllegalEmploymentPayloadSchema
 from schemas.projection import SearchFields, search_fields
+from schemas.school import SchoolPayloadSchema
 
 __all__ = [
+    "MATCHING_KEY_MIN_BYTES",
     "PAYLOAD_SCHEMAS",
     "RECORD_TYPES",
     "RESIDENCE_CARD_PATTERN",
     "SCHEMA_NAMES",
+    "BrokerPayloadSchema",
     "EnvelopeSchema",
     "EvaluationSchema",
     "FieldError",
     "HandlingSchema",
+    "IllegalEmploymentPayloadSchema",
     "LinkSchema",
     "SchemaInvalid",
+    "SchoolPayloadSchema",
     "SearchFields",
     "corporate_number_check_digit",
     "errors_from_marshmallow",

@@ -118,7 +118,7 @@ class AddressSchema(CrossCheckedSchema):
         self, data: Mapping[str, Any], original: Mapping[str, Any], errors: ErrorCollector
     ) -> None:
         if not original:
-            errors.add([SCHEMA], "Give a prefecture, a municipality or the address text.")
+            errors.add([SCHEMA], "Give a prefecture or the address text.")
         if "municipality" in original and "prefecture" not in original:
             errors.add(["prefecture"], "Required when a municipality is given.")
         check_municipality_in_prefecture(data, errors)

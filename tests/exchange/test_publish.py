@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
 from datetime import timedelta
 from typing import Any
 
@@ -279,9 +281,26 @@ class TestRefusals:
     ) -> None:
         assert_problem(app, post(police, None, raw=raw, content_type=content_type), status, code)
 
-    def test_body_over_the_limit(self, app: Flask, police: AgencySystem) -> None:
-        raw = b'{"record": "' + b"a" * (app.config["MAX_CONTENT_LENGTH"] + 10) + b'"}'
-        assert_problem(app, post(police, None, raw=raw), 413, "body_too_large")
+    def test_body_over_the_limit_is_refused_before_it_is_read(
+        self, app: Flask, police: AgencySystem
+    ) -> None:
+        # Only the headers are sent: the answer must come without waiting for the body.
+        context = ssl.create_default_context(cafile=str(police.bundle_dir / "ca.pem"))
+        context.load_cert_chain(
+            str(police.bundle_dir / "client.pem"), str(police.bundle_dir / "client.key.pem")
+        )
+        port = int(police.world.api_url.rsplit(":", 1)[1])
+        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+        connection.putrequest("POST", "/api/v1/records")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(app.config["MAX_CONTENT_LENGTH"] + 1))
+        connection.endheaders()
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        connection.close()
+        assert response.status == 413
+        assert body["code"] == "body_too_large"
+        assert audit_entry(app, body["request_id"])["status"] == 413
 
     def test_injection_in_record_id_and_search(self, app: Flask, police: AgencySystem) -> None:
         with police.client() as exchange:
