@@ -13,6 +13,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, g, json, request
 from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -147,15 +148,42 @@ class ProblemApi(Api):
     def _register_error_handlers(self) -> None:
         self._app.register_error_handler(Problem, self.handle_problem)
         self._app.register_error_handler(HTTPException, self.handle_http_exception)
+        self._app.register_error_handler(IntegrityError, self.handle_integrity_error)
+        self._app.register_error_handler(OperationalError, self.handle_database_unavailable)
         self._app.register_error_handler(Exception, self.handle_unexpected)
 
     def handle_problem(self, problem: Problem) -> Response:
         return problem_response(problem)
 
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         if error.code is not None and error.code >= 500:
             log.error("request %s failed: %s", getattr(g, "request_id", "-"), error)
         return problem_response(problem_from_http_exception(error))
+
+    def handle_integrity_error(self, error: IntegrityError) -> Response:
+        # Two requests wrote the same thing at once (e.g. the same record version on
+        # PostgreSQL); the loser's retry is answered by the idempotent path.
+        log.warning("request %s lost a concurrent write", getattr(g, "request_id", "-"))
+        return problem_response(
+            Problem(
+                409,
+                "concurrent_write",
+                "Concurrent write",
+                "Another request changed the same data at the same moment; retry the request.",
+            )
+        )
+
+    def handle_database_unavailable(self, error: OperationalError) -> Response:
+        log.error("request %s: database unavailable: %s", getattr(g, "request_id", "-"), error)
+        return problem_response(
+            Problem(
+                503,
+                "database_unavailable",
+                "Database unavailable",
+                "Retry later.",
+                headers={"Retry-After": "5"},
+            )
+        )
 
     def handle_unexpected(self, error: Exception) -> Response:
         log.exception("request %s failed", getattr(g, "request_id", "-"))

@@ -59,8 +59,8 @@ class ExchangeTLSAdapter(BuiltinSSLAdapter):
         self.context = server_context(vault, require_client_certificate=require_client_certificate)
         self.listener = listener
 
-    def get_environ(self, sock: ssl.SSLSocket) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ(sock)
+    def get_environ(self, sock: ssl.SSLSocket) -> dict[str, Any]:  # type: ignore[override]
+        environ: dict[str, Any] = super().get_environ(sock)  # type: ignore[no-untyped-call]
         environ["exchange.listener"] = self.listener
         der = sock.getpeercert(binary_form=True)
         if der:
@@ -88,6 +88,9 @@ class ExchangeServer:
     api_port: int = 8443
     ui_port: int = 8444
     threads: int = 16
+    # Several processes may bind the same ports (SO_REUSEPORT): the kernel spreads
+    # connections over them, and each process brings its own core past the GIL.
+    reuse_port: bool = False
     listeners: list[Listener] = field(default_factory=list)
 
     def _listener(self, name: str, port: int, *, mutual: bool) -> Listener:
@@ -98,6 +101,8 @@ class ExchangeServer:
             numthreads=self.threads,
             server_name=self.app.config["EXCHANGE_NAME"],
             timeout=30,
+            request_queue_size=128,
+            reuse_port=self.reuse_port,
         )
         server.ssl_adapter = ExchangeTLSAdapter(
             vault, listener=name, require_client_certificate=mutual

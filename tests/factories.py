@@ -8,19 +8,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from exchange.demo.records import make_envelope
 from flask import Flask
-from keys.ca import ClientBundle
 
 from exchange.agencies.service import create_agency, create_system
 from exchange.auth.actor import operator_actor
 from exchange.client.sdk import ExchangeClient
 from exchange.clock import rfc3339, utcnow
+from exchange.demo.records import make_envelope
 from exchange.extensions import db
 from exchange.pki.bundles import write_bundle
 from exchange.pki.models import Certificate
 from exchange.pki.service import issue_certificate_bundle, register_signing_key
 from exchange.pki.vault import load_vault
+from keys.ca import ClientBundle
 from keys.jcs import canonicalize
 from keys.jwk import PrivateSigningKey, generate_signing_key, private_jwk, public_jwk, thumbprint
 from keys.jws import sign_detached

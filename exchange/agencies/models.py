@@ -11,7 +11,7 @@ from exchange.extensions import db
 AGENCY_KINDS = ("police", "immigration", "labour", "otit", "mext", "mofa")
 
 
-class Agency(db.Model):  # type: ignore[name-defined,misc]
+class Agency(db.Model):  # type: ignore[name-defined]
     __tablename__ = "agency"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -24,7 +24,7 @@ class Agency(db.Model):  # type: ignore[name-defined,misc]
     systems: Mapped[list[System]] = relationship(back_populates="agency")
 
 
-class System(db.Model):  # type: ignore[name-defined,misc]
+class System(db.Model):  # type: ignore[name-defined]
     """An agency's computer system, which talks to the API with a client certificate."""
 
     __tablename__ = "system"
@@ -40,7 +40,7 @@ class System(db.Model):  # type: ignore[name-defined,misc]
     agency: Mapped[Agency] = relationship(back_populates="systems")
 
 
-class PolicyVersion(db.Model):  # type: ignore[name-defined,misc]
+class PolicyVersion(db.Model):  # type: ignore[name-defined]
     """One version of the sharing policy; the highest version is in force."""
 
     __tablename__ = "policy_version"

@@ -69,7 +69,7 @@ def agency_lineage(agency_id: str) -> tuple[str, ...]:
 
 
 def get_system(agency_id: str, name: str) -> System:
-    system = db.session.scalar(
+    system: System | None = db.session.scalar(
         select(System).where(System.agency_id == agency_id, System.name == name)
     )
     if system is None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from flask import Flask
 from flask.cli import FlaskGroup
 
 from exchange import create_app
 
 
-def _create_app() -> object:
+def _create_app() -> Flask:
     return create_app()
 
 
@@ -20,13 +21,20 @@ main = FlaskGroup(
 )
 
 
-def _register() -> None:
-    from exchange.cli import admin, client, server
+def register(app: Flask) -> None:
+    """Server-side commands live on the app, so ``app.test_cli_runner()`` sees them."""
+    from exchange.cli import admin, server
 
     for module in (server, admin):
         for command in module.COMMANDS:
-            main.add_command(command)
-    main.add_command(client.client)
+            app.cli.add_command(command)
 
 
-_register()
+def _register_client() -> None:
+    # The agency client needs no application: it talks to one over the network.
+    from exchange.cli.client import client
+
+    main.add_command(client)
+
+
+_register_client()

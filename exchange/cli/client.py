@@ -133,7 +133,7 @@ def get(
 @click.option("-q", "--query", "q", help="Free text over names and aliases.")
 @click.option("--limit", type=int, default=20, show_default=True, help="Results to print.")
 @click.pass_context
-def search(context: click.Context, purpose: str, limit: int, **filters: Any) -> None:
+def search(context: click.Context, /, purpose: str, limit: int, **filters: Any) -> None:
     """Search, verifying every result; prints JSON lines."""
     filters["type"] = filters.pop("record_type")
 

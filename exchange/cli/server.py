@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -58,18 +60,35 @@ def init_command(hostnames: tuple[str, ...], ip_addresses: tuple[str, ...]) -> N
 @click.option("--api-port", type=int, default=None, help="mTLS API listener port.")
 @click.option("--ui-port", type=int, default=None, help="TLS listener for the web UI.")
 @click.option("--threads", type=int, default=None, help="Worker threads per listener.")
+@click.option(
+    "--processes",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Server processes sharing the ports; one per core uses them all.",
+)
+@click.option("--reuse-port", is_flag=True, hidden=True)
 @with_appcontext
 def serve_command(
-    host: str | None, api_port: int | None, ui_port: int | None, threads: int | None
+    host: str | None,
+    api_port: int | None,
+    ui_port: int | None,
+    threads: int | None,
+    processes: int,
+    reuse_port: bool,
 ) -> None:
     """Serve the API over mutual TLS and the web UI over TLS."""
     config = current_app.config
+    if processes > 1:
+        _serve_processes(processes, host=host, api_port=api_port, ui_port=ui_port, threads=threads)
+        return
     server = ExchangeServer(
         app=current_app._get_current_object(),  # type: ignore[attr-defined]
         host=host or config["EXCHANGE_API_HOST"],
         api_port=config["EXCHANGE_API_PORT"] if api_port is None else api_port,
         ui_port=config["EXCHANGE_UI_PORT"] if ui_port is None else ui_port,
         threads=threads or config["EXCHANGE_SERVER_THREADS"],
+        reuse_port=reuse_port,
     )
     server.start()
     click.echo(f"API (mutual TLS): https://{server.host}:{server.api.port}/api/v1/")
@@ -82,6 +101,24 @@ def serve_command(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server.wait()
+
+
+def _serve_processes(count: int, **options: object) -> None:
+    """Start ``count`` single-process servers on the same ports and wait for them."""
+    arguments = [sys.executable, "-m", "exchange", "serve", "--reuse-port"]
+    for name, value in options.items():
+        if value is not None:
+            arguments += [f"--{name.replace('_', '-')}", str(value)]
+    children = [subprocess.Popen(arguments) for _ in range(count)]  # noqa: S603
+
+    def _stop(signum: int, frame: object) -> None:
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for child in children:
+        child.wait()
 
 
 @click.command("demo")

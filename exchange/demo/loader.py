@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
 from flask import current_app
 from sqlalchemy import select
 
@@ -17,6 +16,7 @@ from exchange.agencies.service import agency_lineage, create_agency, create_syst
 from exchange.auth.actor import Actor
 from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow, uuid7
+from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
 from exchange.extensions import db
 from exchange.pki.bundles import default_api_url, write_bundle
 from exchange.pki.service import issue_certificate_bundle, register_signing_key
@@ -82,18 +82,22 @@ def load_demo(*, record_count: int = 48, seed: int = 7) -> DemoSummary:
                 signing_kid=registered.kid,
             )
         action.details["agencies"] = len(signing_keys)
-    published = _publish_demo_records(signing_keys, record_count=record_count, seed=seed)
+    published = _publish_demo_records(
+        signing_keys, record_count=record_count, seed=seed, matching_key=matching_key
+    )
     return DemoSummary(agencies=len(signing_keys), systems=len(signing_keys), records=published)
 
 
 def _publish_demo_records(
-    signing_keys: dict[str, PrivateSigningKey], *, record_count: int, seed: int
+    signing_keys: dict[str, PrivateSigningKey], *, record_count: int, seed: int, matching_key: bytes
 ) -> int:
     if not signing_keys:
         return 0
     rng = random.Random(seed)
     envelopes = [
-        e for e in demo_envelopes(seed=seed, count=record_count) if e["publisher"] in signing_keys
+        e
+        for e in demo_envelopes(seed=seed, count=record_count, matching_key=matching_key)
+        if e["publisher"] in signing_keys
     ]
     for envelope in envelopes:
         _publish_as_gateway(envelope, signing_keys[envelope["publisher"]])

@@ -11,7 +11,8 @@ from typing import Any
 from exchange.demo import vocabulary as vocab
 from schemas import corporate_number_check_digit, municipality_check_digit, residence_card_token
 
-# A key for demo tokens only: real tokens use the exchange's secret matching key.
+# Tokens made with this key match nothing the exchange computes; pass the exchange's own
+# matching key to make demo tokens searchable.
 DEMO_MATCHING_KEY = b"demo-matching-key: not for production use"
 
 
@@ -52,14 +53,14 @@ def sample(rng: random.Random, population: Sequence[str], low: int, high: int) -
     return rng.sample(list(population), rng.randint(low, min(high, len(population))))
 
 
-def _card_token(rng: random.Random) -> str:
+def _card_token(rng: random.Random, key: bytes) -> str:
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     number = (
         "".join(rng.choices(letters, k=2))
         + f"{rng.randint(0, 99_999_999):08d}"
         + "".join(rng.choices(letters, k=2))
     )
-    return residence_card_token(number, key=DEMO_MATCHING_KEY)
+    return residence_card_token(number, key=key)
 
 
 def broker_payload(rng: random.Random, publisher: Publisher, issued: date) -> dict[str, Any]:
@@ -201,7 +202,9 @@ def _measures(rng: random.Random, domestic: bool, issued: date) -> list[dict[str
     ]
 
 
-def school_payload(rng: random.Random, publisher: Publisher, issued: date) -> dict[str, Any]:
+def school_payload(
+    rng: random.Random, publisher: Publisher, issued: date, *, matching_key: bytes
+) -> dict[str, Any]:
     """A school/1 payload: an arrest when police report, a visa finding when MOFA does."""
     police = publisher.kind == "police"
     jurisdiction = publisher.prefecture
@@ -226,7 +229,7 @@ def school_payload(rng: random.Random, publisher: Publisher, issued: date) -> di
             "case_reference": f"{prefecture}-{issued.year}-{rng.randint(1, 99_999):05d}",
         }
         if rng.random() < 0.6:
-            arrest["residence_card_token"] = _card_token(rng)
+            arrest["residence_card_token"] = _card_token(rng, matching_key)
         return {"school": school, "finding": "arrested_student", "arrest": arrest}
     screened = rng.randint(20, 180)
     return {
@@ -253,7 +256,12 @@ def school_payload(rng: random.Random, publisher: Publisher, issued: date) -> di
 
 
 def employment_payload(
-    rng: random.Random, publisher: Publisher, issued: date, brokers: Sequence[tuple[str, str]]
+    rng: random.Random,
+    publisher: Publisher,
+    issued: date,
+    brokers: Sequence[tuple[str, str]],
+    *,
+    matching_key: bytes,
 ) -> dict[str, Any]:
     """An illegal_employment/1 payload; may name one of ``brokers`` (record id, name)."""
     kind = publisher.kind
@@ -317,7 +325,7 @@ def employment_payload(
         cards = rng.randint(1, 4)
         payload["forged_cards"] = {
             "count": cards,
-            "tokens": [_card_token(rng) for _ in range(rng.randint(0, cards))],
+            "tokens": [_card_token(rng, matching_key) for _ in range(rng.randint(0, cards))],
         }
     if kind == "labour" or rng.random() < 0.1:
         offences.append("labour_law_violation")

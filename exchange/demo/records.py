@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from exchange.demo.payloads import (
+    DEMO_MATCHING_KEY,
     Publisher,
     broker_payload,
     day,
@@ -170,14 +171,16 @@ def _payload(
     publisher: str,
     issued: date,
     brokers: Sequence[tuple[str, str]] = (),
+    *,
+    matching_key: bytes,
 ) -> dict[str, Any]:
     about = Publisher(publisher, AGENCY_KINDS.get(publisher), _JURISDICTION.get(publisher))
     if record_type == "broker":
         return broker_payload(rng, about, issued)
     if record_type == "school":
-        return school_payload(rng, about, issued)
+        return school_payload(rng, about, issued, matching_key=matching_key)
     if record_type == "illegal_employment":
-        return employment_payload(rng, about, issued, brokers)
+        return employment_payload(rng, about, issued, brokers, matching_key=matching_key)
     raise ValueError(f"unknown record type {record_type!r}")
 
 
@@ -187,20 +190,28 @@ def make_envelope(
     publisher: str,
     rng: random.Random | None = None,
     now: datetime | None = None,
+    matching_key: bytes = DEMO_MATCHING_KEY,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """One valid unsigned envelope of ``record_type``; ``overrides`` replace top-level keys."""
+    """One valid unsigned envelope of ``record_type``; ``overrides`` replace top-level keys.
+
+    Residence card tokens are made with ``matching_key``.
+    """
     rng = rng or random.Random()
     issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    payload = _payload(record_type, rng, publisher, issued.date())
+    payload = _payload(record_type, rng, publisher, issued.date(), matching_key=matching_key)
     return _envelope(record_type, publisher, payload, issued, rng) | overrides
 
 
 def demo_envelopes(
-    *, seed: int = 7, count: int = 48, now: datetime | None = None
+    *,
+    seed: int = 7,
+    count: int = 48,
+    now: datetime | None = None,
+    matching_key: bytes = DEMO_MATCHING_KEY,
 ) -> list[dict[str, Any]]:
     """``count`` unsigned version-1 envelopes of all three types, oldest first, issued within
-    the 18 months before ``now``."""
+    the 18 months before ``now``; residence card tokens are made with ``matching_key``."""
     rng = random.Random(seed)
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     types = [t for t, share in _TYPE_SHARES[:-1] for _ in range(round(count * share))]
@@ -211,7 +222,9 @@ def demo_envelopes(
     brokers: list[tuple[str, str]] = []
     for record_type, issued in zip(types, moments, strict=True):
         publisher = pick(rng, _PUBLISHER_WEIGHTS[record_type])
-        payload = _payload(record_type, rng, publisher, issued.date(), brokers)
+        payload = _payload(
+            record_type, rng, publisher, issued.date(), brokers, matching_key=matching_key
+        )
         envelope = _envelope(record_type, publisher, payload, issued, rng)
         if record_type == "broker":
             brokers.append((envelope["id"], payload["name"]))

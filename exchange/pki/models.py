@@ -12,7 +12,7 @@ from exchange.extensions import db
 KEY_STATUSES = ("active", "retired", "revoked")
 
 
-class Certificate(db.Model):  # type: ignore[name-defined,misc]
+class Certificate(db.Model):  # type: ignore[name-defined]
     """A client certificate; the database, not the subject, says whose it is."""
 
     __tablename__ = "certificate"
@@ -31,7 +31,7 @@ class Certificate(db.Model):  # type: ignore[name-defined,misc]
     system: Mapped[System] = relationship()
 
 
-class SigningKey(db.Model):  # type: ignore[name-defined,misc]
+class SigningKey(db.Model):  # type: ignore[name-defined]
     """An agency's public record-signing key (RFC 7517 JWK), by RFC 7638 thumbprint."""
 
     __tablename__ = "signing_key"

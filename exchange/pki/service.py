@@ -8,18 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from keys.ca import ClientBundle, IssuedCertificate, Revocation
 from sqlalchemy import select
 
 from exchange.agencies.models import Agency, System
 from exchange.agencies.service import get_agency
 from exchange.auth.actor import Actor
-from exchange.clock import utcnow
+from exchange.clock import as_utc, utcnow
 from exchange.extensions import db
 from exchange.pki.models import Certificate, SigningKey
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
 from keys import errors as key_errors
+from keys.ca import ClientBundle, IssuedCertificate, Revocation
 from keys.jwk import algorithm_for, load_public_jwk, public_jwk, thumbprint
 from keys.pop import verify_proof
 
@@ -96,8 +96,9 @@ def crl_pem() -> str:
     ).all()
     return load_vault().ca.crl_pem(
         revocations=[
-            Revocation(serial=int(serial), revoked_at=at, reason=reason or "unspecified")
+            Revocation(serial=int(serial), revoked_at=as_utc(at), reason=reason or "unspecified")
             for serial, at, reason in revoked
+            if at is not None
         ]
     )
 

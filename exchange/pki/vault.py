@@ -16,14 +16,14 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from flask import Flask, current_app
-from keys.ca import CertificateAuthority
 
+from keys.ca import CertificateAuthority
 from keys.jwk import PrivateSigningKey, generate_signing_key, public_jwk, thumbprint
 from keys.storage import decrypt_private_key, encrypt_private_key, generate_passphrase
 
@@ -150,11 +150,11 @@ def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -
 
 def load_vault(app: Flask | None = None) -> Vault:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    vault: Vault | None = app.extensions.get("exchange.vault")
+    vault = cast("Vault | None", app.extensions.get("exchange.vault"))
     if vault is not None:
         return vault
     with _lock:
-        vault = app.extensions.get("exchange.vault")
+        vault = cast("Vault | None", app.extensions.get("exchange.vault"))
         if vault is not None:
             return vault
         directory = Path(app.config["EXCHANGE_KEYS_DIR"])
@@ -173,8 +173,8 @@ def load_vault(app: Flask | None = None) -> Vault:
         vault = Vault(
             directory=directory,
             ca=ca,
-            receipt_key=receipt_key,  # type: ignore[arg-type]
-            receipt_kid=thumbprint(public_jwk(receipt_key)),  # type: ignore[arg-type]
+            receipt_key=receipt_key,
+            receipt_kid=thumbprint(public_jwk(receipt_key)),
             matching_key=bytes.fromhex(stored["matching_key"]),
             audit_hmac_key=bytes.fromhex(stored["audit_hmac_key"]),
             passphrase=passphrase,

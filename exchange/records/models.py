@@ -17,7 +17,7 @@ from exchange.columns import UTCDateTime
 from exchange.extensions import db
 
 
-class Record(db.Model):  # type: ignore[name-defined,misc]
+class Record(db.Model):  # type: ignore[name-defined]
     """The current state of a record, projected for policy checks and search."""
 
     __tablename__ = "record"
@@ -46,7 +46,7 @@ class Record(db.Model):  # type: ignore[name-defined,misc]
     audience_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class RecordAudience(db.Model):  # type: ignore[name-defined,misc]
+class RecordAudience(db.Model):  # type: ignore[name-defined]
     """``handling.audience`` of a record's current version, one row per agency."""
 
     __tablename__ = "record_audience"
@@ -55,7 +55,7 @@ class RecordAudience(db.Model):  # type: ignore[name-defined,misc]
     agency_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
-class RecordVersion(db.Model):  # type: ignore[name-defined,misc]
+class RecordVersion(db.Model):  # type: ignore[name-defined]
     """A signed version exactly as published: never changed, never deleted."""
 
     __tablename__ = "record_version"

@@ -39,7 +39,7 @@ def _deny(record_type: str) -> Problem:
 
 
 def _load_readable(actor: Actor, record_id: str) -> Record:
-    record = db.session.scalar(select(Record).where(Record.id == record_id))
+    record: Record | None = db.session.scalar(select(Record).where(Record.id == record_id))
     if record is None:
         raise Problem(404, "record_not_found", "No such record", f"No record {record_id!r}.")
     audience = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,7 +103,7 @@ def publish_records(
 ) -> list[Published]:
     """Publish every submission or none: one failure refuses the whole request."""
     envelopes: list[dict[str, Any]] = []
-    schema_errors: list[dict[str, Any]] = []
+    schema_errors: list[Mapping[str, Any]] = []
     for submission in submissions:
         try:
             envelopes.append(_validated(submission))

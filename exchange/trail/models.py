@@ -9,7 +9,7 @@ from exchange.columns import UTCDateTime
 from exchange.extensions import db
 
 
-class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+class AuditEntry(db.Model):  # type: ignore[name-defined]
     """One access. ``canonical`` holds the RFC 8785 bytes the Merkle tree hashes.
 
     The other columns repeat fields of ``canonical`` so that auditors can query them;
@@ -37,7 +37,7 @@ class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
     canonical: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class AuditTarget(db.Model):  # type: ignore[name-defined,misc]
+class AuditTarget(db.Model):  # type: ignore[name-defined]
     """Record versions an entry touched, so a record's trail is one index lookup."""
 
     __tablename__ = "audit_target"

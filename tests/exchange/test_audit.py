@@ -7,6 +7,7 @@ import re
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -43,7 +44,7 @@ class TestAppendOnly:
                     db.session.flush()
                 db.session.rollback()
 
-    def test_entries_hold_their_canonical_bytes(self, app: Flask, client) -> None:
+    def test_entries_hold_their_canonical_bytes(self, app: Flask, client: FlaskClient) -> None:
         response = client.get("/pki/ca.pem")
         with app.app_context():
             row = (
@@ -71,7 +72,7 @@ class TestEveryRouteIsAudited:
         assert len(routes) >= 12
         for rule in routes:
             path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "x", rule.rule)
-            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 for environ in ({}, caller.environ()):
                     response = client.open(
                         path,
@@ -87,7 +88,7 @@ class TestEveryRouteIsAudited:
                         f"{rule.endpoint} has no audit action"
                     )
 
-    def test_unknown_routes_and_methods_are_audited(self, app: Flask, client) -> None:
+    def test_unknown_routes_and_methods_are_audited(self, app: Flask, client: FlaskClient) -> None:
         for response in (client.get("/nowhere"), client.delete("/pki/ca.pem")):
             assert response.headers["Content-Type"] == "application/problem+json"
             assert (

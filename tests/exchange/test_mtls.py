@@ -5,16 +5,18 @@ from __future__ import annotations
 import socket
 import ssl
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from flask import Flask
-from keys.ca import CertificateAuthority
 
 from exchange.clock import utcnow
 from exchange.pki.service import revoke_certificate
 from exchange.pki.vault import load_vault
 from exchange.serving import ExchangeServer
+from keys.ca import CertificateAuthority
 from tests.exchange.helpers import audit_entry
 from tests.factories import OPERATOR, World
 
@@ -39,7 +41,7 @@ class TestHandshake:
             _handshake(server.api.port, _context(app))
 
     def test_certificate_of_another_ca_is_refused_at_the_handshake(
-        self, app: Flask, server: ExchangeServer, tmp_path
+        self, app: Flask, server: ExchangeServer, tmp_path: Path
     ) -> None:
         other = CertificateAuthority.create(common_name="Other CA", organization="other")
         bundle = other.generate_client_bundle(agency="isa", system="gateway")
@@ -74,7 +76,7 @@ class TestHandshake:
 
 
 class TestRefusedAfterHandshake:
-    def _get(self, caller, server: ExchangeServer) -> requests.Response:
+    def _get(self, caller: Any, server: ExchangeServer) -> requests.Response:
         session = requests.Session()
         session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the pinned CA
         session.cert = (
@@ -115,7 +117,7 @@ class TestRefusedAfterHandshake:
         assert audit_entry(app, response.headers["Exchange-Request-Id"])["action"] == "auth.denied"
 
     def test_unregistered_certificate_of_our_ca_is_refused_and_audited(
-        self, app: Flask, world: World, server: ExchangeServer, tmp_path
+        self, app: Flask, world: World, server: ExchangeServer, tmp_path: Path
     ) -> None:
         bundle = load_vault(app).ca.generate_client_bundle(agency="isa", system="rogue")
         (tmp_path / "client.pem").write_text(bundle.certificate.certificate_pem)

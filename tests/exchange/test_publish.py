@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -78,7 +79,7 @@ def assert_problem(
     entry = audit_entry(app, problem["request_id"])
     assert entry["action"] == action
     assert entry["status"] == status
-    return problem
+    return dict(problem)
 
 
 @pytest.fixture(scope="module")
@@ -309,3 +310,19 @@ class TestRefusals:
             assert refused.value.code == "record_not_found"
             found = list(exchange.search(purpose="investigation", q="%' OR 1=1 --"))
         assert found == []
+
+
+class TestConcurrency:
+    def test_the_same_version_posted_at_once_is_stored_once(
+        self, app: Flask, police: AgencySystem
+    ) -> None:
+        envelope = police.envelope("broker")
+        body = police.submission(envelope)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            responses = list(pool.map(lambda _: post(police, body), range(6)))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses.count(201) == 1
+        assert set(statuses) <= {200, 201, 409}
+        receipts = {r.json()["receipt"] for r in responses if r.status_code < 300}
+        assert len(receipts) == 1
+        assert versions_stored(app, envelope["id"]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -109,7 +110,9 @@ class TestCompromisedKey:
 
 class TestSearch:
     @pytest.fixture(scope="class")
-    def published(self, world: World, server: ExchangeServer) -> tuple[AgencySystem, list[dict]]:
+    def published(
+        self, world: World, server: ExchangeServer
+    ) -> tuple[AgencySystem, list[dict[str, Any]]]:
         publisher = world.agency("immigration")
         envelopes = [publisher.envelope("illegal_employment") for _ in range(7)]
         envelopes[0]["payload"]["employer"]["name"] = "株式会社ひまわり農園"
@@ -119,7 +122,9 @@ class TestSearch:
             exchange.publish_batch(envelopes)
         return publisher, envelopes
 
-    def test_filters_and_free_text(self, published: tuple[AgencySystem, list[dict]]) -> None:
+    def test_filters_and_free_text(
+        self, published: tuple[AgencySystem, list[dict[str, Any]]]
+    ) -> None:
         publisher, envelopes = published
         with publisher.client() as exchange:
             mine = list(exchange.search(purpose="statistics", publisher=publisher.agency))
@@ -139,7 +144,7 @@ class TestSearch:
             )
 
     def test_cursor_pagination_visits_everything_once(
-        self, published: tuple[AgencySystem, list[dict]]
+        self, published: tuple[AgencySystem, list[dict[str, Any]]]
     ) -> None:
         publisher, envelopes = published
         with publisher.client() as exchange:
@@ -155,7 +160,7 @@ class TestSearch:
         assert len(seen) == len(set(seen))
 
     def test_search_is_audited_with_results_and_hashed_terms(
-        self, app: Flask, published: tuple[AgencySystem, list[dict]]
+        self, app: Flask, published: tuple[AgencySystem, list[dict[str, Any]]]
     ) -> None:
         publisher, envelopes = published
         with publisher.client() as exchange:
@@ -173,7 +178,7 @@ class TestSearch:
         entry = audit_entry(app, bad.value.problem["request_id"])
         assert entry["outcome"] == "invalid"
 
-    def test_bad_cursor(self, published: tuple[AgencySystem, list[dict]]) -> None:
+    def test_bad_cursor(self, published: tuple[AgencySystem, list[dict[str, Any]]]) -> None:
         publisher, _ = published
         with publisher.client() as exchange, pytest.raises(ExchangeError) as error:
             exchange.request(

@@ -102,6 +102,20 @@ class TestDemoEnvelopes:
         assert linked
         assert set(linked) <= brokers
 
+    def test_tokens_are_made_with_the_given_matching_key(self) -> None:
+        def tokens(key: bytes) -> list[str]:
+            envelopes = demo_envelopes(count=200, now=NOW, matching_key=key)
+            return [
+                e["payload"]["arrest"]["residence_card_token"]
+                for e in envelopes
+                if "residence_card_token" in e["payload"].get("arrest", {})
+            ]
+
+        first, second = tokens(b"1" * 32), tokens(b"2" * 32)
+        assert first
+        assert len(first) == len(second)
+        assert not set(first) & set(second)
+
 
 class TestMakeEnvelope:
     @pytest.mark.parametrize("record_type", RECORD_TYPES)
