@@ -52,6 +52,7 @@ class TestHandshake:
         with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
             _handshake(server.api.port, context)
 
+    @pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
     def test_tls_below_1_2_is_refused(
         self, app: Flask, world: World, server: ExchangeServer
     ) -> None:

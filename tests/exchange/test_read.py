@@ -108,20 +108,21 @@ class TestCompromisedKey:
         assert raw["flags"]["key_compromised"] is True
 
 
-class TestSearch:
-    @pytest.fixture(scope="class")
-    def published(
-        self, world: World, server: ExchangeServer
-    ) -> tuple[AgencySystem, list[dict[str, Any]]]:
-        publisher = world.agency("immigration")
-        envelopes = [publisher.envelope("illegal_employment") for _ in range(7)]
-        envelopes[0]["payload"]["employer"]["name"] = "株式会社ひまわり農園"
-        envelopes[0]["payload"]["employer"]["prefecture"] = "08"
-        envelopes[0]["payload"]["employer"]["municipality"] = "082015"
-        with publisher.client() as exchange:
-            exchange.publish_batch(envelopes)
-        return publisher, envelopes
+@pytest.fixture(scope="module")
+def published(
+    self, world: World, server: ExchangeServer
+) -> tuple[AgencySystem, list[dict[str, Any]]]:
+    publisher = world.agency("immigration")
+    envelopes = [publisher.envelope("illegal_employment") for _ in range(7)]
+    envelopes[0]["payload"]["employer"]["name"] = "株式会社ひまわり農園"
+    envelopes[0]["payload"]["employer"]["prefecture"] = "08"
+    envelopes[0]["payload"]["employer"]["municipality"] = "082015"
+    with publisher.client() as exchange:
+        exchange.publish_batch(envelopes)
+    return publisher, envelopes
 
+
+class TestSearch:
     def test_filters_and_free_text(
         self, published: tuple[AgencySystem, list[dict[str, Any]]]
     ) -> None:
