@@ -109,9 +109,7 @@ class TestCompromisedKey:
 
 
 @pytest.fixture(scope="module")
-def published(
-    self, world: World, server: ExchangeServer
-) -> tuple[AgencySystem, list[dict[str, Any]]]:
+def published(world: World, server: ExchangeServer) -> tuple[AgencySystem, list[dict[str, Any]]]:
     publisher = world.agency("immigration")
     envelopes = [publisher.envelope("illegal_employment") for _ in range(7)]
     envelopes[0]["payload"]["employer"]["name"] = "株式会社ひまわり農園"
