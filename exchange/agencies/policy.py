@@ -52,14 +52,15 @@ class Policy:
 
 
 _cache: dict[int, Policy] = {}
+_CURRENT = (
+    select(PolicyVersion.__table__.c.version, PolicyVersion.__table__.c.rules)
+    .order_by(PolicyVersion.__table__.c.version.desc())
+    .limit(1)
+)
 
 
 def current_policy() -> Policy:
-    row = db.session.execute(
-        select(PolicyVersion.version, PolicyVersion.rules)
-        .order_by(PolicyVersion.version.desc())
-        .limit(1)
-    ).first()
+    row = db.session.connection().execute(_CURRENT).first()
     if row is None:
         # No policy at all means nobody may do anything: deny by default.
         return Policy(version=0, rules={})

@@ -62,20 +62,24 @@ def authenticate_system() -> Actor:
             "Unknown certificate",
             "The certificate is not registered for any system.",
         )
-    certificate, system, agency = identity.certificate, identity.system, identity.agency
     actor = Actor(
         kind="system",
-        agency_id=agency.id,
-        agency_kind=agency.kind,
-        system_id=system.id,
-        system_name=system.name,
+        agency_id=identity.agency_id,
+        agency_kind=identity.agency_kind,
+        system_id=identity.system_id,
+        system_name=identity.system_name,
         fingerprint=fingerprint,
         address=address,
-        roles=frozenset(system.roles.split()),
-        agency_lineage=agency_lineage(agency.id),
+        roles=frozenset(identity.roles.split()),
+        # Most agencies have no parent: only then is the hierarchy walked.
+        agency_lineage=(
+            agency_lineage(identity.agency_id)
+            if identity.agency_parent is not None
+            else (identity.agency_id,)
+        ),
     )
     g.actor = actor
-    if certificate.revoked_at is not None:
+    if identity.revoked_at is not None:
         raise _denied(
             403,
             "certificate_revoked",
@@ -83,7 +87,7 @@ def authenticate_system() -> Actor:
             "The certificate was revoked; ask the exchange for a new one.",
         )
     now = utcnow()
-    if now < certificate.not_before or now >= certificate.not_after:
+    if now < identity.not_before or now >= identity.not_after:
         raise _denied(
             401,
             "certificate_expired",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from exchange.agencies.models import Agency, System
 from exchange.agencies.service import get_agency
@@ -105,22 +105,44 @@ def crl_pem() -> str:
 
 @dataclass(frozen=True)
 class SystemIdentity:
-    system: System
-    agency: Agency
-    certificate: Certificate
+    """What a certificate's fingerprint maps to, read in one query on every request."""
+
+    revoked_at: datetime | None
+    not_before: datetime
+    not_after: datetime
+    system_id: int
+    system_name: str
+    roles: str
+    agency_id: str
+    agency_kind: str
+    agency_parent: str | None
+
+
+_certificate, _system, _agency = Certificate.__table__, System.__table__, Agency.__table__
+_IDENTIFY = (
+    select(
+        _certificate.c.revoked_at,
+        _certificate.c.not_before,
+        _certificate.c.not_after,
+        _system.c.id,
+        _system.c.name,
+        _system.c.roles,
+        _agency.c.id,
+        _agency.c.kind,
+        _agency.c.parent_id,
+    )
+    .select_from(
+        _certificate.join(_system, _certificate.c.system_id == _system.c.id).join(
+            _agency, _system.c.agency_id == _agency.c.id
+        )
+    )
+    .where(_certificate.c.fingerprint == bindparam("fingerprint"))
+)
 
 
 def identify_certificate(fingerprint: str) -> SystemIdentity | None:
-    row = db.session.execute(
-        select(Certificate, System, Agency)
-        .join(System, Certificate.system_id == System.id)
-        .join(Agency, System.agency_id == Agency.id)
-        .where(Certificate.fingerprint == fingerprint)
-    ).first()
-    if row is None:
-        return None
-    certificate, system, agency = row
-    return SystemIdentity(system=system, agency=agency, certificate=certificate)
+    row = db.session.connection().execute(_IDENTIFY, {"fingerprint": fingerprint}).first()
+    return None if row is None else SystemIdentity(*row)
 
 
 # Signing keys ---------------------------------------------------------------------

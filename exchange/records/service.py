@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, select
 
 from exchange.agencies.policy import Policy, current_policy
 from exchange.auth.actor import Actor
@@ -24,6 +24,22 @@ from keys.jws import sign_compact
 from schemas import SchemaInvalid, search_fields, validate_envelope
 
 RECEIPT_TYPE = "exchange-receipt+jws"
+
+# The publish path runs these for every record: built once, compiled once.
+_record = Record.__table__
+_version = RecordVersion.__table__
+_audience = RecordAudience.__table__
+_FIND_RECORD = select(
+    _record.c.pk, _record.c.publisher, _record.c.type, _record.c.version, _record.c.status
+).where(_record.c.id == bindparam("id"))
+_FIND_VERSION = select(_version.c.sha256, _version.c.receipt).where(
+    _version.c.record_pk == bindparam("record_pk"), _version.c.version == bindparam("version")
+)
+_INSERT_RECORD = _record.insert()
+_UPDATE_RECORD = _record.update().where(_record.c.pk == bindparam("record_pk"))
+_DELETE_AUDIENCE = _audience.delete().where(_audience.c.record_pk == bindparam("record_pk"))
+_INSERT_AUDIENCE = _audience.insert()
+_INSERT_VERSION = _version.insert()
 
 
 @dataclass(frozen=True)
@@ -163,7 +179,8 @@ def _publish_one(
     canonical = canonicalize(envelope)
     digest = hashlib.sha256(canonical).hexdigest()
 
-    record = db.session.scalar(select(Record).where(Record.id == record_id))
+    connection = db.session.connection()
+    record = connection.execute(_FIND_RECORD, {"id": record_id}).first()
     if record is not None:
         if record.publisher != actor.agency_id or record.type != record_type:
             raise Problem(
@@ -173,10 +190,8 @@ def _publish_one(
                 "This record belongs to another agency or type.",
             )
         if version <= record.version:
-            stored = db.session.execute(
-                select(RecordVersion.sha256, RecordVersion.receipt).where(
-                    RecordVersion.record_pk == record.pk, RecordVersion.version == version
-                )
+            stored = connection.execute(
+                _FIND_VERSION, {"record_pk": record.pk, "version": version}
             ).one()
             if stored.sha256 == digest:
                 # The same version again: idempotent, the original receipt.
@@ -223,44 +238,41 @@ def _publish_one(
         "audience_restricted": audience is not None,
     }
     if record is None:
-        record_pk = db.session.execute(
-            insert(Record)
-            .values(
-                id=record_id,
-                type=record_type,
-                publisher=actor.agency_id,
-                first_received_at=context.received_at,
+        record_pk = connection.execute(
+            _INSERT_RECORD,
+            {
+                "id": record_id,
+                "type": record_type,
+                "publisher": actor.agency_id,
+                "first_received_at": context.received_at,
                 **projected,
-            )
-            .returning(Record.pk)
-        ).scalar_one()
+            },
+        ).inserted_primary_key[0]  # type: ignore[index]
     else:
         record_pk = record.pk
-        db.session.execute(update(Record).where(Record.pk == record_pk).values(**projected))
-        db.session.execute(delete(RecordAudience).where(RecordAudience.record_pk == record_pk))
+        connection.execute(_UPDATE_RECORD, {"record_pk": record_pk, **projected})
+        connection.execute(_DELETE_AUDIENCE, {"record_pk": record_pk})
     if audience:
-        db.session.execute(
-            insert(RecordAudience), [{"record_pk": record_pk, "agency_id": a} for a in audience]
+        connection.execute(
+            _INSERT_AUDIENCE, [{"record_pk": record_pk, "agency_id": a} for a in audience]
         )
-    db.session.execute(
-        insert(RecordVersion).values(
-            record_pk=record_pk,
-            version=version,
-            status=envelope["status"],
-            canonical=canonical,
-            sha256=digest,
-            signature=signature,
-            kid=verified.kid,
-            issued_at=issued_at,
-            received_at=context.received_at,
-            system_id=actor.system_id,
-            audit_entry_id=context.audit_entry_id,
-            receipt=receipt,
-        )
+    connection.execute(
+        _INSERT_VERSION,
+        {
+            "record_pk": record_pk,
+            "version": version,
+            "status": envelope["status"],
+            "canonical": canonical,
+            "sha256": digest,
+            "signature": signature,
+            "kid": verified.kid,
+            "issued_at": issued_at,
+            "received_at": context.received_at,
+            "system_id": actor.system_id,
+            "audit_entry_id": context.audit_entry_id,
+            "receipt": receipt,
+        },
     )
-    if record is not None:
-        # Expire the ORM copy: a later item of the same batch must see this version.
-        db.session.expire(record)
     return Published(record_id=record_id, version=version, receipt=receipt, created=True)
 
 

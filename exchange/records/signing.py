@@ -6,6 +6,9 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
 
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
@@ -25,10 +28,13 @@ _public_keys_lock = threading.Lock()
 @dataclass(frozen=True)
 class VerifiedSignature:
     kid: str
-    key: SigningKey
 
 
-def _public_key(key: SigningKey) -> PublicSigningKey:
+# Prebuilt: the publish path runs it for every record.
+_FIND_KEY = select(SigningKey.__table__).where(SigningKey.__table__.c.kid == bindparam("kid"))
+
+
+def _public_key(key: Any) -> PublicSigningKey:
     loaded = _public_keys.get(key.kid)
     if loaded is None:
         loaded = load_public_jwk(json.loads(key.jwk))
@@ -48,7 +54,7 @@ def verify_record_signature(
         header = read_header(signature)
     except key_errors.Error as error:
         raise _refuse(error.code, "Signature malformed", str(error)) from None
-    key = db.session.get(SigningKey, header.kid)
+    key = db.session.connection().execute(_FIND_KEY, {"kid": header.kid}).first()
     if key is None or key.agency_id != publisher:
         raise _refuse(
             "key_unknown", "Unknown signing key", f"No key {header.kid!r} of {publisher!r}."
@@ -71,10 +77,10 @@ def verify_record_signature(
         raise _refuse(
             error.code, "Signature invalid", "The signature does not match the record."
         ) from None
-    return VerifiedSignature(kid=key.kid, key=key)
+    return VerifiedSignature(kid=key.kid)
 
 
-def compromise_flag(key: SigningKey, *, issued_at: datetime, received_at: datetime) -> bool:
+def compromise_flag(key: Any, *, issued_at: datetime, received_at: datetime) -> bool:
     """True when the version may have been signed by whoever compromised the key.
 
     ``issued_at`` is the signer's own claim, so a version that reached the exchange after
@@ -82,4 +88,5 @@ def compromise_flag(key: SigningKey, *, issued_at: datetime, received_at: dateti
     """
     if key.status != "revoked" or key.compromised_at is None:
         return False
-    return issued_at >= key.compromised_at or received_at >= key.compromised_at
+    compromised_at: datetime = key.compromised_at
+    return issued_at >= compromised_at or received_at >= compromised_at
