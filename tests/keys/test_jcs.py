@@ -2,6 +2,9 @@ import math
 import struct
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keys import CanonicalizationError, canonicalize
 
@@ -111,3 +114,25 @@ class TestCanonicalize:
         cycle.append(cycle)
         with pytest.raises(CanonicalizationError):
             canonicalize(cycle)
+
+
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(st.characters(codec="utf-8"), max_size=20)
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+class TestFastPath:
+    @settings(max_examples=400, deadline=None)
+    @given(_json_values)
+    def test_agrees_with_the_reference_implementation(self, value: object) -> None:
+        assert canonicalize(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
