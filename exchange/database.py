@@ -13,7 +13,7 @@ def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # Every request writes (at least its audit entry), and SQLite has one writer. One
         # pooled connection per process makes threads queue on the pool, in order, instead
-        # of spinning in SQLite's busy handler; other processes wait on busy_timeout.
+        # of sleeping in SQLite's busy handler; other processes wait on busy_timeout.
         return {
             "pool_size": 1,
             "max_overflow": 0,
@@ -38,8 +38,22 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # Take the write lock up front: a deferred transaction that later writes can fail
-        # with SQLITE_BUSY instead of waiting when another process wrote in between.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(
+        connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        # Reads run in autocommit, each its own snapshot; the first write opens the
+        # transaction with the write lock taken at once (BEGIN IMMEDIATE). So the lock is
+        # held only from a request's first write to its commit — not while it parses,
+        # validates and verifies signatures — and a deferred transaction never has to
+        # upgrade, which in WAL mode fails outright when another process wrote meanwhile.
+        # Concurrent writers of the same rows are still kept apart by unique constraints.
+        if not connection.connection.driver_connection.in_transaction and _writes(statement):
+            cursor.execute("BEGIN IMMEDIATE")
+
+
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+def _writes(statement: str) -> bool:
+    return statement.lstrip()[:7].upper().startswith(_WRITE_VERBS)

@@ -20,39 +20,41 @@ from keys.errors import CanonicalizationError
 __all__ = ["canonicalize"]
 
 _SAFE_INTEGER = 2**53 - 1
-_MAX_FAST_DEPTH = 64
+_MAX_FAST_NODES = 100_000
 _encode = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 ).encode
 
 
-def _fast_path_applies(value: object, depth: int = 0) -> bool:
-    """True when ``value`` holds only what both serializations write identically."""
-    if depth > _MAX_FAST_DEPTH:
-        return False
-    kind = type(value)
-    if kind is str:
-        # Lone surrogates have no UTF-8 form; the reference path reports them.
-        return not _has_surrogate(cast(str, value))
-    if kind is int:
-        return -_SAFE_INTEGER <= cast(int, value) <= _SAFE_INTEGER
-    if value is None or kind is bool:
-        return True
-    if kind is dict:
-        for key, item in cast(dict[Any, Any], value).items():
-            if type(key) is not str or not key.isascii():
-                return False
-            if not _fast_path_applies(item, depth + 1):
-                return False
-        return True
-    if kind is list:
-        return all(_fast_path_applies(item, depth + 1) for item in cast(list[Any], value))
-    return False
+def _fast_path_applies(value: object) -> bool:
+    """True when ``value`` holds only what both serializations write identically.
 
-
-def _has_surrogate(text: str) -> bool:
-    # Cheap screen: only text that is not ASCII can hold a surrogate.
-    return not text.isascii() and any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+    Strings need no look: a lone surrogate makes the UTF-8 encoding fail, and that
+    failure sends the value to the reference path, which reports it.
+    """
+    stack = [value]
+    budget = _MAX_FAST_NODES
+    while stack:
+        budget -= 1
+        if budget < 0:
+            # Huge or cyclic values are left to the reference path and its limits.
+            return False
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            mapping = cast(dict[Any, Any], item)
+            for key in mapping:
+                if type(key) is not str or not key.isascii():
+                    return False
+            stack.extend(mapping.values())
+        elif kind is list:
+            stack.extend(cast(list[Any], item))
+        elif kind is int:
+            if not -_SAFE_INTEGER <= cast(int, item) <= _SAFE_INTEGER:
+                return False
+        elif not (kind is str or kind is bool or item is None):
+            return False
+    return True
 
 
 def canonicalize(value: object) -> bytes:
@@ -64,7 +66,10 @@ def canonicalize(value: object) -> bytes:
     JSON does not have.
     """
     if _fast_path_applies(value):
-        return _encode(value).encode("utf-8")
+        try:
+            return _encode(value).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            pass
     try:
         return rfc8785.dumps(cast(Any, value))
     # rfc8785 sorts keys by their UTF-16 encoding before it checks them, so a lone surrogate

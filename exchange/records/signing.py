@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 
-from exchange.extensions import db
 from exchange.pki.models import SigningKey
 from exchange.problems import Problem
 from keys import errors as key_errors
@@ -47,14 +47,27 @@ def _refuse(code: str, title: str, detail: str) -> Problem:
     return Problem(422, code, title, detail, errors=[{"pointer": "/signature", "detail": detail}])
 
 
+class KeyCache:
+    """Key rows read once per request: a batch is usually signed by one key."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._rows: dict[str, Any] = {}
+
+    def get(self, kid: str) -> Any:
+        if kid not in self._rows:
+            self._rows[kid] = self._connection.execute(_FIND_KEY, {"kid": kid}).first()
+        return self._rows[kid]
+
+
 def verify_record_signature(
-    *, signature: str, canonical: bytes, publisher: str, issued_at: datetime
+    *, signature: str, canonical: bytes, publisher: str, issued_at: datetime, keys: KeyCache
 ) -> VerifiedSignature:
     try:
         header = read_header(signature)
     except key_errors.Error as error:
         raise _refuse(error.code, "Signature malformed", str(error)) from None
-    key = db.session.connection().execute(_FIND_KEY, {"kid": header.kid}).first()
+    key = keys.get(header.kid)
     if key is None or key.agency_id != publisher:
         raise _refuse(
             "key_unknown", "Unknown signing key", f"No key {header.kid!r} of {publisher!r}."

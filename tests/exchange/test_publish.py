@@ -168,6 +168,22 @@ class TestPublishAndRead:
         entry = audit_entry(app, receipts[0].audit_entry)
         assert len(entry["targets"]) == 5
 
+    def test_batch_may_carry_several_versions_of_one_record(
+        self, app: Flask, police: AgencySystem, immigration: AgencySystem
+    ) -> None:
+        first = police.envelope("broker")
+        second = dict(first, version=2, issued_at=iso(utcnow()))
+        other = police.envelope("broker")
+        with police.client() as exchange:
+            receipts = exchange.publish_batch([first, second, other])
+            again = exchange.publish_batch([first, second])
+        assert [r.version for r in receipts] == [1, 2, 1]
+        assert [r.token for r in again] == [r.token for r in receipts[:2]]
+        assert not any(r.created for r in again)
+        with immigration.client() as exchange:
+            assert exchange.get(first["id"], purpose="investigation").record == second
+        assert versions_stored(app, first["id"]) == 2
+
 
 class TestRefusals:
     def test_publisher_must_be_the_callers_agency(

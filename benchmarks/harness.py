@@ -1,0 +1,644 @@
+"""The measurements, and the table that puts each beside its baseline from the same run."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import os
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from benchmarks.envelopes import EnvelopeMaker
+from benchmarks.fill import fill_store
+from benchmarks.instance import (
+    Caller,
+    Instance,
+    create_instance,
+    drop_instance,
+    populate,
+    postgres_reachable,
+)
+from benchmarks.load import ClientIdentity, LoadResult, LoadSpec, Request, run_load
+from benchmarks.servers import ServerProcess, bare_server, cpu_seconds, exchange_server
+
+RECORDS_PATH = "/api/v1/records"
+PURPOSE = "investigation"
+BATCH_SIZE = 100
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/bench"
+MEASUREMENTS = ("publish", "batch", "read", "fill", "scaling")
+# A client process busier than this (share of one core) may be what limits a load.
+CLIENT_SATURATED = 0.8
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Requests per load; every load also stops at ``max_seconds``."""
+
+    single: int
+    batch: int
+    read: int
+    read_serial: int
+    fill_publish: int
+    scaling: int
+    warmup: int
+    max_seconds: float
+    records_filled: int
+
+
+FULL = Counts(
+    single=4000,
+    batch=60,
+    read=3000,
+    read_serial=1000,
+    fill_publish=3000,
+    scaling=4000,
+    warmup=5,
+    max_seconds=60.0,
+    records_filled=1_000_000,
+)
+QUICK = Counts(
+    single=48,
+    batch=4,
+    read=48,
+    read_serial=24,
+    fill_publish=48,
+    scaling=48,
+    warmup=1,
+    max_seconds=20.0,
+    records_filled=20_000,
+)
+
+
+@dataclass
+class Row:
+    measurement: str
+    what: str
+    figure: str
+    baseline: str = ""
+    ratio: float | None = None
+    latency: str = ""
+    baseline_latency: str = ""
+    target: str = ""
+    met: bool | None = None
+
+
+@dataclass
+class LoadRecord:
+    label: str
+    completed: int
+    failed: int
+    seconds: float
+    rate: float
+    p50_ms: float
+    p95_ms: float
+    server_cpu: float
+    client_cpu: float
+    host_busy: float
+    first_error: str | None
+
+
+@dataclass
+class Bench:
+    options: argparse.Namespace
+    counts: Counts
+    root: Path
+    instance: Instance
+    loads: list[LoadRecord] = field(default_factory=list)
+    profiles: list[Path] = field(default_factory=list)
+    _seeds: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def publisher(self) -> Caller:
+        return self.instance.callers["bench-isa"]
+
+    @property
+    def reader(self) -> Caller:
+        return self.instance.callers["bench-npa"]
+
+    @property
+    def concurrency(self) -> int:
+        return int(self.options.concurrency)
+
+    def maker(self, instance: Instance | None = None) -> EnvelopeMaker:
+        caller = (instance or self.instance).callers["bench-isa"]
+        return EnvelopeMaker(caller, seed=next(self._seeds) * 7919 + self.options.seed)
+
+    def exchange(
+        self, label: str, instance: Instance | None = None, processes: int = 1
+    ) -> AbstractContextManager[ServerProcess]:
+        profile = None
+        if self.options.profile is not None and processes == 1:
+            profile = self.options.profile / f"{label}.prof"
+            self.profiles.append(profile)
+        return exchange_server(
+            instance or self.instance,
+            threads=self.options.threads,
+            processes=processes,
+            profile=profile,
+        )
+
+    def bare(self, instance: Instance | None = None) -> AbstractContextManager[ServerProcess]:
+        return bare_server(instance or self.instance, threads=self.options.threads)
+
+    def load(
+        self,
+        label: str,
+        server: ServerProcess,
+        requests: list[Request],
+        warmup: list[Request],
+        *,
+        caller: Caller | None = None,
+        expected: int = 201,
+        concurrency: int | None = None,
+        per_request: int = 1,
+    ) -> LoadResult:
+        caller = caller or self.publisher
+        spec = LoadSpec(
+            ports=(server.port,),
+            identity=ClientIdentity(
+                str(caller.certificate), str(caller.private_key), str(caller.ca)
+            ),
+            requests=requests,
+            warmup=warmup,
+            concurrency=concurrency or self.concurrency,
+            expected_status=expected,
+            max_seconds=self.counts.max_seconds,
+            processes=self.options.client_processes,
+        )
+        workers = server.workers
+        result = run_load(spec, lambda: cpu_seconds(workers))
+        record = LoadRecord(
+            label=label,
+            completed=result.completed,
+            failed=result.failed,
+            seconds=result.elapsed,
+            rate=result.rate * per_request,
+            p50_ms=result.percentile(0.5) * 1000,
+            p95_ms=result.percentile(0.95) * 1000,
+            server_cpu=result.server_cpu_share,
+            client_cpu=result.client_cpu_share,
+            host_busy=result.host_busy,
+            first_error=result.first_error,
+        )
+        self.loads.append(record)
+        _progress(
+            f"  {label}: {record.completed} ok, {record.failed} failed, "
+            f"{record.rate:,.0f}/s, p50 {record.p50_ms:.1f} ms, p95 {record.p95_ms:.1f} ms, "
+            f"server cpu {record.server_cpu:.0%}, client cpu {record.client_cpu:.0%}, "
+            f"host busy {record.host_busy:.0%}"
+        )
+        if result.first_error:
+            _progress(f"    first error: {result.first_error}")
+        if record.client_cpu > CLIENT_SATURATED:
+            _progress(
+                "    a client process was busy most of the window: the client may be the "
+                "bottleneck (try --client-processes 2)"
+            )
+        return result
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _posts(bodies: Sequence[bytes]) -> list[Request]:
+    return [Request("POST", RECORDS_PATH, body) for body in bodies]
+
+
+def _ms(result: LoadResult) -> str:
+    return f"{result.percentile(0.5) * 1000:.1f}/{result.percentile(0.95) * 1000:.1f}"
+
+
+def _ratio(figure: float, baseline: float) -> float | None:
+    return figure / baseline if baseline > 0 else None
+
+
+# The measurements -------------------------------------------------------------------
+
+
+def measure_publish(bench: Bench) -> list[Row]:
+    """Single-record publish: the exchange against the bare endpoint, same bodies."""
+    maker = bench.maker()
+    bodies, _ = maker.single_bodies(bench.counts.single)
+    warm, _ = maker.single_bodies(bench.counts.warmup * bench.concurrency)
+    requests, warmup = _posts(bodies), _posts(warm)
+    with bench.exchange("publish-exchange") as server:
+        full = bench.load("publish exchange", server, requests, warmup)
+    with bench.bare() as server:
+        bare = bench.load("publish bare", server, requests, warmup)
+    return [
+        Row(
+            "publish",
+            f"1 record/request, c={bench.concurrency}",
+            f"{full.rate:,.0f} req/s",
+            f"{bare.rate:,.0f} req/s bare",
+            _ratio(full.rate, bare.rate),
+            _ms(full),
+            _ms(bare),
+        )
+    ]
+
+
+def measure_batch(bench: Bench) -> list[Row]:
+    """Batches of 100: records per second, the exchange against the bare batch."""
+    maker = bench.maker()
+    requests = _posts(maker.batch_bodies(bench.counts.batch, BATCH_SIZE))
+    warmup = _posts(maker.batch_bodies(bench.concurrency, BATCH_SIZE))
+    with bench.exchange("batch-exchange") as server:
+        full = bench.load("batch exchange", server, requests, warmup, per_request=BATCH_SIZE)
+    with bench.bare() as server:
+        bare = bench.load("batch bare", server, requests, warmup, per_request=BATCH_SIZE)
+    full_rate, bare_rate = full.rate * BATCH_SIZE, bare.rate * BATCH_SIZE
+    ratio = _ratio(full_rate, bare_rate)
+    return [
+        Row(
+            "batch",
+            f"{BATCH_SIZE} records/request, c={bench.concurrency}",
+            f"{full_rate:,.0f} rec/s",
+            f"{bare_rate:,.0f} rec/s bare",
+            ratio,
+            _ms(full),
+            _ms(bare),
+            "≥0.50 and ≥3,000 rec/s",
+            ratio is not None and ratio >= 0.5 and full_rate >= 3000,
+        )
+    ]
+
+
+def measure_read(bench: Bench) -> list[Row]:
+    """Read by id with a purpose, another agency reading: serial and concurrent."""
+    maker = bench.maker()
+    stored = [maker.submission(open_audience=True) for _ in range(5 * BATCH_SIZE)]
+    ids = [submission["record"]["id"] for submission in stored]
+    seed_bodies = _posts(
+        [
+            json.dumps({"records": stored[i : i + BATCH_SIZE]}).encode()
+            for i in range(0, len(stored), BATCH_SIZE)
+        ]
+    )
+    rng = random.Random(bench.options.seed)
+    headers = (("Exchange-Purpose", PURPOSE),)
+
+    def reads(count: int) -> list[Request]:
+        return [
+            Request("GET", f"{RECORDS_PATH}/{rng.choice(ids)}", None, headers) for _ in range(count)
+        ]
+
+    serial, concurrent = reads(bench.counts.read_serial), reads(bench.counts.read)
+    warmup = reads(bench.counts.warmup * bench.concurrency)
+    results: dict[str, tuple[LoadResult, LoadResult]] = {}
+    servers: list[tuple[str, Callable[[], AbstractContextManager[ServerProcess]]]] = [
+        ("exchange", lambda: bench.exchange("read-exchange")),
+        ("bare", bench.bare),
+    ]
+    for name, start in servers:
+        with start() as server:
+            bench.load(f"read setup {name}", server, seed_bodies, [], concurrency=1)
+            one = bench.load(
+                f"read {name} c=1",
+                server,
+                serial,
+                warmup[:5],
+                caller=bench.reader,
+                expected=200,
+                concurrency=1,
+            )
+            many = bench.load(
+                f"read {name} c={bench.concurrency}",
+                server,
+                concurrent,
+                warmup,
+                caller=bench.reader,
+                expected=200,
+            )
+            results[name] = (one, many)
+    rows = []
+    for index, concurrency in enumerate((1, bench.concurrency)):
+        full, bare = results["exchange"][index], results["bare"][index]
+        rows.append(
+            Row(
+                "read",
+                f"by id + purpose, c={concurrency}",
+                f"{full.rate:,.0f} req/s",
+                f"{bare.rate:,.0f} req/s bare",
+                _ratio(full.rate, bare.rate),
+                _ms(full),
+                _ms(bare),
+                "p95 < 10 ms",
+                full.percentile(0.95) < 0.010,
+            )
+        )
+    return rows
+
+
+def measure_fill(bench: Bench) -> list[Row]:
+    """Publish rate on the store as it is, then after bulk-filling N records."""
+    count = bench.options.records_filled
+    maker = bench.maker()
+    before_count = _record_count(bench.instance)
+    bodies, _ = maker.single_bodies(bench.counts.fill_publish)
+    warm, _ = maker.single_bodies(bench.counts.warmup * bench.concurrency)
+    with bench.exchange("fill-before") as server:
+        empty = bench.load(
+            f"publish at {before_count:,} records", server, _posts(bodies), _posts(warm)
+        )
+    _progress(f"  filling {count:,} records by bulk SQL ...")
+    filled = fill_store(bench.instance, bench.publisher, count)
+    _progress(f"  filled in {filled.seconds:.1f} s ({filled.rate:,.0f} records/s)")
+    bodies, _ = maker.single_bodies(bench.counts.fill_publish)
+    warm, _ = maker.single_bodies(bench.counts.warmup * bench.concurrency)
+    with bench.exchange("fill-after") as server:
+        full = bench.load(
+            f"publish at {filled.store_records:,} records", server, _posts(bodies), _posts(warm)
+        )
+    ratio = _ratio(full.rate, empty.rate)
+    return [
+        Row(
+            "fill",
+            f"bulk SQL fill of {count:,} records, {filled.rate:,.0f} rec/s",
+            f"{filled.seconds:.1f} s",
+        ),
+        Row(
+            "fill",
+            f"publish c={bench.concurrency} at {filled.store_records:,} records",
+            f"{full.rate:,.0f} req/s",
+            f"{empty.rate:,.0f} req/s at {before_count:,}",
+            ratio,
+            _ms(full),
+            _ms(empty),
+            "≥0.80",
+            ratio is not None and ratio >= 0.8,
+        ),
+    ]
+
+
+def _record_count(instance: Instance) -> int:
+    if instance.dialect == "postgresql":
+        with instance.connect_postgres() as connection:
+            row = connection.execute("SELECT COUNT(*) FROM record").fetchone()
+            return int(row[0]) if row else 0
+    import sqlite3
+
+    database = sqlite3.connect(str(instance.sqlite_path))
+    try:
+        return int(database.execute("SELECT COUNT(*) FROM record").fetchone()[0])
+    finally:
+        database.close()
+
+
+def measure_scaling(bench: Bench) -> list[Row]:
+    """The same publish load on one server process and on two, per database."""
+    rows = []
+    concurrency = 2 * bench.concurrency
+    for dialect, instance, note in _scaling_instances(bench):
+        if instance is None:
+            rows.append(Row("scaling", f"{dialect}: 2 processes vs 1", "skipped", note))
+            continue
+        try:
+            maker = bench.maker(instance)
+            results = []
+            for processes in (1, 2):
+                bodies, _ = maker.single_bodies(bench.counts.scaling)
+                warm, _ = maker.single_bodies(bench.counts.warmup * concurrency)
+                with bench.exchange(
+                    f"scaling-{dialect}-{processes}", instance, processes
+                ) as server:
+                    results.append(
+                        bench.load(
+                            f"scaling {dialect} {processes} process(es)",
+                            server,
+                            _posts(bodies),
+                            _posts(warm),
+                            caller=instance.callers["bench-isa"],
+                            concurrency=concurrency,
+                        )
+                    )
+        finally:
+            if instance is not bench.instance:
+                drop_instance(instance)
+        one, two = results
+        rows.append(
+            Row(
+                "scaling",
+                f"{dialect}: 2 processes vs 1, c={concurrency}",
+                f"{two.rate:,.0f} req/s",
+                f"{one.rate:,.0f} req/s 1 proc",
+                _ratio(two.rate, one.rate),
+                _ms(two),
+                _ms(one),
+            )
+        )
+    return rows
+
+
+def _scaling_instances(bench: Bench) -> Iterator[tuple[str, Instance | None, str]]:
+    main = bench.instance
+    yield main.dialect, main, ""
+    if main.dialect == "postgresql":
+        _progress("  setting up a SQLite instance for scaling ...")
+        instance = create_instance(bench.root / "instance-sqlite", None)
+        populate(instance)
+        yield "sqlite", instance, ""
+        return
+    url = bench.options.postgres_url
+    if not url:
+        yield "postgresql", None, "no --postgres-url"
+        return
+    why = postgres_reachable(url)
+    if why is not None:
+        _progress(f"  PostgreSQL at {url} not reachable: {why}")
+        yield "postgresql", None, "not reachable"
+        return
+    _progress("  setting up a PostgreSQL instance for scaling ...")
+    instance = create_instance(bench.root / "instance-postgresql", url)
+    populate(instance)
+    yield "postgresql", instance, ""
+
+
+MEASURE: dict[str, Callable[[Bench], list[Row]]] = {
+    "publish": measure_publish,
+    "batch": measure_batch,
+    "read": measure_read,
+    "fill": measure_fill,
+    "scaling": measure_scaling,
+}
+
+
+# The report ---------------------------------------------------------------------------
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    headers = (
+        "measurement",
+        "what",
+        "exchange",
+        "baseline",
+        "ratio",
+        "p50/p95 ms",
+        "base p50/p95",
+        "target",
+        "met",
+    )
+    cells = [
+        (
+            row.measurement,
+            row.what,
+            row.figure,
+            row.baseline,
+            "" if row.ratio is None else f"{row.ratio:.2f}",
+            row.latency,
+            row.baseline_latency,
+            row.target,
+            "" if row.met is None else ("yes" if row.met else "NO"),
+        )
+        for row in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for cell in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def render_loads(loads: Sequence[LoadRecord]) -> str:
+    """Each load: server CPU and the busiest client process in shares of one core, and how
+    busy the whole machine was (all cores; 100% means nothing was left for anyone)."""
+    lines = [
+        f"{'load':40} {'ok':>6} {'failed':>7} {'s':>6} {'/s':>8} {'srv cpu':>8} "
+        f"{'cli cpu':>8} {'host':>6}"
+    ]
+    for load in loads:
+        lines.append(
+            f"{load.label[:40]:40} {load.completed:>6} {load.failed:>7} {load.seconds:>6.1f} "
+            f"{load.rate:>8,.0f} {load.server_cpu:>8.0%} {load.client_cpu:>8.0%} "
+            f"{load.host_busy:>6.0%}"
+        )
+    return "\n".join(lines)
+
+
+def render_profile(path: Path, limit: int = 25) -> str:
+    """The top functions by own time and by cumulative time.
+
+    Times are wall-clock in each worker thread: under concurrency they include waiting for
+    the GIL and the database; ``--concurrency 1`` makes them close to CPU time.
+    """
+    if not path.exists():
+        return f"{path}: no profile written"
+    out = io.StringIO()
+    stats = pstats.Stats(str(path), stream=out)
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+    return out.getvalue()
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="The exchange over real mutual TLS, each figure beside a bare baseline.",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="postgresql://... to run on PostgreSQL (in a fresh schema, dropped after); "
+        "default: a fresh SQLite file in a temporary instance folder",
+    )
+    parser.add_argument("--quick", action="store_true", help="small counts, for a fast check")
+    parser.add_argument("--only", choices=MEASUREMENTS, action="append", help="run only NAME")
+    parser.add_argument(
+        "--records-filled",
+        type=int,
+        default=None,
+        help="records added by bulk SQL for the large-store check (default 1,000,000; "
+        f"{QUICK.records_filled:,} with --quick)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("EXCHANGE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="PostgreSQL for the scaling check of a SQLite run (skipped if unreachable; "
+        "'' to skip)",
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="client connections")
+    parser.add_argument("--threads", type=int, default=16, help="server worker threads")
+    parser.add_argument(
+        "--client-processes", type=int, default=1, help="client processes sharing the connections"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="profile single-process exchange servers with cProfile into this folder "
+        "(wall-clock per thread: use --concurrency 1 for a CPU breakdown)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the instance and database")
+    parser.add_argument("--seed", type=int, default=20261125)
+    options = parser.parse_args(argv)
+    if options.records_filled is None:
+        options.records_filled = (QUICK if options.quick else FULL).records_filled
+    if options.profile is not None:
+        options.profile.mkdir(parents=True, exist_ok=True)
+        options.profile = options.profile.resolve()
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_arguments(argv)
+    counts = QUICK if options.quick else FULL
+    selected = options.only or list(MEASUREMENTS)
+    root = Path(tempfile.mkdtemp(prefix="exchange-bench-"))
+    started = time.perf_counter()
+    rows: list[Row] = []
+    bench: Bench | None = None
+    instance: Instance | None = None
+    try:
+        _progress(f"instance in {root}")
+        instance = create_instance(root / "instance", options.database_url)
+        populate(instance)
+        bench = Bench(options, counts, root, instance)
+        for name in selected:
+            _progress(f"[{name}]")
+            rows.extend(MEASURE[name](bench))
+    finally:
+        if instance is not None and not options.keep:
+            drop_instance(instance)
+        if not options.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    assert bench is not None
+    elapsed = time.perf_counter() - started
+    database = instance.dialect if instance else "?"
+    print(f"exchange benchmarks on {database}, {os.cpu_count()} cores, {elapsed:.0f} s")
+    print(render_table(rows))
+    print()
+    print(render_loads(bench.loads))
+    for path in bench.profiles:
+        print()
+        print(render_profile(path))
+    failed = sum(load.failed for load in bench.loads)
+    if options.json is not None:
+        options.json.write_text(
+            json.dumps(
+                {
+                    "database": database,
+                    "seconds": elapsed,
+                    "rows": [asdict(row) for row in rows],
+                    "loads": [asdict(load) for load in bench.loads],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+    if failed:
+        print(f"\n{failed} request(s) failed: the figures above are not trustworthy")
+        return 1
+    return 0
