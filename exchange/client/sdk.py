@@ -30,6 +30,7 @@ from keys.jwk import (
 )
 from keys.jws import read_header, sign_detached, verify_compact, verify_detached
 from keys.pop import make_proof
+from schemas import residence_card_token
 
 RECORD_SIGNATURE_TYPE = "exchange-record+jws"
 RECEIPT_TYPE = "exchange-receipt+jws"
@@ -188,6 +189,12 @@ class ExchangeClient:
         body = {"jwk": public_jwk(key), "proof": make_proof(key=key, agency=agency)}
         result: dict[str, Any] = self.request("POST", "/api/v1/keys", json=body)
         return result
+
+    def card_token(self, number: str) -> str:
+        """The matching token of a residence-card number: the raw number never leaves here."""
+        if self.matching_key is None:
+            raise ValueError("this client has no matching key")
+        return residence_card_token(number, key=self.matching_key)
 
     # Reading ------------------------------------------------------------------------
 

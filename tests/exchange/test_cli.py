@@ -197,6 +197,15 @@ class TestClientCommands:
         assert "record_not_found" in result.output
 
 
+class TestCardTokens:
+    def test_client_turns_card_numbers_into_tokens(self, world: World) -> None:
+        caller = world.agency("immigration")
+        with caller.client() as exchange:
+            token = exchange.card_token("AB12345678CD")
+            assert token == exchange.card_token("ab 1234 5678 cd")
+        assert token.startswith("rct1_") and "12345678" not in token
+
+
 class TestOpenAPI:
     def test_document_is_generated_from_the_schemas(self, app: Flask, world: World) -> None:
         caller = world.agency("police")

@@ -142,6 +142,25 @@ class TestSearch:
                 == []
             )
 
+    def test_issued_date_range(self, published: tuple[AgencySystem, list[dict[str, Any]]]) -> None:
+        publisher, envelopes = published
+        today = utcnow().date().isoformat()
+        with publisher.client() as exchange:
+            same_day = list(
+                exchange.search(
+                    purpose="statistics",
+                    publisher=publisher.agency,
+                    issued_from=today,
+                    issued_to=today,
+                )
+            )
+            before = list(
+                exchange.search(
+                    purpose="statistics", publisher=publisher.agency, issued_to="2020-01-01"
+                )
+            )
+        assert len(same_day) == len(envelopes) and before == []
+
     def test_cursor_pagination_visits_everything_once(
         self, published: tuple[AgencySystem, list[dict[str, Any]]]
     ) -> None:
