@@ -10,6 +10,7 @@ from ``EXCHANGE_KEY_PASSPHRASE``; the embedded default keeps one in ``keys/passp
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -55,6 +56,11 @@ class Vault:
     @property
     def ca_path(self) -> Path:
         return self.directory / "ca.pem"
+
+    @functools.cached_property
+    def issuer(self) -> str:
+        """The exchange's name as receipts carry it: its CA's subject (RFC 4514)."""
+        return self.ca.certificate.subject.rfc4514_string()
 
     def jwks(self) -> dict[str, Any]:
         jwk = dict(public_jwk(self.receipt_key))

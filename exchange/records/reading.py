@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select
 
 from exchange.agencies.policy import Policy, current_policy
 from exchange.auth.actor import Actor
@@ -20,8 +20,10 @@ from exchange.records.models import Record, RecordAudience, RecordVersion
 from exchange.records.normalize import fold
 from exchange.records.signing import compromise_flag
 
+_audience_table = RecordAudience.__table__
 
-def readable(actor: Actor, policy: Policy, record: Record, audience: list[str]) -> bool:
+
+def readable(actor: Actor, policy: Policy, record: Any, audience: list[str]) -> bool:
     if record.publisher == actor.agency_id:
         return True
     if not policy.may_read(actor.agency_kind, record.type):
@@ -58,9 +60,11 @@ def _load_readable(actor: Actor, record_id: str) -> Record:
 
 @dataclass(frozen=True)
 class VersionView:
+    """A stored version and the state of its key (ORM objects or rows with those names)."""
+
     record_id: str
-    version: RecordVersion
-    key: SigningKey
+    version: Any
+    key: Any
 
     def document(self) -> dict[str, Any]:
         v = self.version
@@ -90,7 +94,53 @@ def _versions(record: Record, version: int | None = None) -> list[VersionView]:
     return [VersionView(record.id, v, k) for v, k in db.session.execute(query)]
 
 
+_record, _version, _key = Record.__table__, RecordVersion.__table__, SigningKey.__table__
+# Reading by id is the hot path: record, version and key in one prebuilt statement.
+_READ_VERSION = (
+    select(
+        _record.c.pk,
+        _record.c.publisher,
+        _record.c.type,
+        _record.c.audience_restricted,
+        _version.c.version,
+        _version.c.canonical,
+        _version.c.signature,
+        _version.c.receipt,
+        _version.c.received_at,
+        _version.c.issued_at,
+        _key.c.kid,
+        _key.c.agency_id,
+        _key.c.status,
+        _key.c.compromised_at,
+    )
+    .select_from(
+        _record.join(_version, _version.c.record_pk == _record.c.pk).join(
+            _key, _key.c.kid == _version.c.kid
+        )
+    )
+    .where(
+        _record.c.id == bindparam("id"),
+        _version.c.version == func.coalesce(bindparam("version", type_=Integer), _record.c.version),
+    )
+)
+_AUDIENCE = select(_audience_table.c.agency_id).where(
+    _audience_table.c.record_pk == bindparam("record_pk")
+)
+
+
 def read_record(*, actor: Actor, record_id: str, version: int | None = None) -> VersionView:
+    connection = db.session.connection()
+    row = connection.execute(_READ_VERSION, {"id": record_id, "version": version}).first()
+    if row is not None:
+        audience = (
+            list(connection.execute(_AUDIENCE, {"record_pk": row.pk}).scalars())
+            if row.audience_restricted
+            else []
+        )
+        if not readable(actor, current_policy(), row, audience):
+            raise _deny(row.type)
+        return VersionView(record_id, row, row)
+    # Either no such record, or no such version of one: the policy speaks first.
     record = _load_readable(actor, record_id)
     views = _versions(record, version if version is not None else record.version)
     if not views:

@@ -91,7 +91,7 @@ def make_receipt(
         "sha256": sha256,
         "received_at": rfc3339(received_at),
         "audit_entry": audit_entry_id,
-        "iss": vault.ca.certificate.subject.rfc4514_string(),
+        "iss": vault.issuer,
     }
     return sign_compact(
         canonicalize(claims), key=vault.receipt_key, kid=vault.receipt_kid, typ=RECEIPT_TYPE
