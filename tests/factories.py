@@ -4,39 +4,26 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from exchange.agencies.service import create_agency, create_system
+from exchange.agencies.provisioning import provision_agency_system
 from exchange.auth.actor import operator_actor
 from exchange.client.sdk import ExchangeClient
-from exchange.clock import rfc3339, utcnow
+from exchange.clock import rfc3339
 from exchange.demo.records import make_envelope
 from exchange.extensions import db
-from exchange.pki.bundles import write_bundle
 from exchange.pki.models import Certificate
-from exchange.pki.service import issue_certificate_bundle, register_signing_key
-from exchange.pki.vault import load_vault
 from keys.ca import ClientBundle
 from keys.jcs import canonicalize
-from keys.jwk import PrivateSigningKey, generate_signing_key, private_jwk, public_jwk, thumbprint
+from keys.jwk import PrivateSigningKey, SigningAlgorithm, public_jwk, thumbprint
 from keys.jws import sign_detached
-from keys.pop import make_proof
 
 OPERATOR = operator_actor("test")
 RECORD_TYPE = "exchange-record+jws"
-
-KIND_OF = {
-    "police": "police",
-    "immigration": "immigration",
-    "labour": "labour",
-    "otit": "otit",
-    "mext": "mext",
-    "mofa": "mofa",
-}
 
 
 @dataclass
@@ -94,7 +81,7 @@ class World:
         kind: str,
         *,
         parent: str | None = None,
-        algorithm: str = "Ed25519",
+        algorithm: SigningAlgorithm = "Ed25519",
         valid_days: int = 30,
         now: datetime | None = None,
         roles: tuple[str, ...] = (),
@@ -102,38 +89,30 @@ class World:
         """A fresh agency of ``kind`` with one system, a client bundle and a signing key."""
         agency_id = f"{kind[:5]}-{next(self._counter)}"
         with self.app.app_context():
-            create_agency(
+            provisioned = provision_agency_system(
                 actor=OPERATOR,
                 agency_id=agency_id,
                 kind=kind,
                 name_ja=f"{kind}庁",
                 name_en=f"{kind} agency",
                 parent_id=parent,
+                roles=roles,
+                algorithm=algorithm,
+                valid_days=valid_days,
+                now=now,
+                bundle_dir=self.root / agency_id,
+                api_url=self.api_url,
             )
-            system = create_system(actor=OPERATOR, agency_id=agency_id, name="gateway", roles=roles)
-            _, bundle = issue_certificate_bundle(
-                actor=OPERATOR, system=system, valid_days=valid_days, now=now
-            )
-            key = generate_signing_key(algorithm)  # type: ignore[arg-type]
-            register_signing_key(
-                actor=OPERATOR,
-                agency_id=agency_id,
-                jwk=public_jwk(key),
-                proof=make_proof(key=key, agency=agency_id),
-                not_before=utcnow() - timedelta(days=365),
-            )
-            matching_key = load_vault().matching_key
             db.session.commit()
-        directory = self.root / agency_id
-        write_bundle(
-            directory,
-            bundle=bundle,
-            api_url=self.api_url,
-            matching_key=matching_key,
-            signing_jwk=private_jwk(key),
-            signing_kid=thumbprint(public_jwk(key)),
+        return AgencySystem(
+            agency_id,
+            kind,
+            "gateway",
+            provisioned.bundle_dir,
+            provisioned.bundle,
+            provisioned.signing_key,
+            self,
         )
-        return AgencySystem(agency_id, kind, "gateway", directory, bundle, key, self)
 
     def certificate(self, fingerprint: str) -> Certificate | None:
         with self.app.app_context():

@@ -12,21 +12,20 @@ from flask import current_app
 from sqlalchemy import select
 
 from exchange.agencies.models import Agency
-from exchange.agencies.service import agency_lineage, create_agency, create_system, get_system
+from exchange.agencies.provisioning import provision_agency_system
+from exchange.agencies.service import agency_lineage, get_system
 from exchange.auth.actor import Actor
 from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
 from exchange.extensions import db
-from exchange.pki.bundles import default_api_url, write_bundle
-from exchange.pki.service import issue_certificate_bundle, register_signing_key
+from exchange.pki.bundles import default_api_url
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
 from exchange.trail.service import append_entry
 from keys.jcs import canonicalize
-from keys.jwk import PrivateSigningKey, generate_signing_key, private_jwk, public_jwk, thumbprint
+from keys.jwk import PrivateSigningKey, public_jwk, thumbprint
 from keys.jws import sign_detached
-from keys.pop import make_proof
 
 SYSTEM = "gateway"
 RECORD_SIGNATURE_TYPE = "exchange-record+jws"
@@ -53,34 +52,21 @@ def load_demo(*, record_count: int = 48, seed: int = 7) -> DemoSummary:
         for index, demo in enumerate(DEMO_AGENCIES):
             if demo.id in existing:
                 continue
-            create_agency(
+            provisioned = provision_agency_system(
                 actor=action.actor,
                 agency_id=demo.id,
                 kind=demo.kind,
                 name_ja=demo.name_ja,
                 name_en=demo.name_en,
                 parent_id=demo.parent,
-            )
-            system = create_system(actor=action.actor, agency_id=demo.id, name=SYSTEM)
-            _, bundle = issue_certificate_bundle(actor=action.actor, system=system)
-            # Both signature algorithms the exchange accepts appear among the agencies.
-            key = generate_signing_key("ES256" if index % 3 == 2 else "Ed25519")
-            registered = register_signing_key(
-                actor=action.actor,
-                agency_id=demo.id,
-                jwk=public_jwk(key),
-                proof=make_proof(key=key, agency=demo.id),
-                not_before=utcnow() - timedelta(days=600),
-            )
-            signing_keys[demo.id] = key
-            write_bundle(
-                bundles_dir / f"{demo.id}-{SYSTEM}",
-                bundle=bundle,
+                system_name=SYSTEM,
+                bundle_dir=bundles_dir / f"{demo.id}-{SYSTEM}",
                 api_url=default_api_url(),
-                matching_key=matching_key,
-                signing_jwk=private_jwk(key),
-                signing_kid=registered.kid,
+                # Both signature algorithms the exchange accepts appear among the agencies.
+                algorithm="ES256" if index % 3 == 2 else "Ed25519",
+                key_valid_from=utcnow() - timedelta(days=600),
             )
+            signing_keys[demo.id] = provisioned.signing_key
         action.details["agencies"] = len(signing_keys)
     published = _publish_demo_records(
         signing_keys, record_count=record_count, seed=seed, matching_key=matching_key
