@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,15 +19,10 @@ import psycopg
 from flask import Flask
 
 from exchange import create_app
-from exchange.agencies.service import create_agency, create_system
+from exchange.agencies.provisioning import provision_agency_system
 from exchange.cli.operator import operator_action
-from exchange.clock import utcnow
 from exchange.extensions import db
-from exchange.pki.bundles import write_bundle
-from exchange.pki.service import issue_certificate_bundle, register_signing_key
-from exchange.pki.vault import load_vault
-from keys.jwk import PrivateSigningKey, generate_signing_key, private_jwk, public_jwk, thumbprint
-from keys.pop import make_proof
+from keys.jwk import PrivateSigningKey, public_jwk, thumbprint
 
 PASSPHRASE = "benchmark passphrase"
 # The project root, so that server processes find ``benchmarks`` wherever they run.
@@ -157,37 +151,19 @@ def drop_instance(instance: Instance) -> None:
 
 def add_caller(instance: Instance, app: Flask, agency_id: str, kind: str) -> Caller:
     """An agency with a ``gateway`` system, its client bundle and a registered signing key."""
-    key = generate_signing_key("Ed25519")
     with app.app_context():
         with operator_action("agency.create", agency=agency_id) as action:
-            create_agency(
+            provisioned = provision_agency_system(
                 actor=action.actor,
                 agency_id=agency_id,
                 kind=kind,
                 name_ja=f"{agency_id} 庁",
                 name_en=f"{agency_id} agency",
+                bundle_dir=instance.root / "bundles" / agency_id,
+                api_url="https://127.0.0.1:0",
             )
-            system = create_system(actor=action.actor, agency_id=agency_id, name="gateway")
-            _, bundle = issue_certificate_bundle(actor=action.actor, system=system)
-            register_signing_key(
-                actor=action.actor,
-                agency_id=agency_id,
-                jwk=public_jwk(key),
-                proof=make_proof(key=key, agency=agency_id),
-                not_before=utcnow() - timedelta(days=365),
-            )
-        matching_key = load_vault().matching_key
         db.session.remove()
-    directory = instance.root / "bundles" / agency_id
-    write_bundle(
-        directory,
-        bundle=bundle,
-        api_url="https://127.0.0.1:0",
-        matching_key=matching_key,
-        signing_jwk=private_jwk(key),
-        signing_kid=thumbprint(public_jwk(key)),
-    )
-    caller = Caller(agency_id, kind, directory, key)
+    caller = Caller(agency_id, kind, provisioned.bundle_dir, provisioned.signing_key)
     instance.callers[agency_id] = caller
     return caller
 
