@@ -14,6 +14,7 @@ from exchange.auth.actor import Actor
 from exchange.clock import utcnow
 from exchange.extensions import db
 from exchange.problems import Problem
+from schemas import RECORD_TYPES
 
 PURPOSES = (
     "investigation",
@@ -73,8 +74,6 @@ def current_policy() -> Policy:
 
 
 def validate_rules(rules: Any) -> dict[str, dict[str, list[str]]]:
-    from schemas import RECORD_TYPES
-
     if not isinstance(rules, dict):
         raise Problem(422, "policy_invalid", "Policy rules must be an object")
     clean: dict[str, dict[str, list[str]]] = {}

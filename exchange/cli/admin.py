@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -196,8 +196,6 @@ def key_retire(kid: str) -> None:
 @with_appcontext
 def key_revoke(kid: str, compromised_at: datetime) -> None:
     """Revoke a key; versions signed or received after the compromise are flagged."""
-    from datetime import UTC
-
     moment = compromised_at if compromised_at.tzinfo else compromised_at.replace(tzinfo=UTC)
     with operator_action("admin.key.revoke", kid=kid, compromised_at=moment.isoformat()) as action:
         pki.revoke_signing_key(actor=action.actor, kid=kid, compromised_at=moment)

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from exchange.agencies.models import Agency, System
 from exchange.agencies.service import get_agency
 from exchange.auth.actor import Actor
-from exchange.clock import as_utc, utcnow
+from exchange.clock import as_utc, rfc3339, utcnow
 from exchange.extensions import db
 from exchange.pki.models import Certificate, SigningKey
 from exchange.pki.vault import load_vault
@@ -239,8 +239,6 @@ def agency_keys(agency_id: str) -> list[SigningKey]:
 
 def key_document(key: SigningKey) -> dict[str, Any]:
     """A JWK with the status history a verifier needs to judge old signatures."""
-    from exchange.clock import rfc3339
-
     document: dict[str, Any] = dict(json.loads(key.jwk))
     document.update({"kid": key.kid, "alg": key.alg, "use": "sig", "status": key.status})
     document["not_before"] = rfc3339(key.not_before)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 
 from exchange.auth.actor import Actor
+from exchange.auth.mtls import client_fingerprint
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
 from exchange.problems import Problem, problem_response
@@ -63,8 +64,6 @@ def current_actor() -> Actor:
     actor = getattr(g, "actor", None)
     if actor is None:
         actor = Actor(kind="anonymous", address=request.remote_addr)
-        from exchange.auth.mtls import client_fingerprint
-
         fingerprint = client_fingerprint()
         if fingerprint is not None:
             actor = Actor(kind="anonymous", fingerprint=fingerprint, address=request.remote_addr)
