@@ -159,7 +159,7 @@ def key() -> None:
     "proof_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     required=True,
-    help="Compact JWS made with the private key (see `exchange client key-proof`).",
+    help="Compact JWS made with the private key (see `exchange client keygen`).",
 )
 @with_appcontext
 def key_register(agency_id: str, jwk_path: Path, proof_path: Path) -> None:

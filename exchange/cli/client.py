@@ -6,6 +6,7 @@ Runs on the agency's side with a client bundle; it needs no server-side configur
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -16,10 +17,14 @@ import requests
 
 from exchange.agencies.policy import PURPOSES
 from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError, VerifiedRecord
+from keys.jwk import generate_signing_key, private_jwk, public_jwk, thumbprint
+from keys.pop import make_proof
 
 
 def _client(context: click.Context) -> ExchangeClient:
     options = context.obj
+    if options["bundle"] is None:
+        raise click.UsageError("--bundle (or EXCHANGE_BUNDLE) is required for this command.")
     return ExchangeClient.from_bundle(options["bundle"], base_url=options["url"])
 
 
@@ -58,7 +63,6 @@ def _run(action: Any) -> None:
 @click.option(
     "--bundle",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
     envvar="EXCHANGE_BUNDLE",
     help="Client bundle directory (or EXCHANGE_BUNDLE).",
 )
@@ -66,7 +70,7 @@ def _run(action: Any) -> None:
     "--url", default=None, envvar="EXCHANGE_URL", help="API base URL (default: the bundle's)."
 )
 @click.pass_context
-def client(context: click.Context, bundle: Path, url: str | None) -> None:
+def client(context: click.Context, bundle: Path | None, url: str | None) -> None:
     """Publish, read and search as an agency system, verifying everything read."""
     context.obj = {"bundle": bundle, "url": url}
 
@@ -147,6 +151,32 @@ def search(context: click.Context, /, purpose: str, limit: int, **filters: Any) 
                 click.echo(json.dumps(_verified(item), ensure_ascii=False))
 
     _run(action)
+
+
+@click.command("keygen")
+@click.option("--agency", required=True, help="The agency the key will sign for.")
+@click.option(
+    "--alg", type=click.Choice(("Ed25519", "ES256")), default="Ed25519", show_default=True
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+def keygen(agency: str, alg: str, out_dir: Path) -> None:
+    """Make a record-signing key on the agency's side, with its proof of possession.
+
+    Writes signing-key.jwk (private, mode 0600: it never leaves the agency), key.pub.jwk
+    and key.proof, the two files `exchange key register` or POST /api/v1/keys take.
+    """
+    key = generate_signing_key(alg)  # type: ignore[arg-type]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    private = out_dir / "signing-key.jwk"
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(private_jwk(key), indent=2) + "\n")
+    (out_dir / "key.pub.jwk").write_text(json.dumps(public_jwk(key), indent=2) + "\n")
+    (out_dir / "key.proof").write_text(make_proof(key=key, agency=agency) + "\n")
+    click.echo(f"key {thumbprint(public_jwk(key))} written to {out_dir}")
+
+
+client.add_command(keygen)
 
 
 @client.command("identity")

@@ -15,7 +15,7 @@ from exchange.cli import main
 from exchange.extensions import db
 from exchange.serving import ExchangeServer
 from exchange.trail.models import AuditEntry
-from keys.jwk import generate_signing_key, public_jwk, thumbprint
+from keys.jwk import generate_signing_key, load_private_jwk, public_jwk, thumbprint
 from keys.pop import make_proof
 from tests.factories import World
 
@@ -195,6 +195,44 @@ class TestClientCommands:
         )
         assert result.exit_code == 1
         assert "record_not_found" in result.output
+
+
+class TestKeygen:
+    def test_agency_made_key_is_registered_and_signs(
+        self, app: Flask, runner: FlaskCliRunner, world: World, tmp_path: Path
+    ) -> None:
+        caller = world.agency("otit")
+        result = CliRunner().invoke(
+            main, ["client", "keygen", "--agency", caller.agency, "--out", str(tmp_path)]
+        )
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "signing-key.jwk").stat().st_mode & 0o077 == 0
+        assert '"d"' not in (tmp_path / "key.pub.jwk").read_text()
+        result = runner.invoke(
+            args=[
+                "key",
+                "register",
+                caller.agency,
+                "--jwk",
+                str(tmp_path / "key.pub.jwk"),
+                "--proof",
+                str(tmp_path / "key.proof"),
+            ]
+        )
+        assert result.exit_code == 0, result.output
+        key = load_private_jwk(json.loads((tmp_path / "signing-key.jwk").read_text()))
+        envelope = caller.envelope("broker")
+        response = app.test_client().post(
+            "/api/v1/records",
+            json={"record": envelope, "signature": caller.sign(envelope, key=key)},
+            environ_base=caller.environ(),
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+
+    def test_commands_that_talk_to_the_exchange_need_a_bundle(self) -> None:
+        result = CliRunner().invoke(main, ["client", "identity"])
+        assert result.exit_code == 2
+        assert "--bundle" in result.output
 
 
 class TestCardTokens:
