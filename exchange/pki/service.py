@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -22,6 +22,8 @@ from keys import errors as key_errors
 from keys.ca import ClientBundle, IssuedCertificate, Revocation
 from keys.jwk import algorithm_for, load_public_jwk, public_jwk, thumbprint
 from keys.pop import verify_proof
+
+REGISTRATION_SKEW = timedelta(minutes=5)
 
 REVOCATION_REASONS = (
     "unspecified",
@@ -180,7 +182,8 @@ def register_signing_key(
         alg=algorithm_for(public_key),
         jwk=json.dumps(clean, sort_keys=True),
         status="active",
-        not_before=not_before or now,
+        # An agency signs right after registering, by its own clock: allow for skew.
+        not_before=not_before or now.replace(microsecond=0) - REGISTRATION_SKEW,
         not_after=not_after,
         registered_at=now,
     )
