@@ -14,8 +14,10 @@ from flask_migrate import upgrade
 
 from exchange.agencies.policy import ensure_default_policy
 from exchange.cli.operator import operator_action
+from exchange.extensions import db
 from exchange.pki.vault import create_vault, load_vault
 from exchange.serving import ExchangeServer
+from exchange.trail.privileges import grant_application_role
 
 
 def initialise(
@@ -143,4 +145,14 @@ def demo_command(count: int) -> None:
     )
 
 
-COMMANDS = (init_command, serve_command, demo_command)
+@click.command("grant-app-role")
+@click.argument("role")
+@with_appcontext
+def grant_app_role_command(role: str) -> None:
+    """PostgreSQL: let ROLE serve the exchange, with no UPDATE or DELETE on the log tables."""
+    with operator_action("admin.database.grant", role=role):
+        for statement in grant_application_role(db.session.connection(), role):
+            click.echo(statement)
+
+
+COMMANDS = (init_command, serve_command, demo_command, grant_app_role_command)
