@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 import secrets
+from collections.abc import Iterator
 
 import psycopg
 import pytest
