@@ -342,3 +342,34 @@ class TestConcurrency:
         receipts = {r.json()["receipt"] for r in responses if r.status_code < 300}
         assert len(receipts) == 1
         assert versions_stored(app, envelope["id"]) == 1
+
+    def test_eight_writers_leave_every_record_and_entry_whole(
+        self, app: Flask, world: World, server: ExchangeServer
+    ) -> None:
+        writers = [world.agency("police") for _ in range(8)]
+
+        def work(caller: AgencySystem) -> list[tuple[str, int, str]]:
+            done = []
+            with session_for(caller) as session:
+                for _ in range(6):
+                    envelope = caller.envelope("broker")
+                    response = session.post(
+                        f"{caller.world.api_url}/api/v1/records",
+                        json=caller.submission(envelope),
+                        timeout=30,
+                    )
+                    done.append(
+                        (
+                            envelope["id"],
+                            response.status_code,
+                            response.headers["Exchange-Request-Id"],
+                        )
+                    )
+            return done
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = [item for batch in pool.map(work, writers) for item in batch]
+        assert [status for _, status, _ in results] == [201] * len(results)
+        for record_id, _, request_id in results:
+            assert versions_stored(app, record_id) == 1
+            assert audit_entry(app, request_id)["targets"] == [{"id": record_id, "version": 1}]
