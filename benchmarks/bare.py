@@ -1,14 +1,24 @@
-"""The bare endpoint: the irreducible work of a publish or a read, on the exchange's stack.
+"""The bare endpoints: the irreducible work of a publish or a read, and nothing else.
 
-Same server (cheroot ``wsgi.Server``), same TLS (``ExchangeTLSAdapter`` on the exchange's
-vault, client certificate required), same database file or schema. Per record it only
-reads the body, parses it, canonicalizes the record (RFC 8785), checks the Ed25519
-signature with the publisher's public key, inserts one record row and one audit row, and
-commits. A body with ``records`` is a batch: the same per record, in one transaction. A
-read selects one stored row by id and inserts one audit row.
+Per record a publish only reads the body, parses it, canonicalizes the record (RFC 8785),
+checks the Ed25519 signature with the publisher's public key (the keys are loaded once at
+start), inserts one record row and one audit row, and commits. A body with ``records`` is a
+batch: the same per record, in one transaction. A read (``Exchange-Purpose`` required)
+selects one stored row by id and inserts one audit row. That work is ``Endpoint``, shared by
+two stacks:
 
-Run as ``python -m benchmarks.bare --port P`` with the exchange's ``EXCHANGE_*``
-environment; its tables are ``bare_record`` and ``bare_audit``.
+``flask`` (the default, ``benchmarks.bare_stack``)
+    The exchange's own stack: a plain Flask application, SQLAlchemy Core on an engine built
+    and configured as the exchange builds its own.
+``wsgi``
+    A stricter floor: a raw WSGI callable (``BareApp``) on raw ``sqlite3`` or ``psycopg``.
+
+Both run on the exchange's server (cheroot ``wsgi.Server``, same threads) and TLS
+(``ExchangeTLSAdapter`` on the exchange's vault, client certificate required), on the same
+database file or schema. Run as ``python -m benchmarks.bare --port P [--stack flask|wsgi]``
+with the exchange's ``EXCHANGE_*`` environment. Their tables are ``bare_record`` and
+``bare_audit``, emptied at every start: each server measured starts from empty tables, and
+the same bodies can be published to one stack after the other.
 """
 
 from __future__ import annotations
@@ -47,8 +57,10 @@ RecordRow = tuple[str, str, bytes, str, str]
 AuditRow = tuple[str, str, str, str, str, str | None]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+# key id: (agency id, public key)
+SigningKeys = dict[str, tuple[str, PublicSigningKey]]
 
-_SQLITE_TABLES = (
+SQLITE_TABLES = (
     """CREATE TABLE IF NOT EXISTS bare_record (
         id TEXT PRIMARY KEY, publisher TEXT NOT NULL, canonical BLOB NOT NULL,
         signature TEXT NOT NULL, received_at TEXT NOT NULL)""",
@@ -57,7 +69,7 @@ _SQLITE_TABLES = (
         action TEXT NOT NULL, fingerprint TEXT NOT NULL, record_id TEXT NOT NULL,
         purpose TEXT)""",
 )
-_POSTGRES_TABLES = (
+POSTGRES_TABLES = (
     """CREATE TABLE IF NOT EXISTS bare_record (
         id TEXT PRIMARY KEY, publisher TEXT NOT NULL, canonical BYTEA NOT NULL,
         signature TEXT NOT NULL, received_at TEXT NOT NULL)""",
@@ -75,17 +87,20 @@ _INSERT_AUDIT = (
     "VALUES ({0}, {0}, {0}, {0}, {0}, {0})"
 )
 _SELECT_RECORD = "SELECT canonical, signature FROM bare_record WHERE id = {0}"
+EMPTY_TABLES = ("DELETE FROM bare_audit", "DELETE FROM bare_record")
+SELECT_SIGNING_KEYS = "SELECT kid, agency_id, jwk FROM signing_key"
+STACKS = ("flask", "wsgi")
 
 
 class Store(Protocol):
-    def signing_keys(self) -> dict[str, tuple[str, PublicSigningKey]]: ...
+    def signing_keys(self) -> SigningKeys: ...
 
     def publish(self, records: Sequence[RecordRow], audits: Sequence[AuditRow]) -> None: ...
 
     def read(self, record_id: str, audit: AuditRow) -> tuple[bytes, str] | None: ...
 
 
-def _keys(rows: Iterable[tuple[str, str, str]]) -> dict[str, tuple[str, PublicSigningKey]]:
+def load_signing_keys(rows: Iterable[tuple[str, str, str]]) -> SigningKeys:
     return {kid: (agency, load_public_jwk(json.loads(jwk))) for kid, agency, jwk in rows}
 
 
@@ -99,16 +114,16 @@ class SQLiteStore:
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.execute("PRAGMA busy_timeout=30000")
-        for statement in _SQLITE_TABLES:
+        for statement in (*SQLITE_TABLES, *EMPTY_TABLES):
             self.connection.execute(statement)
         self.lock = threading.Lock()
         self.insert_record = _INSERT_RECORD.format("?")
         self.insert_audit = _INSERT_AUDIT.format("?")
         self.select_record = _SELECT_RECORD.format("?")
 
-    def signing_keys(self) -> dict[str, tuple[str, PublicSigningKey]]:
+    def signing_keys(self) -> SigningKeys:
         with self.lock:
-            return _keys(self.connection.execute("SELECT kid, agency_id, jwk FROM signing_key"))
+            return load_signing_keys(self.connection.execute(SELECT_SIGNING_KEYS))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -141,7 +156,7 @@ class PostgresStore:
         for _ in range(size):
             self.pool.put(psycopg.connect(url))
         with self._connection() as connection:
-            for statement in _POSTGRES_TABLES:
+            for statement in (*POSTGRES_TABLES, *EMPTY_TABLES):
                 connection.execute(statement)
             connection.commit()
         self.insert_record = _INSERT_RECORD.format("%s")
@@ -159,11 +174,11 @@ class PostgresStore:
         finally:
             self.pool.put(connection)
 
-    def signing_keys(self) -> dict[str, tuple[str, PublicSigningKey]]:
+    def signing_keys(self) -> SigningKeys:
         with self._connection() as connection:
-            rows = connection.execute("SELECT kid, agency_id, jwk FROM signing_key").fetchall()
+            rows = connection.execute(SELECT_SIGNING_KEYS).fetchall()
             connection.commit()
-        return _keys(rows)
+        return load_signing_keys(rows)
 
     def publish(self, records: Sequence[RecordRow], audits: Sequence[AuditRow]) -> None:
         with self._connection() as connection:
@@ -191,37 +206,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class BareApp:
-    """The WSGI application of the bare endpoint."""
+class Endpoint:
+    """The work of both stacks, given the body bytes or the id and purpose of a read."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.keys = store.signing_keys()
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        try:
-            fingerprint = environ.get(CLIENT_CERT_FINGERPRINT)
-            if not fingerprint:
-                raise Refused("401 Unauthorized", "certificate_required")
-            method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-            if method == "POST" and path == RECORDS_PATH:
-                status, body = self.publish(environ, fingerprint)
-            elif method == "GET" and path.startswith(RECORDS_PATH + "/"):
-                status, body = self.read(environ, fingerprint, path[len(RECORDS_PATH) + 1 :])
-            else:
-                raise Refused("404 Not Found", "not_found")
-        except Refused as refused:
-            status, body = refused.status, json.dumps({"code": refused.code}).encode()
-        except (ValueError, KeyError, TypeError, key_errors.Error):
-            status, body = "400 Bad Request", b'{"code":"invalid"}'
-        start_response(
-            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        )
-        return [body]
-
-    def publish(self, environ: dict[str, Any], fingerprint: str) -> tuple[str, bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        document = json.loads(environ["wsgi.input"].read(length))
+    def publish(self, body: bytes, fingerprint: str) -> tuple[str, bytes]:
+        document = json.loads(body)
         batch = "records" in document
         items = document["records"] if batch else [document]
         received_at = _now()
@@ -245,8 +238,7 @@ class BareApp:
         answer = {"results": results} if batch else results[0]
         return "201 Created", json.dumps(answer).encode()
 
-    def read(self, environ: dict[str, Any], fingerprint: str, record_id: str) -> tuple[str, bytes]:
-        purpose = environ.get("HTTP_EXCHANGE_PURPOSE")
+    def read(self, record_id: str, fingerprint: str, purpose: str | None) -> tuple[str, bytes]:
         if not purpose:
             raise Refused("400 Bad Request", "purpose_required")
         audit = (uuid7(), _now(), "record.read", fingerprint, record_id[:64], purpose)
@@ -258,26 +250,84 @@ class BareApp:
         return "200 OK", body
 
 
+INVALID = b'{"code":"invalid"}'
+# What a malformed body or signature raises: answered 400 ``invalid`` by both stacks.
+INVALID_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, key_errors.Error)
+
+
+def refusal_body(refused: Refused) -> bytes:
+    return json.dumps({"code": refused.code}).encode()
+
+
+class BareApp(Endpoint):
+    """The raw WSGI application: the floor."""
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        try:
+            fingerprint = environ.get(CLIENT_CERT_FINGERPRINT)
+            if not fingerprint:
+                raise Refused("401 Unauthorized", "certificate_required")
+            method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+            if method == "POST" and path == RECORDS_PATH:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                status, body = self.publish(environ["wsgi.input"].read(length), fingerprint)
+            elif method == "GET" and path.startswith(RECORDS_PATH + "/"):
+                record_id = path[len(RECORDS_PATH) + 1 :]
+                purpose = environ.get("HTTP_EXCHANGE_PURPOSE")
+                status, body = self.read(record_id, fingerprint, purpose)
+            else:
+                raise Refused("404 Not Found", "not_found")
+        except Refused as refused:
+            status, body = refused.status, refusal_body(refused)
+        except INVALID_ERRORS:
+            status, body = "400 Bad Request", INVALID
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
+def wsgi_application(url: str, threads: int) -> BareApp:
+    """The floor on the exchange's database: raw ``sqlite3``, or ``psycopg`` connections."""
+    store: Store
+    if url.startswith("sqlite"):
+        store = SQLiteStore(Path(url.removeprefix("sqlite:///")))
+    else:
+        store = PostgresStore(url.replace("postgresql+psycopg://", "postgresql://", 1), threads)
+    return BareApp(store)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bare", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument(
+        "--stack",
+        choices=STACKS,
+        default="flask",
+        help="flask: Flask and SQLAlchemy as the exchange uses them (default); "
+        "wsgi: a raw WSGI callable on raw sqlite3/psycopg",
+    )
     options = parser.parse_args(argv)
 
     app = create_app()
     vault = load_vault(app)
     url: str = app.config["SQLALCHEMY_DATABASE_URI"]
-    store: Store
-    if url.startswith("sqlite"):
-        store = SQLiteStore(Path(url.removeprefix("sqlite:///")))
+    application: Callable[..., Iterable[bytes]]
+    if options.stack == "flask":
+        from benchmarks.bare_stack import flask_application
+
+        application = flask_application(url)
     else:
-        store = PostgresStore(
-            url.replace("postgresql+psycopg://", "postgresql://", 1), options.threads
-        )
+        application = wsgi_application(url, options.threads)
     server = wsgi.Server(
         (options.host, options.port),
-        BareApp(store),
+        application,
         numthreads=options.threads,
         server_name=app.config["EXCHANGE_NAME"],
         timeout=30,
@@ -294,7 +344,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _stop)
     thread = threading.Thread(target=server.serve, name="bare", daemon=True)
     thread.start()
-    print(f"bare endpoint: https://{options.host}:{server.bind_addr[1]}{RECORDS_PATH}", flush=True)
+    print(
+        f"bare endpoint ({options.stack}): "
+        f"https://{options.host}:{server.bind_addr[1]}{RECORDS_PATH}",
+        flush=True,
+    )
     while not stopping.wait(0.5) and thread.is_alive():
         pass
     server.stop()

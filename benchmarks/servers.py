@@ -1,4 +1,4 @@
-"""Server subprocesses: the exchange (``exchange serve``) and the bare endpoint.
+"""Server subprocesses: the exchange (``exchange serve``) and the bare endpoints.
 
 Each is started with the instance's environment, waited for until every one of its
 processes announced its listener and the port accepts, accounted for CPU time from
@@ -165,12 +165,14 @@ def exchange_server(
 
 
 @contextlib.contextmanager
-def bare_server(instance: Instance, *, threads: int) -> Iterator[ServerProcess]:
-    """The bare endpoint on a free port, for the block."""
+def bare_server(
+    instance: Instance, *, threads: int, stack: str = "flask"
+) -> Iterator[ServerProcess]:
+    """The bare endpoint on ``stack`` (``flask`` or ``wsgi``) on a free port, for the block."""
     port = free_port()
     arguments = [sys.executable, "-m", "benchmarks.bare", "--port", str(port)]
-    arguments += ["--threads", str(threads)]
-    server = _start("bare", arguments, instance, port)
+    arguments += ["--threads", str(threads), "--stack", stack]
+    server = _start(f"bare-{stack}", arguments, instance, port)
     try:
         server.wait_ready("bare endpoint")
         yield server

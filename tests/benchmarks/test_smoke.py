@@ -1,7 +1,8 @@
 """The benchmark harness end to end, in its smallest mode: it runs, and reports everything.
 
 No figure is checked: timings depend on the machine. What is checked is that every
-measurement ran against real servers without a failed request and made it into the table.
+measurement ran against real servers without a failed request and made it into the table,
+and that publish, batch and read were measured against both baselines, bare and floor.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.harness import MEASUREMENTS
+from benchmarks.harness import BASELINES, MEASUREMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
+AGAINST_BASELINES = ("publish", "batch", "read")
 
 
 def test_the_harness_runs_every_measurement(tmp_path: Path) -> None:
@@ -41,3 +43,16 @@ def test_the_harness_runs_every_measurement(tmp_path: Path) -> None:
     reported = json.loads((tmp_path / "results.json").read_text())
     assert {row["measurement"] for row in reported["rows"]} == set(MEASUREMENTS)
     assert all(load["failed"] == 0 for load in reported["loads"])
+    assert set(reported["baselines"]) == {name for name, _, _ in BASELINES} == {"bare", "floor"}
+    labels = [load["label"] for load in reported["loads"]]
+    for name in AGAINST_BASELINES:
+        rows = [row for row in reported["rows"] if row["measurement"] == name]
+        assert rows
+        for row in rows:
+            assert row["baseline"].endswith(" bare") and row["ratio"] is not None, row
+            assert row["floor"].endswith(" floor") and row["floor_ratio"] is not None, row
+            assert row["baseline_latency"] and row["floor_latency"], row
+        for server in ("exchange", "bare", "floor"):
+            assert any(label.startswith(f"{name} {server}") for label in labels), labels
+    floor_lines = [line for line in result.stdout.splitlines() if " floor " in line]
+    assert {line.split(" ", 1)[0] for line in floor_lines} >= set(AGAINST_BASELINES)
