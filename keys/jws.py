@@ -13,6 +13,7 @@ any case, so joserfc would parse every header twice; its default registry caps p
 base64url, a JSON object check, and one signature verification by ``cryptography``.
 """
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -118,11 +119,16 @@ def _sign(payload: bytes, *, key: PrivateSigningKey, kid: str, typ: str) -> tupl
         raise TypeError("key must be a private signing key")
     if not kid or not typ:
         raise ValueError("kid and typ must be non-empty")
-    alg = algorithm_for(key)
-    header_segment = b64url_encode(canonicalize({"alg": alg, "kid": kid, "typ": typ}))
+    header_segment = _header_segment(algorithm_for(key), kid, typ)
     payload_segment = b64url_encode(payload)
     signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
     return header_segment, payload_segment, b64url_encode(_signature(key, signing_input))
+
+
+@functools.lru_cache(maxsize=256)
+def _header_segment(alg: str, kid: str, typ: str) -> str:
+    # A signer uses one header for every token it makes: encode it once.
+    return b64url_encode(canonicalize({"alg": alg, "kid": kid, "typ": typ}))
 
 
 def _signature(key: PrivateSigningKey, signing_input: bytes) -> bytes:
@@ -196,7 +202,10 @@ def _split(token: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_header(segment: str) -> JWSHeader:
+    """The checked header of a segment; a pure function of the text, so its results are
+    kept (errors are not), and a batch signed under one header parses it once."""
     if len(segment) > _MAX_HEADER_CHARS:
         raise MalformedSignature("JWS header is larger than 4 KiB")
     try:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from exchange.agencies.models import AGENCY_KINDS, PolicyVersion
@@ -60,17 +61,24 @@ _CURRENT = (
 )
 
 
-def current_policy() -> Policy:
-    row = db.session.connection().execute(_CURRENT).first()
-    if row is None:
+def policy_from_row(version: int | None, rules: str | None) -> Policy:
+    if version is None or rules is None:
         # No policy at all means nobody may do anything: deny by default.
         return Policy(version=0, rules={})
-    version, rules = row
     policy = _cache.get(version)
     if policy is None:
         policy = Policy(version=version, rules=json.loads(rules))
         _cache[version] = policy
     return policy
+
+
+def current_policy() -> Policy:
+    """The policy in force; a request keeps the one it read with its caller's identity."""
+    if has_request_context() and "policy" in g:
+        request_policy: Policy = g.policy
+        return request_policy
+    row = db.session.connection().execute(_CURRENT).first()
+    return policy_from_row(*row) if row is not None else policy_from_row(None, None)
 
 
 def validate_rules(rules: Any) -> dict[str, dict[str, list[str]]]:
@@ -104,7 +112,10 @@ def set_policy(*, actor: Actor, rules: Any, note: str = "") -> Policy:
         )
     )
     db.session.flush()
-    return Policy(version=version, rules=clean)
+    policy = Policy(version=version, rules=clean)
+    if has_request_context():
+        g.policy = policy
+    return policy
 
 
 def ensure_default_policy(*, actor: Actor) -> Policy:

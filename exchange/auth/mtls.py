@@ -12,6 +12,7 @@ import ssl
 
 from flask import g, request
 
+from exchange.agencies.policy import policy_from_row
 from exchange.agencies.service import agency_lineage
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
@@ -79,6 +80,7 @@ def authenticate_system() -> Actor:
         ),
     )
     g.actor = actor
+    g.policy = policy_from_row(identity.policy_version, identity.policy_rules)
     if identity.revoked_at is not None:
         raise _denied(
             403,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 
-from exchange.agencies.models import Agency, System
+from exchange.agencies.models import Agency, PolicyVersion, System
 from exchange.agencies.service import get_agency
 from exchange.auth.actor import Actor
 from exchange.clock import as_utc, rfc3339, utcnow
@@ -118,9 +118,14 @@ class SystemIdentity:
     agency_id: str
     agency_kind: str
     agency_parent: str | None
+    # The sharing policy in force, read in the same round trip.
+    policy_version: int | None
+    policy_rules: str | None
 
 
 _certificate, _system, _agency = Certificate.__table__, System.__table__, Agency.__table__
+_policy = PolicyVersion.__table__
+_LATEST_POLICY = select(func.max(_policy.c.version)).scalar_subquery()
 _IDENTIFY = (
     select(
         _certificate.c.revoked_at,
@@ -132,6 +137,8 @@ _IDENTIFY = (
         _agency.c.id,
         _agency.c.kind,
         _agency.c.parent_id,
+        _LATEST_POLICY,
+        select(_policy.c.rules).where(_policy.c.version == _LATEST_POLICY).scalar_subquery(),
     )
     .select_from(
         _certificate.join(_system, _certificate.c.system_id == _system.c.id).join(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 
+from exchange.agencies.policy import current_policy
 from exchange.client.sdk import ExchangeClient, ExchangeError
 from exchange.clock import utcnow
 from exchange.extensions import db
@@ -84,6 +88,43 @@ class TestPolicy:
         assert (missing.status, missing.code) == (400, "purpose_required")
         assert (invalid.status, invalid.code) == (400, "purpose_invalid")
         assert audit_entry(app, missing.problem["request_id"])["outcome"] == "invalid"
+
+
+class TestPolicyChange:
+    def test_a_new_policy_version_applies_to_the_next_request(
+        self,
+        app: Flask,
+        runner: FlaskCliRunner,
+        world: World,
+        server: ExchangeServer,
+        tmp_path: Path,
+    ) -> None:
+        police, otit = world.agency("police"), world.agency("otit")
+        envelope = police.envelope("broker")
+        with police.client() as exchange:
+            exchange.publish(envelope)
+        with app.app_context():
+            rules = json.loads(json.dumps(current_policy().rules))
+        narrowed = json.loads(json.dumps(rules))
+        narrowed["broker"]["read"] = [k for k in narrowed["broker"]["read"] if k != "otit"]
+        (tmp_path / "narrowed.json").write_text(json.dumps(narrowed))
+        (tmp_path / "restored.json").write_text(json.dumps(rules))
+        with otit.client() as exchange:
+            assert exchange.get(envelope["id"], purpose="licensing").record == envelope
+            assert (
+                runner.invoke(args=["policy", "set", str(tmp_path / "narrowed.json")]).exit_code
+                == 0
+            )
+            try:
+                assert (
+                    refused(exchange, envelope["id"], purpose="licensing").code == "policy_denied"
+                )
+            finally:
+                assert (
+                    runner.invoke(args=["policy", "set", str(tmp_path / "restored.json")]).exit_code
+                    == 0
+                )
+            assert exchange.get(envelope["id"], purpose="licensing").record == envelope
 
 
 class TestCompromisedKey:
