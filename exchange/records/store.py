@@ -21,14 +21,18 @@ _version = RecordVersion.__table__
 _audience = RecordAudience.__table__
 
 # Built once, compiled once: every publish runs them.
-_FIND_RECORDS = select(
+_RECORD_STATE = select(
     _record.c.pk,
     _record.c.id,
     _record.c.publisher,
     _record.c.type,
     _record.c.version,
     _record.c.status,
-).where(_record.c.id.in_(bindparam("ids", expanding=True)))
+)
+_FIND_RECORDS = _RECORD_STATE.where(_record.c.id.in_(bindparam("ids", expanding=True)))
+# One record (the common single publish) without an expanding IN, which is re-rendered
+# on every execution.
+_FIND_ONE_RECORD = _RECORD_STATE.where(_record.c.id == bindparam("id"))
 _FIND_VERSION = select(_version.c.sha256, _version.c.receipt).where(
     _version.c.record_pk == bindparam("record_pk"), _version.c.version == bindparam("version")
 )
@@ -62,7 +66,12 @@ def load_states(connection: Connection, ids: Iterable[str]) -> dict[str, RecordS
     unique = list(dict.fromkeys(ids))
     states: dict[str, RecordState] = {}
     for start in range(0, len(unique), _CHUNK):
-        rows = connection.execute(_FIND_RECORDS, {"ids": unique[start : start + _CHUNK]})
+        chunk = unique[start : start + _CHUNK]
+        rows = (
+            connection.execute(_FIND_ONE_RECORD, {"id": chunk[0]})
+            if len(chunk) == 1
+            else connection.execute(_FIND_RECORDS, {"ids": chunk})
+        )
         for pk, record_id, publisher, record_type, version, status in rows:
             states[record_id] = RecordState(
                 id=record_id,
