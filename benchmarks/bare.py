@@ -47,9 +47,9 @@ from keys import errors as key_errors
 from keys.jcs import canonicalize
 from keys.jwk import PublicSigningKey, load_public_jwk
 from keys.jws import read_header, verify_detached
+from schemas import RECORD_SIGNATURE_TYPE
 
 RECORDS_PATH = "/api/v1/records"
-RECORD_SIGNATURE_TYPE = "exchange-record+jws"
 
 # (record id, publisher, canonical bytes, signature, received at)
 RecordRow = tuple[str, str, bytes, str, str]

@@ -15,8 +15,8 @@ from benchmarks.instance import Caller
 from exchange.demo.records import make_envelope
 from keys.jcs import canonicalize
 from keys.jws import sign_detached
+from schemas import RECORD_SIGNATURE_TYPE
 
-RECORD_SIGNATURE_TYPE = "exchange-record+jws"
 # Types an immigration agency may publish under the default policy.
 PUBLISHABLE = ("broker", "illegal_employment")
 

@@ -5,6 +5,8 @@ alone to validate a record before they sign it."""
 from schemas.broker import BrokerPayloadSchema
 from schemas.envelope import (
     PAYLOAD_SCHEMAS,
+    RECEIPT_SIGNATURE_TYPE,
+    RECORD_SIGNATURE_TYPE,
     RECORD_TYPES,
     SCHEMA_NAMES,
     EnvelopeSchema,
@@ -38,6 +40,8 @@ from schemas.school import SchoolPayloadSchema
 __all__ = [
     "MATCHING_KEY_MIN_BYTES",
     "PAYLOAD_SCHEMAS",
+    "RECEIPT_SIGNATURE_TYPE",
+    "RECORD_SIGNATURE_TYPE",
     "RECORD_TYPES",
     "RESIDENCE_CARD_PATTERN",
     "SCHEMA_NAMES",

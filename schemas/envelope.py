@@ -32,6 +32,9 @@ from schemas.illegal_employment import IllegalEmploymentPayloadSchema
 from schemas.school import SchoolPayloadSchema
 
 RECORD_TYPES = ("broker", "school", "illegal_employment")
+# JWS "typ" of a record's signature and of the exchange's receipt for it (RFC 7515 §4.1.9).
+RECORD_SIGNATURE_TYPE = "exchange-record+jws"
+RECEIPT_SIGNATURE_TYPE = "exchange-receipt+jws"
 SCHEMA_NAMES: Mapping[str, str] = MappingProxyType(
     {"broker": "broker/1", "school": "school/1", "illegal_employment": "illegal_employment/1"}
 )

@@ -21,9 +21,9 @@ from keys.ca import ClientBundle
 from keys.jcs import canonicalize
 from keys.jwk import PrivateSigningKey, SigningAlgorithm, public_jwk, thumbprint
 from keys.jws import sign_detached
+from schemas import RECORD_SIGNATURE_TYPE
 
 OPERATOR = operator_actor("test")
-RECORD_TYPE = "exchange-record+jws"
 
 
 @dataclass
@@ -58,7 +58,10 @@ class AgencySystem:
     def sign(self, envelope: dict[str, Any], key: PrivateSigningKey | None = None) -> str:
         signer = key or self.key
         return sign_detached(
-            canonicalize(envelope), key=signer, kid=thumbprint(public_jwk(signer)), typ=RECORD_TYPE
+            canonicalize(envelope),
+            key=signer,
+            kid=thumbprint(public_jwk(signer)),
+            typ=RECORD_SIGNATURE_TYPE,
         )
 
     def submission(self, envelope: dict[str, Any]) -> dict[str, Any]:

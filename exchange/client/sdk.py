@@ -30,10 +30,7 @@ from keys.jwk import (
 )
 from keys.jws import read_header, sign_detached, verify_compact, verify_detached
 from keys.pop import make_proof
-from schemas import residence_card_token
-
-RECORD_SIGNATURE_TYPE = "exchange-record+jws"
-RECEIPT_TYPE = "exchange-receipt+jws"
+from schemas import RECEIPT_SIGNATURE_TYPE, RECORD_SIGNATURE_TYPE, residence_card_token
 
 
 class ExchangeError(Exception):
@@ -260,7 +257,7 @@ class ExchangeClient:
             key = self.exchange_keys().get(header.kid)
             if key is None:
                 raise VerificationError(f"receipt signed by unknown exchange key {header.kid}")
-            _, payload = verify_compact(token, key=key, typ=RECEIPT_TYPE)
+            _, payload = verify_compact(token, key=key, typ=RECEIPT_SIGNATURE_TYPE)
         except key_errors.Error as error:
             raise VerificationError(f"receipt does not verify: {error}") from None
         claims = json.loads(payload)

@@ -26,9 +26,9 @@ from exchange.trail.service import append_entry
 from keys.jcs import canonicalize
 from keys.jwk import PrivateSigningKey, public_jwk, thumbprint
 from keys.jws import sign_detached
+from schemas import RECORD_SIGNATURE_TYPE
 
 SYSTEM = "gateway"
-RECORD_SIGNATURE_TYPE = "exchange-record+jws"
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,7 @@ from exchange.records.signing import KeyCache, verify_record_signature
 from exchange.records.store import PendingWrites, RecordState, load_states, stored_version
 from keys.jcs import canonicalize
 from keys.jws import sign_compact
-from schemas import SchemaInvalid, search_fields, validate_envelope
-
-RECEIPT_TYPE = "exchange-receipt+jws"
+from schemas import RECEIPT_SIGNATURE_TYPE, SchemaInvalid, search_fields, validate_envelope
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,10 @@ def make_receipt(
         "iss": vault.issuer,
     }
     return sign_compact(
-        canonicalize(claims), key=vault.receipt_key, kid=vault.receipt_kid, typ=RECEIPT_TYPE
+        canonicalize(claims),
+        key=vault.receipt_key,
+        kid=vault.receipt_kid,
+        typ=RECEIPT_SIGNATURE_TYPE,
     )
 
 

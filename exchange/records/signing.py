@@ -16,8 +16,7 @@ from exchange.problems import Problem
 from keys import errors as key_errors
 from keys.jwk import PublicSigningKey, load_public_jwk
 from keys.jws import read_header, verify_detached
-
-RECORD_SIGNATURE_TYPE = "exchange-record+jws"
+from schemas import RECORD_SIGNATURE_TYPE
 
 # Loaded public keys by kid. A kid is the RFC 7638 thumbprint of the key itself, so an
 # entry can never stand for a different key; status is read from the database each time.
