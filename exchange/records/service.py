@@ -1,8 +1,9 @@
-"""Publishing and reading signed records (DESIGN §3, §5)."""
+"""Publishing signed records (DESIGN §3, §5): every check first, then the writes."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -79,6 +80,26 @@ def _validated(submission: Submission) -> dict[str, Any]:
         ) from None
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_MAX_VERSION = 2**31 - 1
+
+
+def _target_of(envelope: Any) -> tuple[str, int] | None:
+    """The (id, version) an attempt names, for its audit entry, when both are well formed.
+
+    Even a refused submission is recorded against the record it names; what cannot be a
+    record id or version is left out rather than break the entry.
+    """
+    if not isinstance(envelope, dict):
+        return None
+    record_id, version = envelope.get("id"), envelope.get("version")
+    if not isinstance(record_id, str) or not _UUID.match(record_id):
+        return None
+    if type(version) is not int or not 1 <= version <= _MAX_VERSION:
+        return None
+    return record_id, version
+
+
 def make_receipt(
     *, record_id: str, version: int, sha256: str, received_at: datetime, audit_entry_id: str
 ) -> str:
@@ -110,10 +131,9 @@ def publish_records(
             envelopes.append(_validated(submission))
         except Problem as problem:
             schema_errors.extend(_at(submission.pointer, problem).errors)
-        if isinstance(submission.envelope, dict):
-            record_id, version = submission.envelope.get("id"), submission.envelope.get("version")
-            if isinstance(record_id, str) and isinstance(version, int) and len(record_id) <= 36:
-                context.targets.append((record_id, version))
+        target = _target_of(submission.envelope)
+        if target is not None:
+            context.targets.append(target)
     if schema_errors:
         raise Problem(
             422, "schema_invalid", "The record does not match its schema", errors=schema_errors

@@ -182,3 +182,14 @@ class TestNulCharacters:
             assert response.status_code == 400
             assert response.get_json()["code"] == "invalid_characters"
             _assert_answered_and_audited(app, response)
+
+    def test_unstorable_ids_and_versions_are_refused_not_failed(
+        self, app: Flask, world: World
+    ) -> None:
+        caller = _caller(world)
+        for damage in ({"id": "a\x00b"}, {"version": 2**40}, {"id": "x" * 5000}):
+            envelope = dict(caller.envelope("broker"), **damage)
+            body = {"record": envelope, "signature": "eyJhbGciOiJFZDI1NTE5In0..c2ln"}
+            response = _post(app, caller, json.dumps(body).encode())
+            assert response.status_code == 422, response.get_data(as_text=True)
+            _assert_answered_and_audited(app, response)
