@@ -13,7 +13,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, g, json, request
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ class ProblemApi(Api):
         self._app.register_error_handler(Problem, self.handle_problem)
         self._app.register_error_handler(HTTPException, self.handle_http_exception)
         self._app.register_error_handler(IntegrityError, self.handle_integrity_error)
+        self._app.register_error_handler(DataError, self.handle_data_error)
         self._app.register_error_handler(OperationalError, self.handle_database_unavailable)
         self._app.register_error_handler(Exception, self.handle_unexpected)
 
@@ -171,6 +172,16 @@ class ProblemApi(Api):
                 "Concurrent write",
                 "Another request changed the same data at the same moment; retry the request.",
             )
+        )
+
+    def handle_data_error(self, error: DataError) -> Response:
+        # A value the database cannot hold got past validation: refuse it, and log it so
+        # the validation that should have caught it can be tightened.
+        log.error(
+            "request %s: value refused by the database: %s", getattr(g, "request_id", "-"), error
+        )
+        return problem_response(
+            Problem(400, "value_invalid", "Invalid value", "A value is out of range or malformed.")
         )
 
     def handle_database_unavailable(self, error: OperationalError) -> Response:

@@ -175,6 +175,10 @@ class SearchPage:
     next_cursor: str | None
 
 
+# Row keys fit a signed 64-bit integer on every database the exchange runs on.
+_MAX_PK = 2**63 - 1
+
+
 def encode_cursor(pk: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"before": pk}).encode()).decode().rstrip("=")
 
@@ -183,7 +187,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))["before"]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if type(value) is not int or not 1 <= value <= _MAX_PK:
             raise ValueError(cursor)
         return value
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):

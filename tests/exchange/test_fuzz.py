@@ -193,3 +193,16 @@ class TestNulCharacters:
             response = _post(app, caller, json.dumps(body).encode())
             assert response.status_code == 422, response.get_data(as_text=True)
             _assert_answered_and_audited(app, response)
+
+    def test_forged_cursors_are_answered(self, app: Flask, world: World) -> None:
+        import base64
+
+        for before in (10**30, -5, 0, 2**31, "1", None, [1]):
+            cursor = base64.urlsafe_b64encode(json.dumps({"before": before}).encode()).decode()
+            response = app.test_client().get(
+                "/api/v1/records",
+                query_string={"cursor": cursor.rstrip("=")},
+                headers={"Exchange-Purpose": "audit"},
+                environ_base=_caller(world).environ(),
+            )
+            _assert_answered_and_audited(app, response)
