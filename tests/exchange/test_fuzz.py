@@ -165,7 +165,7 @@ class TestFuzzedReads:
         _assert_answered_and_audited(app, response)
 
 
-class TestNulCharacters:
+class TestUnstorableValues:
     def test_nul_in_path_query_or_header_is_refused(self, app: Flask, world: World) -> None:
         environ = _caller(world).environ()
         client = app.test_client()
@@ -206,3 +206,37 @@ class TestNulCharacters:
                 environ_base=_caller(world).environ(),
             )
             _assert_answered_and_audited(app, response)
+
+
+class TestFuzzedKeys:
+    @_FUZZ
+    @given(body=_json, path=st.sampled_from(("", "/x/retire", "/x/revoke")))
+    def test_key_bodies(self, app: Flask, world: World, body: object, path: str) -> None:
+        response = app.test_client().post(
+            f"/api/v1/keys{path}",
+            data=json.dumps(body),
+            content_type="application/json",
+            environ_base=_caller(world).environ(),
+        )
+        _assert_answered_and_audited(app, response)
+        assert response.status_code != 201
+
+    @_FUZZ
+    @given(
+        jwk=st.dictionaries(
+            st.sampled_from(("kty", "crv", "x", "y", "d", "alg", "use")),
+            st.text(max_size=60),
+            max_size=6,
+        ),
+        proof=st.text(max_size=200),
+    )
+    def test_key_registrations(
+        self, app: Flask, world: World, jwk: dict[str, str], proof: str
+    ) -> None:
+        response = app.test_client().post(
+            "/api/v1/keys",
+            json={"jwk": jwk, "proof": proof},
+            environ_base=_caller(world).environ(),
+        )
+        _assert_answered_and_audited(app, response)
+        assert response.status_code != 201
