@@ -185,6 +185,29 @@ class TestPublishAndRead:
         assert versions_stored(app, first["id"]) == 2
 
 
+class TestReplays:
+    def test_an_old_version_replayed_changes_nothing(
+        self, app: Flask, police: AgencySystem, immigration: AgencySystem
+    ) -> None:
+        first = police.envelope("broker")
+        second = dict(first, version=2, issued_at=iso(utcnow()))
+        first_body = police.submission(first)
+        original = post(police, first_body).json()["receipt"]
+        assert post(police, police.submission(second)).status_code == 201
+        replayed = post(police, first_body)
+        assert replayed.status_code == 200 and replayed.json()["receipt"] == original
+        with immigration.client() as exchange:
+            assert exchange.get(first["id"], purpose="investigation").record == second
+        assert versions_stored(app, first["id"]) == 2
+
+    def test_a_signed_record_replayed_by_another_agency_is_refused(
+        self, app: Flask, police: AgencySystem, immigration: AgencySystem
+    ) -> None:
+        body = police.submission(police.envelope("broker"))
+        assert_problem(app, post(immigration, body), 403, "publisher_mismatch")
+        assert post(police, body).status_code == 201
+
+
 class TestRefusals:
     def test_publisher_must_be_the_callers_agency(
         self, app: Flask, police: AgencySystem, immigration: AgencySystem
