@@ -68,6 +68,32 @@ def agency_lineage(agency_id: str) -> tuple[str, ...]:
     return tuple(lineage)
 
 
+def system_actor(
+    *,
+    agency_id: str,
+    agency_kind: str,
+    agency_parent: str | None,
+    system_id: int,
+    system_name: str,
+    roles: str,
+    fingerprint: str | None = None,
+    address: str | None = None,
+) -> Actor:
+    """The acting identity of an agency system."""
+    return Actor(
+        kind="system",
+        agency_id=agency_id,
+        agency_kind=agency_kind,
+        system_id=system_id,
+        system_name=system_name,
+        fingerprint=fingerprint,
+        address=address,
+        roles=frozenset(roles.split()),
+        # Most agencies have no parent: only then is the hierarchy walked.
+        agency_lineage=(agency_lineage(agency_id) if agency_parent is not None else (agency_id,)),
+    )
+
+
 def get_system(agency_id: str, name: str) -> System:
     system: System | None = db.session.scalar(
         select(System).where(System.agency_id == agency_id, System.name == name)

@@ -13,7 +13,7 @@ import ssl
 from flask import g, request
 
 from exchange.agencies.policy import policy_from_row
-from exchange.agencies.service import agency_lineage
+from exchange.agencies.service import system_actor
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
 from exchange.pki.service import identify_certificate
@@ -63,21 +63,15 @@ def authenticate_system() -> Actor:
             "Unknown certificate",
             "The certificate is not registered for any system.",
         )
-    actor = Actor(
-        kind="system",
+    actor = system_actor(
         agency_id=identity.agency_id,
         agency_kind=identity.agency_kind,
+        agency_parent=identity.agency_parent,
         system_id=identity.system_id,
         system_name=identity.system_name,
+        roles=identity.roles,
         fingerprint=fingerprint,
         address=address,
-        roles=frozenset(identity.roles.split()),
-        # Most agencies have no parent: only then is the hierarchy walked.
-        agency_lineage=(
-            agency_lineage(identity.agency_id)
-            if identity.agency_parent is not None
-            else (identity.agency_id,)
-        ),
     )
     g.actor = actor
     g.policy = policy_from_row(identity.policy_version, identity.policy_rules)

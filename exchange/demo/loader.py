@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from exchange.agencies.models import Agency
 from exchange.agencies.provisioning import provision_agency_system
-from exchange.agencies.service import agency_lineage, get_system
-from exchange.auth.actor import Actor
+from exchange.agencies.service import get_system, system_actor
 from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
@@ -108,13 +107,13 @@ def _publish_as_gateway(envelope: dict[str, Any], key: PrivateSigningKey) -> Non
     """Publish through the same service the API uses, audited as the agency's system."""
     system = get_system(envelope["publisher"], SYSTEM)
     agency = system.agency
-    actor = Actor(
-        kind="system",
+    actor = system_actor(
         agency_id=agency.id,
         agency_kind=agency.kind,
+        agency_parent=agency.parent_id,
         system_id=system.id,
         system_name=system.name,
-        agency_lineage=agency_lineage(agency.id),
+        roles=system.roles,
     )
     entry_id = uuid7()
     context = PublishContext(

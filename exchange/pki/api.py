@@ -22,6 +22,7 @@ from exchange.pki.service import (
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
 from exchange.trail.recorder import audited
+from schemas import errors_from_marshmallow
 
 bp = Blueprint("keys", __name__, url_prefix="/api/v1/keys", description="Record-signing keys")
 bp.before_request(require_system)
@@ -54,14 +55,7 @@ def _body(schema: ma.Schema) -> dict[str, object]:
         loaded: dict[str, object] = schema.load(request_json())
         return loaded
     except ma.ValidationError as error:
-        messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
-        errors = [
-            {
-                "pointer": f"/{name}" if name else "",
-                "detail": "; ".join(map(str, m if isinstance(m, list) else [m])),
-            }
-            for name, m in messages.items()
-        ]
+        errors = [e.as_dict() for e in errors_from_marshmallow(error.messages)]
         raise Problem(422, "schema_invalid", "Invalid body", errors=errors) from None
 
 

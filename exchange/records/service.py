@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -103,15 +104,21 @@ def _target_of(envelope: Any) -> tuple[str, int] | None:
 def make_receipt(
     *, record_id: str, version: int, sha256: str, received_at: datetime, audit_entry_id: str
 ) -> str:
+    """The exchange's JWS over {id, version, sha256, received_at, audit_entry, iss}."""
+    return _sign_receipt(
+        {
+            "id": record_id,
+            "version": version,
+            "sha256": sha256,
+            "received_at": rfc3339(received_at),
+            "audit_entry": audit_entry_id,
+            "iss": load_vault().issuer,
+        }
+    )
+
+
+def _sign_receipt(claims: dict[str, Any]) -> str:
     vault = load_vault()
-    claims = {
-        "id": record_id,
-        "version": version,
-        "sha256": sha256,
-        "received_at": rfc3339(received_at),
-        "audit_entry": audit_entry_id,
-        "iss": vault.issuer,
-    }
     return sign_compact(
         canonicalize(claims),
         key=vault.receipt_key,
@@ -167,6 +174,19 @@ class PublishBatch:
     states: dict[str, RecordState]
     keys: KeyCache
     writes: PendingWrites = field(default_factory=PendingWrites)
+
+    @functools.cached_property
+    def _receipt_claims(self) -> dict[str, Any]:
+        # What every receipt of the request shares, formatted once per request.
+        return {
+            "received_at": rfc3339(self.context.received_at),
+            "audit_entry": self.context.audit_entry_id,
+            "iss": load_vault().issuer,
+        }
+
+    def receipt(self, *, record_id: str, version: int, sha256: str) -> str:
+        claims = {"id": record_id, "version": version, "sha256": sha256, **self._receipt_claims}
+        return _sign_receipt(claims)
 
     def check(self, envelope: dict[str, Any], signature: str) -> Published:
         actor, context = self.context.actor, self.context
@@ -238,13 +258,7 @@ class PublishBatch:
             issued_at=issued_at,
             keys=self.keys,
         )
-        receipt = make_receipt(
-            record_id=record_id,
-            version=version,
-            sha256=digest,
-            received_at=context.received_at,
-            audit_entry_id=context.audit_entry_id,
-        )
+        receipt = self.receipt(record_id=record_id, version=version, sha256=digest)
         if state is None:
             state = RecordState(
                 id=record_id,
