@@ -31,7 +31,7 @@ from exchange.auth.actor import Actor
 from exchange.clock import parse_rfc3339, rfc3339
 from exchange.extensions import db
 from exchange.records.normalize import fold
-from exchange.records.service import make_receipt
+from exchange.records.service import sign_receipt
 from exchange.trail.service import entry_document
 from keys.jcs import canonicalize
 from schemas import search_fields
@@ -105,12 +105,14 @@ def _templates(caller: Caller, app_context: Any) -> list[Template]:
                 continue
             issued_at = parse_rfc3339(envelope["issued_at"])
             projection = search_fields(envelope)
-            receipt = make_receipt(
-                record_id=envelope["id"],
-                version=1,
-                sha256=hashlib.sha256(canonical).hexdigest(),
-                received_at=issued_at,
-                audit_entry_id=envelope["id"],
+            receipt = sign_receipt(
+                {
+                    "id": envelope["id"],
+                    "version": 1,
+                    "sha256": hashlib.sha256(canonical).hexdigest(),
+                    "received_at": rfc3339(issued_at),
+                    "audit_entry": envelope["id"],
+                }
             )
             templates.append(
                 Template(

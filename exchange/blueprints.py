@@ -16,14 +16,18 @@ def register(app: Flask, api: Api) -> None:
     from exchange.pki.api import public_bp as pki
     from exchange.records.api import bp as records
     from exchange.records.schemas import BatchSubmissionSchema, SubmissionSchema
+    from exchange.trail.api import CosignatureSubmissionSchema, LookupSchema
+    from exchange.trail.api import bp as audit
     from schemas import PAYLOAD_SCHEMAS
 
-    for blueprint in (records, agencies, keys):
+    for blueprint in (records, agencies, keys, audit):
         api.register_blueprint(blueprint)
     app.register_blueprint(pki)
 
     api.spec.components.schema("Submission", schema=SubmissionSchema)
     api.spec.components.schema("BatchSubmission", schema=BatchSubmissionSchema)
+    api.spec.components.schema("CosignatureSubmission", schema=CosignatureSubmissionSchema)
+    api.spec.components.schema("Lookup", schema=LookupSchema)
     for name, payload_schema in PAYLOAD_SCHEMAS.items():
         component = name.replace("/", "_v").title().replace("_", "") + "Payload"
         api.spec.components.schema(component, schema=payload_schema)

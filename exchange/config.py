@@ -20,6 +20,13 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_UI_PORT": 8444,
     "EXCHANGE_SERVER_THREADS": 16,
     "EXCHANGE_SEARCH_PAGE_SIZE": 50,
+    # The audit log's integrator: "inline" runs it in the server process (one at a time,
+    # under a lock); "off" leaves it to `exchange integrator` processes.
+    "EXCHANGE_INTEGRATOR": "inline",
+    "EXCHANGE_INTEGRATOR_BATCH": 10_000,
+    "EXCHANGE_CHECKPOINT_INTERVAL": 1.0,
+    "EXCHANGE_SEQUENCER_HOLE_SECONDS": 60.0,
+    "EXCHANGE_PROOF_MAX_ENTRIES": 1000,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "API_TITLE": "Inter-agency information-sharing exchange",
     "API_VERSION": "v1",
@@ -39,6 +46,9 @@ _ENVIRONMENT = {
     "EXCHANGE_UI_PORT": int,
     "EXCHANGE_SERVER_THREADS": int,
     "EXCHANGE_MAX_BODY_BYTES": int,
+    "EXCHANGE_LOG_ORIGIN": str,
+    "EXCHANGE_INTEGRATOR": str,
+    "EXCHANGE_CHECKPOINT_INTERVAL": float,
 }
 
 

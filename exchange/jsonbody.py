@@ -12,9 +12,11 @@ import json
 import re
 from typing import Any
 
+import marshmallow as ma
 from flask import current_app, request
 
 from exchange.problems import Problem
+from schemas import errors_from_marshmallow
 
 # Strings, written as the "unrolled loop" so the engine does not alternate per character.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -88,3 +90,13 @@ def request_json() -> Any:
     # get_data honours MAX_CONTENT_LENGTH: an oversized body raises 413 unread.
     body = request.get_data(cache=False)
     return parse_json(body, max_depth=current_app.config["EXCHANGE_MAX_JSON_DEPTH"])
+
+
+def load_body(schema: ma.Schema) -> dict[str, Any]:
+    """The request body loaded by a marshmallow schema; errors as field pointers."""
+    try:
+        loaded: dict[str, Any] = schema.load(request_json())
+    except ma.ValidationError as error:
+        errors = [e.as_dict() for e in errors_from_marshmallow(error.messages)]
+        raise Problem(422, "schema_invalid", "Invalid body", errors=errors) from None
+    return loaded

@@ -14,8 +14,10 @@ from typing import Any
 
 import click
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange.agencies.policy import PURPOSES
+from exchange.client.auditlog import Witness, fetch_checkpoint, prove_publication
 from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError, VerifiedRecord
 from keys.jwk import generate_signing_key, private_jwk, public_jwk, thumbprint
 from keys.pop import make_proof
@@ -177,6 +179,79 @@ def keygen(agency: str, alg: str, out_dir: Path) -> None:
 
 
 client.add_command(keygen)
+
+
+def _log_key(exchange: ExchangeClient, log_key: str | None) -> str:
+    return log_key or str(exchange.request("GET", "/api/v1/audit/key")).strip()
+
+
+@client.command("checkpoint")
+@click.option("--log-key", default=None, help="Trusted C2SP verifier key of the log.")
+@click.pass_context
+def checkpoint(context: click.Context, log_key: str | None) -> None:
+    """Fetch the log's latest checkpoint and check its signature."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            note, verified = fetch_checkpoint(exchange, log_key=_log_key(exchange, log_key))
+            click.echo(note.decode(), nl=False)
+            click.echo(f"verified: size {verified.size}", err=True)
+
+    _run(action)
+
+
+@client.command("prove")
+@click.argument("receipt")
+@click.option("--log-key", default=None, help="Trusted C2SP verifier key of the log.")
+@click.pass_context
+def prove(context: click.Context, receipt: str, log_key: str | None) -> None:
+    """Prove that the publication behind RECEIPT (a receipt JWS) is in the audit log."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            proof = prove_publication(
+                exchange, exchange.read_receipt(receipt), log_key=_log_key(exchange, log_key)
+            )
+            _emit(
+                {
+                    "leaf_index": proof.index,
+                    "checkpoint_size": proof.checkpoint.size,
+                    "entry": proof.entry,
+                }
+            )
+
+    _run(action)
+
+
+@client.command("witness")
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the last trusted checkpoint is kept (default: in the bundle).",
+)
+@click.option("--log-key", default=None, help="The log's verifier key, pinned on first use.")
+@click.pass_context
+def witness(context: click.Context, state: Path | None, log_key: str | None) -> None:
+    """Check the latest checkpoint extends the last one trusted, and cosign it."""
+
+    def action() -> None:
+        bundle = Path(context.obj["bundle"] or ".")
+        with _client(context) as exchange:
+            key = exchange.signing_key
+            if not isinstance(key, Ed25519PrivateKey):
+                raise click.UsageError("Witnessing needs the agency's Ed25519 signing key.")
+            identity = exchange.request("GET", "/api/v1/identity")
+            result = Witness(
+                exchange,
+                state_path=state or bundle / "witness-state.json",
+                name=str(identity["agency"]["id"]),
+                key=key,
+                log_key=log_key,
+            ).run_once()
+            _emit(asdict(result))
+
+    _run(action)
 
 
 @client.command("identity")

@@ -18,6 +18,7 @@ from exchange.extensions import db
 from exchange.pki.vault import create_vault, load_vault
 from exchange.serving import ExchangeServer
 from exchange.trail.privileges import grant_application_role
+from exchange.trail.running import IntegratorThread, build_integrator
 
 
 def initialise(
@@ -93,6 +94,10 @@ def serve_command(
         reuse_port=reuse_port,
     )
     server.start()
+    integrator = None
+    if config["EXCHANGE_INTEGRATOR"] == "inline":
+        integrator = IntegratorThread(current_app._get_current_object())  # type: ignore[attr-defined]
+        integrator.start()
     click.echo(f"API (mutual TLS): https://{server.host}:{server.api.port}/api/v1/")
     click.echo(f"web (TLS):        https://{server.host}:{server.ui.port}/")
     click.echo(f"CA certificate:   {load_vault().ca_path}")
@@ -103,6 +108,8 @@ def serve_command(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server.wait()
+    if integrator is not None:
+        integrator.stop()
 
 
 def _serve_processes(count: int, **options: object) -> None:
@@ -134,10 +141,14 @@ def demo_command(count: int) -> None:
 
     initialise()
     summary = load_demo(record_count=count)
+    integrated = build_integrator(current_app._get_current_object()).integrate(  # type: ignore[attr-defined]
+        checkpoint=True
+    )
     bundles = Path(current_app.config["EXCHANGE_BUNDLES_DIR"])
     click.echo(
         f"agencies: {summary.agencies}, systems: {summary.systems}, records: {summary.records}"
     )
+    click.echo(f"audit log: {integrated.size} entries under a signed checkpoint")
     click.echo(f"client bundles: {bundles}/<agency>-gateway/")
     click.echo(
         "try:  exchange client --bundle "

@@ -58,6 +58,8 @@ class Receipt:
     audit_entry: str
     token: str
     created: bool
+    # Base64 RFC 9162 leaf hash of the publish's audit entry (DESIGN §3).
+    audit_leaf: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,31 +251,39 @@ class ExchangeClient:
             raise VerificationError(f"{agency} has no key {kid}")
         return keys[kid]
 
-    def verify_receipt(
-        self, token: str, *, record_id: str, version: int, canonical: bytes, created: bool = True
-    ) -> Receipt:
+    def read_receipt(self, token: str, *, created: bool = True) -> Receipt:
+        """A receipt whose exchange signature verifies, whatever record it is for."""
         try:
             header = read_header(token)
             key = self.exchange_keys().get(header.kid)
             if key is None:
                 raise VerificationError(f"receipt signed by unknown exchange key {header.kid}")
             _, payload = verify_compact(token, key=key, typ=RECEIPT_SIGNATURE_TYPE)
+            claims = json.loads(payload)
+            return Receipt(
+                record_id=str(claims["id"]),
+                version=int(claims["version"]),
+                sha256=str(claims["sha256"]),
+                received_at=str(claims["received_at"]),
+                audit_entry=str(claims["audit_entry"]),
+                token=token,
+                created=created,
+                audit_leaf=claims.get("audit_leaf"),
+            )
         except key_errors.Error as error:
             raise VerificationError(f"receipt does not verify: {error}") from None
-        claims = json.loads(payload)
-        if claims.get("id") != record_id or claims.get("version") != version:
+        except (KeyError, TypeError, ValueError):
+            raise VerificationError("receipt claims malformed") from None
+
+    def verify_receipt(
+        self, token: str, *, record_id: str, version: int, canonical: bytes, created: bool = True
+    ) -> Receipt:
+        receipt = self.read_receipt(token, created=created)
+        if receipt.record_id != record_id or receipt.version != version:
             raise VerificationError("receipt is for another record version")
-        if claims.get("sha256") != hashlib.sha256(canonical).hexdigest():
+        if receipt.sha256 != hashlib.sha256(canonical).hexdigest():
             raise VerificationError("receipt is for other content")
-        return Receipt(
-            record_id=record_id,
-            version=version,
-            sha256=claims["sha256"],
-            received_at=claims["received_at"],
-            audit_entry=claims["audit_entry"],
-            token=token,
-            created=created,
-        )
+        return receipt
 
     def verify(self, item: Mapping[str, Any]) -> VerifiedRecord:
         """Check a record's signature by its publisher's key and the exchange's receipt."""

@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from audit.merkle import leaf_hash
 from exchange.agencies.models import Agency
 from exchange.agencies.provisioning import provision_agency_system
 from exchange.agencies.service import get_system, system_actor
@@ -21,7 +22,7 @@ from exchange.extensions import db
 from exchange.pki.bundles import default_api_url
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
-from exchange.trail.service import append_entry
+from exchange.trail.service import append_entry, entry_bytes
 from keys.jcs import canonicalize
 from keys.jwk import PrivateSigningKey, public_jwk, thumbprint
 from keys.jws import sign_detached
@@ -115,22 +116,27 @@ def _publish_as_gateway(envelope: dict[str, Any], key: PrivateSigningKey) -> Non
         system_name=system.name,
         roles=system.roles,
     )
-    entry_id = uuid7()
+    entry: dict[str, Any] = {
+        "entry_id": uuid7(),
+        "recorded_at": utcnow(),
+        "actor": actor,
+        "action": "record.publish",
+        "status": 201,
+        "details": {"via": "demo"},
+    }
+
+    def seal(status: int) -> bytes:
+        entry["canonical"] = entry_bytes(**entry, targets=context.targets)
+        return leaf_hash(entry["canonical"])
+
     context = PublishContext(
         actor=actor,
-        received_at=utcnow(),
-        audit_entry_id=entry_id,
+        received_at=entry["recorded_at"],
+        audit_entry_id=entry["entry_id"],
         clock_skew=timedelta(minutes=5),
+        seal_audit=seal,
     )
     submission = Submission(envelope, sign_envelope(envelope, key=key))
     publish_records(context=context, submissions=[submission])
-    append_entry(
-        entry_id=entry_id,
-        recorded_at=context.received_at,
-        actor=actor,
-        action="record.publish",
-        status=201,
-        targets=context.targets,
-        details={"via": "demo"},
-    )
+    append_entry(**entry, targets=context.targets)
     db.session.commit()

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from exchange.auth.mtls import require_system
-from exchange.jsonbody import request_json
+from exchange.jsonbody import load_body
 from exchange.pki.service import (
     crl_pem,
     key_document,
@@ -20,9 +20,7 @@ from exchange.pki.service import (
     revoke_signing_key,
 )
 from exchange.pki.vault import load_vault
-from exchange.problems import Problem
 from exchange.trail.recorder import audited
-from schemas import errors_from_marshmallow
 
 bp = Blueprint("keys", __name__, url_prefix="/api/v1/keys", description="Record-signing keys")
 bp.before_request(require_system)
@@ -50,15 +48,6 @@ class KeyRevocationSchema(ma.Schema):
     )
 
 
-def _body(schema: ma.Schema) -> dict[str, object]:
-    try:
-        loaded: dict[str, object] = schema.load(request_json())
-        return loaded
-    except ma.ValidationError as error:
-        errors = [e.as_dict() for e in errors_from_marshmallow(error.messages)]
-        raise Problem(422, "schema_invalid", "Invalid body", errors=errors) from None
-
-
 @bp.route("", methods=["POST"])
 @bp.doc(
     summary="Register a public signing key for the caller's agency",
@@ -70,12 +59,12 @@ def _body(schema: ma.Schema) -> dict[str, object]:
 @bp.response(201, description="The registered key with its status")
 @audited("key.register")
 def register() -> ResponseReturnValue:
-    body = _body(KeyRegistrationSchema())
+    body = load_body(KeyRegistrationSchema())
     not_after = body["not_after"]
     key = register_signing_key(
         actor=g.actor,
         agency_id=g.actor.agency_id,
-        jwk=body["jwk"],  # type: ignore[arg-type]
+        jwk=body["jwk"],
         proof=str(body["proof"]),
         not_after=not_after if isinstance(not_after, datetime) else None,
     )
@@ -98,7 +87,7 @@ def retire(kid: str) -> ResponseReturnValue:
 @bp.response(200, description="The revoked key")
 @audited("key.revoke")
 def revoke(kid: str) -> ResponseReturnValue:
-    body = _body(KeyRevocationSchema())
+    body = load_body(KeyRevocationSchema())
     g.audit.details["kid"] = kid[:64]
     compromised_at = body["compromised_at"]
     assert isinstance(compromised_at, datetime)

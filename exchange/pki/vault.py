@@ -2,10 +2,11 @@
 
 ``keys/`` holds: ``ca.pem`` and ``ca.key.pem`` (the CA that issues client certificates),
 ``server.pem`` and ``server.key.pem`` (both listeners), ``exchange.key.pem`` (Ed25519,
-signs receipts), and ``secrets.bin`` (the matching key for residence-card tokens and the
-audit HMAC key, AES-GCM under a key derived from the passphrase). The passphrase comes
-from ``EXCHANGE_KEY_PASSPHRASE``; the embedded default keeps one in ``keys/passphrase``
-(mode 0600), which a production deployment replaces with the variable.
+signs receipts), ``log.key.pem`` (Ed25519, signs the audit log's checkpoints), and
+``secrets.bin`` (the matching key for residence-card tokens and the audit HMAC key,
+AES-GCM under a key derived from the passphrase). The passphrase comes from
+``EXCHANGE_KEY_PASSPHRASE``; the embedded default keeps one in ``keys/passphrase`` (mode
+0600), which a production deployment replaces with the variable.
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ from typing import Any, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
 from flask import Flask, current_app
 
+from audit.note import NoteSigner
 from keys.ca import CertificateAuthority
 from keys.jwk import PrivateSigningKey, generate_signing_key, public_jwk, thumbprint
 from keys.storage import decrypt_private_key, encrypt_private_key, generate_passphrase
@@ -41,6 +48,7 @@ class Vault:
     ca: CertificateAuthority
     receipt_key: PrivateSigningKey
     receipt_kid: str
+    log_key: PrivateSigningKey
     matching_key: bytes
     audit_hmac_key: bytes
     passphrase: bytes
@@ -61,6 +69,11 @@ class Vault:
     def issuer(self) -> str:
         """The exchange's name as receipts carry it: its CA's subject (RFC 4514)."""
         return self.ca.certificate.subject.rfc4514_string()
+
+    def log_signer(self, origin: str) -> NoteSigner:
+        """The C2SP signed-note signer of the log; its key name is the log's origin."""
+        raw = self.log_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return NoteSigner.from_private_bytes(name=origin, private_key=raw)
 
     def jwks(self) -> dict[str, Any]:
         jwk = dict(public_jwk(self.receipt_key))
@@ -143,6 +156,9 @@ def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -
         _write_private(
             directory / "exchange.key.pem", encrypt_private_key(key, passphrase=passphrase)
         )
+    if not (directory / "log.key.pem").exists():
+        key = generate_signing_key("Ed25519")
+        _write_private(directory / "log.key.pem", encrypt_private_key(key, passphrase=passphrase))
     if not (directory / "secrets.bin").exists():
         values = {
             "matching_key": secrets.token_hex(32),
@@ -175,12 +191,16 @@ def load_vault(app: Flask | None = None) -> Vault:
         receipt_key = decrypt_private_key(
             (directory / "exchange.key.pem").read_bytes(), passphrase=passphrase
         )
+        log_key = decrypt_private_key(
+            (directory / "log.key.pem").read_bytes(), passphrase=passphrase
+        )
         stored = _open_secrets((directory / "secrets.bin").read_bytes(), passphrase)
         vault = Vault(
             directory=directory,
             ca=ca,
             receipt_key=receipt_key,
             receipt_kid=thumbprint(public_jwk(receipt_key)),
+            log_key=log_key,
             matching_key=bytes.fromhex(stored["matching_key"]),
             audit_hmac_key=bytes.fromhex(stored["audit_hmac_key"]),
             passphrase=passphrase,

@@ -26,7 +26,7 @@ from exchange.records.schemas import (
     VersionListSchema,
 )
 from exchange.records.service import PublishContext, Submission, publish_records
-from exchange.trail.recorder import audited
+from exchange.trail.recorder import audited, seal_entry
 from exchange.trail.service import protect_term
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1/records", description="Signed records")
@@ -122,11 +122,14 @@ def _submissions(body: Any) -> tuple[list[Submission], bool]:
 @audited("record.publish")
 def publish() -> ResponseReturnValue:
     submissions, batch = _submissions(request_json())
+    if batch:
+        g.audit.details["batch"] = len(submissions)
     context = PublishContext(
         actor=g.actor,
         received_at=g.audit.received_at,
         audit_entry_id=g.request_id,
         clock_skew=timedelta(seconds=current_app.config["EXCHANGE_CLOCK_SKEW_SECONDS"]),
+        seal_audit=seal_entry,
         targets=g.audit.targets,
     )
     results = publish_records(context=context, submissions=submissions)
@@ -136,7 +139,6 @@ def publish() -> ResponseReturnValue:
     ]
     status = 201 if any(r.created for r in results) else 200
     if batch:
-        g.audit.details["batch"] = len(results)
         return jsonify({"results": documents}), status
     return jsonify(documents[0]), status
 

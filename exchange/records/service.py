@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
+import base64
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,8 @@ class PublishContext:
     received_at: datetime
     audit_entry_id: str
     clock_skew: timedelta
+    # Fixes the request's audit entry for the given status; returns its leaf hash.
+    seal_audit: Callable[[int], bytes]
     targets: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -101,23 +103,8 @@ def _target_of(envelope: Any) -> tuple[str, int] | None:
     return record_id, version
 
 
-def make_receipt(
-    *, record_id: str, version: int, sha256: str, received_at: datetime, audit_entry_id: str
-) -> str:
-    """The exchange's JWS over {id, version, sha256, received_at, audit_entry, iss}."""
-    return _sign_receipt(
-        {
-            "id": record_id,
-            "version": version,
-            "sha256": sha256,
-            "received_at": rfc3339(received_at),
-            "audit_entry": audit_entry_id,
-            "iss": load_vault().issuer,
-        }
-    )
-
-
-def _sign_receipt(claims: dict[str, Any]) -> str:
+def sign_receipt(claims: dict[str, Any]) -> str:
+    """The exchange's JWS over {id, version, sha256, received_at, audit_entry, audit_leaf, iss}."""
     vault = load_vault()
     return sign_compact(
         canonicalize(claims),
@@ -160,7 +147,15 @@ def publish_records(
             results.append(batch.check(envelope, submission.signature))
         except Problem as problem:
             raise _at(submission.pointer, problem) from None
-    batch.writes.write(connection, states)
+    if batch.writes.versions:
+        # Every check passed: the request's entry is now fixed, and the receipts of the
+        # new versions carry its leaf hash.
+        receipts = batch.sign_receipts(audit_leaf=context.seal_audit(201))
+        results = [
+            replace(r, receipt=receipts[r.record_id, r.version]) if not r.receipt else r
+            for r in results
+        ]
+        batch.writes.write(connection, states)
     return results
 
 
@@ -175,18 +170,20 @@ class PublishBatch:
     keys: KeyCache
     writes: PendingWrites = field(default_factory=PendingWrites)
 
-    @functools.cached_property
-    def _receipt_claims(self) -> dict[str, Any]:
-        # What every receipt of the request shares, formatted once per request.
-        return {
+    def sign_receipts(self, *, audit_leaf: bytes) -> dict[tuple[str, int], str]:
+        """Sign the receipt of every new version, once the audit entry is fixed."""
+        shared = {
             "received_at": rfc3339(self.context.received_at),
             "audit_entry": self.context.audit_entry_id,
+            "audit_leaf": base64.b64encode(audit_leaf).decode("ascii"),
             "iss": load_vault().issuer,
         }
-
-    def receipt(self, *, record_id: str, version: int, sha256: str) -> str:
-        claims = {"id": record_id, "version": version, "sha256": sha256, **self._receipt_claims}
-        return _sign_receipt(claims)
+        receipts = {}
+        for record_id, row in self.writes.versions:
+            version = row["version"]
+            claims = {"id": record_id, "version": version, "sha256": row["sha256"], **shared}
+            row["receipt"] = receipts[record_id, version] = sign_receipt(claims)
+        return receipts
 
     def check(self, envelope: dict[str, Any], signature: str) -> Published:
         actor, context = self.context.actor, self.context
@@ -234,7 +231,8 @@ class PublishBatch:
             if version <= state.version:
                 sha256, receipt = stored_version(self.connection, state, version)
                 if sha256 == digest:
-                    # The same version again: idempotent, the original receipt.
+                    # The same version again: idempotent, the original receipt (signed
+                    # at the end of this request if the first copy is in it too).
                     return Published(
                         record_id=record_id, version=version, receipt=receipt, created=False
                     )
@@ -258,7 +256,6 @@ class PublishBatch:
             issued_at=issued_at,
             keys=self.keys,
         )
-        receipt = self.receipt(record_id=record_id, version=version, sha256=digest)
         if state is None:
             state = RecordState(
                 id=record_id,
@@ -269,7 +266,7 @@ class PublishBatch:
             )
             self.states[record_id] = state
         state.version, state.status = version, envelope["status"]
-        state.pending[version] = (digest, receipt)
+        state.pending[version] = (digest, "")
         projection = search_fields(envelope)
         audience = envelope["handling"]["audience"]
         self.writes.add(
@@ -298,10 +295,10 @@ class PublishBatch:
                 "received_at": context.received_at,
                 "system_id": actor.system_id,
                 "audit_entry_id": context.audit_entry_id,
-                "receipt": receipt,
+                "receipt": "",
             },
         )
-        return Published(record_id=record_id, version=version, receipt=receipt, created=True)
+        return Published(record_id=record_id, version=version, receipt="", created=True)
 
 
 def _version_conflict(detail: str) -> Problem:

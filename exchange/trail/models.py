@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.columns import UTCDateTime
@@ -46,3 +55,51 @@ class AuditTarget(db.Model):  # type: ignore[name-defined]
     entry_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class AuditLeaf(db.Model):  # type: ignore[name-defined]
+    """The position the sequencer gave an entry: gap-free and in commit order (DESIGN §9)."""
+
+    __tablename__ = "audit_leaf"
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_seq: Mapped[int] = mapped_column(Integer, unique=True)
+
+
+class AuditHash(db.Model):  # type: ignore[name-defined]
+    """A perfect subtree's hash, keyed by ``audit.tree.stored_index``."""
+
+    __tablename__ = "audit_hash"
+
+    stored_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(db.Model):  # type: ignore[name-defined]
+    """A C2SP tlog-checkpoint signed by the exchange; ``note`` is the signed note."""
+
+    __tablename__ = "audit_checkpoint"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditCosignature(db.Model):  # type: ignore[name-defined]
+    """A witness's C2SP tlog-cosignature line for one checkpoint."""
+
+    __tablename__ = "audit_cosignature"
+    __table_args__ = (
+        UniqueConstraint("checkpoint_size", "witness"),
+        Index("ix_audit_cosignature_witness", "witness", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger, ForeignKey("audit_checkpoint.size"))
+    agency_id: Mapped[str] = mapped_column(String(32), ForeignKey("agency.id"))
+    kid: Mapped[str] = mapped_column(String(64), ForeignKey("signing_key.kid"))
+    witness: Mapped[str] = mapped_column(String(200))
+    line: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

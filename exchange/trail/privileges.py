@@ -12,7 +12,16 @@ from sqlalchemy.engine import Connection
 
 from exchange.problems import Problem
 
-APPEND_ONLY_TABLES = ("audit_entry", "audit_target", "record_version", "policy_version")
+APPEND_ONLY_TABLES = (
+    "audit_entry",
+    "audit_target",
+    "record_version",
+    "policy_version",
+    "audit_leaf",
+    "audit_hash",
+    "audit_checkpoint",
+    "audit_cosignature",
+)
 MUTABLE_TABLES = ("agency", "system", "certificate", "signing_key", "record", "record_audience")
 
 

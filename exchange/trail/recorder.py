@@ -15,12 +15,14 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 
+from audit.merkle import leaf_hash
 from exchange.auth.actor import Actor
 from exchange.auth.mtls import client_fingerprint
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
 from exchange.problems import Problem, problem_response
-from exchange.trail.service import append_entry
+from exchange.trail.running import wake_integrator
+from exchange.trail.service import append_entry, entry_bytes
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class RequestAudit:
     targets: list[tuple[str, int]] = field(default_factory=list)
     purpose: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # (status, targets, bytes) once a response has committed to its entry: see seal_entry.
+    sealed: tuple[int, tuple[tuple[str, int], ...], bytes] | None = None
 
 
 def audited(action: str) -> Callable[[F], F]:
@@ -70,6 +74,34 @@ def current_actor() -> Actor:
     return actor
 
 
+def _entry_arguments(audit: RequestAudit, status: int) -> dict[str, Any]:
+    return {
+        "entry_id": g.request_id,
+        "recorded_at": audit.received_at,
+        "actor": current_actor(),
+        "action": audit.action,
+        "status": status,
+        "targets": audit.targets,
+        "purpose": audit.purpose,
+        "details": audit.details,
+        "method": request.method,
+        "path": request.path,
+    }
+
+
+def seal_entry(status: int) -> bytes:
+    """Fix this request's entry now and return its RFC 9162 leaf hash.
+
+    For a response that carries its own audit leaf (the publish receipt, DESIGN §3). The
+    entry is written with these bytes if the response keeps this status; if it fails
+    after all, the work is rolled back and an entry with the real status is written.
+    """
+    audit: RequestAudit = g.audit
+    canonical = entry_bytes(**_entry_arguments(audit, status))
+    audit.sealed = (status, tuple(audit.targets), canonical)
+    return leaf_hash(canonical)
+
+
 def finish_request(response: Response) -> Response:
     audit: RequestAudit | None = getattr(g, "audit", None)
     if audit is None:
@@ -78,19 +110,12 @@ def finish_request(response: Response) -> Response:
     try:
         if status >= 400:
             db.session.rollback()
-        append_entry(
-            entry_id=g.request_id,
-            recorded_at=audit.received_at,
-            actor=current_actor(),
-            action=audit.action,
-            status=status,
-            targets=audit.targets,
-            purpose=audit.purpose,
-            details=audit.details,
-            method=request.method,
-            path=request.path,
-        )
+        arguments = _entry_arguments(audit, status)
+        if audit.sealed is not None and audit.sealed[0] == status:
+            arguments.update(targets=audit.sealed[1], canonical=audit.sealed[2])
+        append_entry(**arguments)
         db.session.commit()
+        wake_integrator()
     except Exception:
         # Fail closed: without its audit entry the request did not happen.
         log.exception("audit entry for request %s could not be written", g.request_id)

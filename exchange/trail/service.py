@@ -68,6 +68,36 @@ def entry_document(
     return document
 
 
+def entry_bytes(
+    *,
+    entry_id: str,
+    recorded_at: datetime,
+    actor: Actor,
+    action: str,
+    status: int,
+    targets: Iterable[tuple[str, int]] = (),
+    purpose: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    method: str | None = None,
+    path: str | None = None,
+) -> bytes:
+    """The RFC 8785 bytes of an entry: what the log stores and the Merkle tree hashes."""
+    return canonicalize(
+        entry_document(
+            entry_id=entry_id,
+            recorded_at=recorded_at,
+            actor=actor,
+            action=action,
+            status=status,
+            targets=list(dict.fromkeys(targets)),
+            purpose=purpose,
+            details=details or {},
+            method=method,
+            path=path,
+        )
+    )
+
+
 def append_entry(
     *,
     entry_id: str,
@@ -80,21 +110,27 @@ def append_entry(
     details: Mapping[str, Any] | None = None,
     method: str | None = None,
     path: str | None = None,
+    canonical: bytes | None = None,
 ) -> int:
-    """Insert one entry (and its target index rows); returns its insertion sequence."""
+    """Insert one entry (and its target index rows); returns its insertion sequence.
+
+    ``canonical`` is the entry's bytes when they were fixed earlier in the request
+    (:func:`entry_bytes` with these same arguments), as for a receipt that names its leaf.
+    """
     target_list = list(dict.fromkeys(targets))
-    document = entry_document(
-        entry_id=entry_id,
-        recorded_at=recorded_at,
-        actor=actor,
-        action=action,
-        status=status,
-        targets=target_list,
-        purpose=purpose,
-        details=details or {},
-        method=method,
-        path=path,
-    )
+    if canonical is None:
+        canonical = entry_bytes(
+            entry_id=entry_id,
+            recorded_at=recorded_at,
+            actor=actor,
+            action=action,
+            status=status,
+            targets=target_list,
+            purpose=purpose,
+            details=details,
+            method=method,
+            path=path,
+        )
     connection = db.session.connection()
     seq: int = connection.execute(
         _INSERT_ENTRY,
@@ -102,13 +138,13 @@ def append_entry(
             "id": entry_id,
             "recorded_at": recorded_at,
             "action": action,
-            "outcome": document["outcome"],
+            "outcome": outcome_for(status),
             "status": status,
             "actor_agency": actor.agency_id,
             "actor_system": actor.system_name,
             "actor_fingerprint": actor.fingerprint,
             "purpose": purpose,
-            "canonical": canonicalize(document),
+            "canonical": canonical,
         },
     ).inserted_primary_key[0]  # type: ignore[index]
     if target_list:

@@ -1,0 +1,208 @@
+"""A Merkle tree kept as stored hashes of its perfect subtrees.
+
+Every perfect subtree (2**level leaves, aligned) is hashed once, when its last leaf is
+appended, and never changes; the log stores those hashes keyed by :func:`stored_index`.
+Appending needs only the right edge of the tree (:class:`CompactRange`), and any root or
+proof needs O(log n) stored hashes (:class:`ProofPlan`). The layout is the one of
+golang.org/x/mod/sumdb/tlog, after Crosby and Wallach, "Efficient Data Structures for
+Tamper-Evident Logging" §3.3.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from audit.errors import ProofError
+from audit.merkle import EMPTY_ROOT, HASH_SIZE, _split, node_hash
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class NodeID:
+    """The perfect subtree over leaves ``[index << level, (index + 1) << level)``."""
+
+    level: int
+    index: int
+
+
+def stored_index(node: NodeID) -> int:
+    """The position of ``node`` in the order stored hashes are written (tlog StoredHashIndex).
+
+    Leaf n is written after everything leaves 0..n-1 completed; the nodes a leaf completes
+    follow it, lowest first. Counting the hashes written before the last leaf under the node
+    gives last + last/2 + last/4 + ... = 2*last - popcount(last).
+    """
+    if node.level < 0 or node.index < 0:
+        raise ProofError(f"no such node: {node}")
+    last = ((node.index + 1) << node.level) - 1
+    return 2 * last - last.bit_count() + node.level
+
+
+def stored_count(size: int) -> int:
+    """How many hashes are stored for a tree of ``size`` leaves (tlog StoredHashCount)."""
+    if size < 0:
+        raise ProofError(f"no tree has size {size}")
+    return 2 * size - size.bit_count()
+
+
+def _range_nodes(lo: int, hi: int) -> tuple[NodeID, ...]:
+    # The perfect subtrees covering [lo, hi), left to right. RFC 9162 §2.1.1 splits every
+    # subtree at a power of two, so lo is a multiple of the largest piece and each piece is
+    # aligned; hashing them right to left gives MTH(D[lo:hi]).
+    nodes = []
+    size = hi - lo
+    for level in reversed(range(size.bit_length())):
+        if size >> level & 1:
+            nodes.append(NodeID(level, lo >> level))
+            lo += 1 << level
+    return tuple(nodes)
+
+
+def _fold(hashes: Sequence[bytes]) -> bytes:
+    h = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        h = node_hash(left, h)
+    return h
+
+
+class CompactRange:
+    """The right edge of a tree: the hashes of the perfect subtrees covering all its leaves."""
+
+    __slots__ = ("_hashes", "_size")
+
+    def __init__(self) -> None:
+        self._size = 0
+        self._hashes: list[bytes] = []
+
+    @classmethod
+    def empty(cls) -> "CompactRange":
+        return cls()
+
+    @staticmethod
+    def nodes_of(size: int) -> list[NodeID]:
+        """The perfect subtrees covering ``[0, size)``, left to right: one per set bit."""
+        if size < 0:
+            raise ProofError(f"no tree has size {size}")
+        return list(_range_nodes(0, size))
+
+    @classmethod
+    def from_hashes(cls, *, size: int, hashes: Sequence[bytes]) -> "CompactRange":
+        """Resume from the stored hashes of :meth:`nodes_of` ``(size)``, in that order."""
+        expected = len(cls.nodes_of(size))
+        if len(hashes) != expected:
+            raise ProofError(f"a tree of size {size} has {expected} edge hashes, not {len(hashes)}")
+        if any(len(h) != HASH_SIZE for h in hashes):
+            raise ProofError(f"edge hashes must be {HASH_SIZE} bytes")
+        compact = cls()
+        compact._size = size
+        compact._hashes = [bytes(h) for h in hashes]
+        return compact
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def hashes(self) -> tuple[bytes, ...]:
+        return tuple(self._hashes)
+
+    def append(self, leaf_hash: bytes) -> list[tuple[NodeID, bytes]]:
+        """Add a leaf; return the nodes it completes, the leaf first, in stored-index order."""
+        if len(leaf_hash) != HASH_SIZE:
+            raise ProofError(f"leaf hash must be {HASH_SIZE} bytes")
+        index = self._size
+        completed = [(NodeID(0, index), leaf_hash)]
+        hashes = self._hashes
+        h = leaf_hash
+        level = 0
+        # Each trailing one bit of the leaf index closes a perfect subtree with its left
+        # neighbour on the edge (tlog StoredHashesForRecordHash).
+        while index & 1:
+            h = node_hash(hashes.pop(), h)
+            index >>= 1
+            level += 1
+            completed.append((NodeID(level, index), h))
+        hashes.append(h)
+        self._size += 1
+        return completed
+
+    def root(self) -> bytes:
+        """The Merkle Tree Hash of the leaves so far (RFC 9162 §2.1.1)."""
+        return _fold(self._hashes) if self._hashes else EMPTY_ROOT
+
+
+@dataclass(frozen=True)
+class ProofPlan:
+    """Which stored hashes a proof needs and how to combine them.
+
+    Each entry of ``parts`` is one proof hash: the hash of the range of leaves covered by
+    those perfect subtrees, which is a single stored node except for a ragged right edge.
+    ``nodes`` lists the distinct stored nodes to fetch.
+    """
+
+    parts: tuple[tuple[NodeID, ...], ...]
+    nodes: tuple[NodeID, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        distinct = dict.fromkeys(node for part in self.parts for node in part)
+        object.__setattr__(self, "nodes", tuple(distinct))
+
+    def assemble(self, hashes: Mapping[NodeID, bytes]) -> list[bytes]:
+        """The proof, from the stored hashes of (at least) :attr:`nodes`."""
+        try:
+            return [_fold([hashes[node] for node in part]) for part in self.parts]
+        except KeyError as missing:
+            raise ProofError(f"no stored hash for {missing.args[0]}") from None
+
+
+def inclusion_plan(*, index: int, size: int) -> ProofPlan:
+    """The stored hashes for the audit path of leaf ``index`` in a tree of ``size``."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf index {index} is outside a tree of size {size}")
+    # RFC 9162 §2.1.3.1, walked from the root down; the proof lists the leaf's end first
+    outer_first = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            outer_first.append(_range_nodes(lo + k, hi))
+            hi = lo + k
+        else:
+            outer_first.append(_range_nodes(lo, lo + k))
+            lo += k
+    return ProofPlan(parts=tuple(reversed(outer_first)))
+
+
+def consistency_plan(*, old_size: int, new_size: int) -> ProofPlan:
+    """The stored hashes for the proof that ``old_size`` is a prefix of ``new_size``.
+
+    Equal sizes and an old size of zero give the empty proof, as
+    :func:`audit.merkle.consistency_proof` does.
+    """
+    if not 0 <= old_size <= new_size:
+        raise ProofError(f"cannot prove size {old_size} consistent with size {new_size}")
+    if old_size in (0, new_size):
+        return ProofPlan(parts=())
+    # RFC 9162 §2.1.4.1 SUBPROOF, walked from the root down
+    outer_first = []
+    lo, hi, whole = 0, new_size, True
+    while old_size != hi:
+        k = _split(hi - lo)
+        if old_size <= lo + k:
+            outer_first.append(_range_nodes(lo + k, hi))
+            hi = lo + k
+        else:
+            outer_first.append(_range_nodes(lo, lo + k))
+            lo += k
+            whole = False
+    if not whole:
+        # the old tree is not a single subtree of the new one, so its last piece is sent
+        outer_first.append(_range_nodes(lo, hi))
+    return ProofPlan(parts=tuple(reversed(outer_first)))
+
+
+def root_from_stored(*, size: int, hashes: Mapping[NodeID, bytes]) -> bytes:
+    """The root at ``size`` from the stored hashes of :meth:`CompactRange.nodes_of`."""
+    try:
+        edge = [hashes[node] for node in CompactRange.nodes_of(size)]
+    except KeyError as missing:
+        raise ProofError(f"no stored hash for {missing.args[0]}") from None
+    return CompactRange.from_hashes(size=size, hashes=edge).root()

@@ -1,0 +1,209 @@
+"""The integrator: the one sequencer that turns committed entries into leaves (DESIGN §9).
+
+Writers insert audit entries freely; their ``seq`` is insertion order, which on PostgreSQL
+is not commit order (a transaction that took seq 5 may commit after the one that took 6).
+The integrator takes committed entries that have no leaf yet, in seq order, gives them the
+next leaf indices, extends the stored tree and, at most once per interval while entries
+arrive, signs a C2SP checkpoint. A seq it has passed without seeing is a *hole*: the
+entry may still commit, and then gets a later leaf; holes are watched for a while and
+then forgotten (a request's transaction ends within ``hole_seconds``).
+
+Everything it writes for a batch is one transaction, so a crash loses nothing: the next
+integrator reloads the tree's right edge from the stored hashes and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
+
+from audit.checkpoint import Checkpoint
+from audit.merkle import leaf_hash
+from audit.note import NoteSigner, sign_note
+from audit.tree import CompactRange, stored_index
+from exchange.clock import utcnow
+from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditHash, AuditLeaf
+from exchange.trail.tree import compact_range, integrated_size
+
+log = logging.getLogger(__name__)
+
+_entry = AuditEntry.__table__
+_leaf = AuditLeaf.__table__
+_hash = AuditHash.__table__
+_checkpoint = AuditCheckpoint.__table__
+
+_INSERT_LEAF = _leaf.insert()
+_INSERT_HASH = _hash.insert()
+_INSERT_CHECKPOINT = _checkpoint.insert()
+
+# How far back a restarted integrator looks for entries that committed out of order, and
+# how many seqs of one gap it watches: gaps come from transactions in flight or rolled back.
+_RESTART_WINDOW = 100_000
+_MAX_GAP = 100_000
+
+
+@dataclass
+class Integration:
+    """What one call to :meth:`Integrator.integrate` did."""
+
+    integrated: int = 0
+    size: int = 0
+    checkpoint: int | None = None
+
+
+@dataclass
+class Integrator:
+    engine: Engine
+    signer: NoteSigner
+    origin: str
+    batch_size: int = 10_000
+    checkpoint_interval: float = 1.0
+    hole_seconds: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = utcnow
+    _range: CompactRange | None = None
+    _high_seq: int = 0
+    _holes: dict[int, float] = field(default_factory=dict)
+    _checkpoint_size: int = 0
+    _checkpoint_at: float = float("-inf")
+
+    @property
+    def size(self) -> int:
+        return 0 if self._range is None else self._range.size
+
+    def integrate(self, *, checkpoint: bool | None = None) -> Integration:
+        """Integrate every committed entry without a leaf; sign a checkpoint when due.
+
+        ``checkpoint=True`` signs one now if the tree grew, ``False`` never, ``None`` when
+        the interval has passed.
+        """
+        result = Integration()
+        try:
+            if self._range is None:
+                self._load()
+            while True:
+                added = self._integrate_batch()
+                result.integrated += added
+                if added < self.batch_size:
+                    break
+            result.checkpoint = self._maybe_checkpoint(checkpoint)
+        except Exception:
+            # The database is the truth: start again from what it holds.
+            self._range = None
+            raise
+        result.size = self.size
+        return result
+
+    def pending_checkpoint_delay(self) -> float | None:
+        """Seconds until a checkpoint is due for leaves not yet checkpointed, if any."""
+        if self._range is None or self._range.size <= self._checkpoint_size:
+            return None
+        return max(0.0, self._checkpoint_at + self.checkpoint_interval - self.clock())
+
+    def _load(self) -> None:
+        with self.engine.connect() as connection:
+            size = integrated_size(connection)
+            self._range = compact_range(connection, size)
+            high = connection.execute(select(func.max(_leaf.c.entry_seq))).scalar() or 0
+            self._high_seq = int(high)
+            recent = {
+                int(seq)
+                for (seq,) in connection.execute(
+                    select(_leaf.c.entry_seq).where(
+                        _leaf.c.entry_seq > self._high_seq - _RESTART_WINDOW
+                    )
+                )
+            }
+            latest = connection.execute(
+                select(_checkpoint.c.size).order_by(_checkpoint.c.size.desc()).limit(1)
+            ).scalar()
+            self._checkpoint_size = int(latest or 0)
+        started = self.clock()
+        low = max(1, self._high_seq - _RESTART_WINDOW + 1)
+        self._holes = {seq: started for seq in range(low, self._high_seq) if seq not in recent}
+
+    def _pending(self, connection: Connection) -> list[tuple[int, bytes]]:
+        rows = [
+            (int(seq), bytes(canonical))
+            for seq, canonical in connection.execute(
+                select(_entry.c.seq, _entry.c.canonical)
+                .where(_entry.c.seq > self._high_seq)
+                .order_by(_entry.c.seq)
+                .limit(self.batch_size)
+            )
+        ]
+        if self._holes:
+            late = sorted(self._holes)[: self.batch_size]
+            filled = [
+                (int(seq), bytes(canonical))
+                for seq, canonical in connection.execute(
+                    select(_entry.c.seq, _entry.c.canonical)
+                    .where(_entry.c.seq.in_(late))
+                    .order_by(_entry.c.seq)
+                )
+            ]
+            # Late commits first: they were inserted before the newer entries.
+            rows = filled + rows
+        return rows
+
+    def _integrate_batch(self) -> int:
+        assert self._range is not None
+        now = self.clock()
+        for seq, seen in list(self._holes.items()):
+            if now - seen > self.hole_seconds:
+                del self._holes[seq]
+        with self.engine.connect() as connection:
+            rows = self._pending(connection)
+            if not rows:
+                connection.rollback()
+                return 0
+            tree = CompactRange.from_hashes(size=self._range.size, hashes=self._range.hashes)
+            leaves: list[dict[str, int]] = []
+            hashes: list[dict[str, object]] = []
+            new_holes: list[int] = []
+            high = self._high_seq
+            for seq, canonical in rows:
+                if seq > high:
+                    new_holes.extend(range(max(high + 1, seq - _MAX_GAP), seq))
+                    high = seq
+                leaves.append({"leaf_index": tree.size, "entry_seq": seq})
+                for node, digest in tree.append(leaf_hash(canonical)):
+                    hashes.append({"stored_index": stored_index(node), "hash": digest})
+            connection.execute(_INSERT_LEAF, leaves)
+            connection.execute(_INSERT_HASH, hashes)
+            connection.commit()
+        for seq, _ in rows:
+            self._holes.pop(seq, None)
+        for seq in new_holes:
+            self._holes[seq] = now
+        self._range, self._high_seq = tree, high
+        return len(rows)
+
+    def _maybe_checkpoint(self, when: bool | None) -> int | None:
+        assert self._range is not None
+        size = self._range.size
+        if when is False or size <= self._checkpoint_size:
+            return None
+        if when is None and self.clock() - self._checkpoint_at < self.checkpoint_interval:
+            return None
+        body = Checkpoint(origin=self.origin, size=size, root=self._range.root()).body()
+        note = sign_note(body, signers=[self.signer])
+        with self.engine.connect() as connection:
+            connection.execute(
+                _INSERT_CHECKPOINT,
+                {
+                    "size": size,
+                    "root": self._range.root(),
+                    "note": note.decode("utf-8"),
+                    "created_at": self.now(),
+                },
+            )
+            connection.commit()
+        self._checkpoint_size, self._checkpoint_at = size, self.clock()
+        return size

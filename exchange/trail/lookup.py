@@ -1,0 +1,64 @@
+"""The auditor's "audit hash" look-up: did anyone search for this term? (DESIGN §7)
+
+Entries keep search terms and residence-card tokens only as HMACs under the exchange's
+audit key. An auditor hands the exchange the term in the clear, in the body of a request
+that is itself audited (as a hash), and gets back the entries that carry its HMAC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import literal, select
+
+from exchange.auth.actor import Actor
+from exchange.clock import rfc3339
+from exchange.extensions import db
+from exchange.pki.vault import load_vault
+from exchange.trail.log import require_auditor
+from exchange.trail.models import AuditEntry, AuditLeaf
+from exchange.trail.service import protect_term
+
+_entry = AuditEntry.__table__
+_leaf = AuditLeaf.__table__
+
+
+def lookup_term(*, actor: Actor, term: str, since: datetime | None, limit: int) -> dict[str, Any]:
+    require_auditor(actor)
+    protected = protect_term(term, key=load_vault().audit_hmac_key)
+    # The hash is hex under a fixed prefix, so a LIKE over the entry's bytes is exact.
+    found = _entry.c.canonical.like(literal(b"%" + protected.encode("ascii") + b"%"))
+    connection = db.session.connection()
+    query = (
+        select(
+            _entry.c.id,
+            _entry.c.recorded_at,
+            _entry.c.action,
+            _entry.c.actor_agency,
+            _entry.c.actor_system,
+            _entry.c.purpose,
+            _leaf.c.leaf_index,
+        )
+        .select_from(_entry.outerjoin(_leaf, _leaf.c.entry_seq == _entry.c.seq))
+        .where(found)
+        .order_by(_entry.c.seq.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(_entry.c.recorded_at >= since)
+    return {
+        "hash": protected,
+        "entries": [
+            {
+                "id": row.id,
+                "time": rfc3339(row.recorded_at),
+                "action": row.action,
+                "agency": row.actor_agency,
+                "system": row.actor_system,
+                "purpose": row.purpose,
+                "index": row.leaf_index,
+            }
+            for row in connection.execute(query)
+        ],
+    }

@@ -1,0 +1,160 @@
+"""Running the integrator: in-process beside the server, or alone as ``exchange integrator``.
+
+Exactly one integrator is active at a time. On PostgreSQL it holds a session advisory
+lock on a connection of its own, which also LISTENs for the entries' notifications; on
+SQLite it holds an exclusive lock on a file beside the database. Either lock dies with its
+process, so a standby takes over after a crash.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from exchange.extensions import db
+from exchange.pki.vault import load_vault
+from exchange.trail.integrator import Integrator
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_lock keys: this class, and the schema (one integrator per exchange database).
+ADVISORY_CLASS = 0x65786368
+POLL_SECONDS = 0.1
+LOCK_RETRY_SECONDS = 2.0
+
+_wakeup = threading.Event()
+
+
+def wake_integrator() -> None:
+    """Tell an integrator running in this process that entries were committed."""
+    _wakeup.set()
+
+
+def log_origin(app: Flask) -> str:
+    return str(app.config.get("EXCHANGE_LOG_ORIGIN") or f"{app.config['EXCHANGE_NAME']}/audit")
+
+
+def build_integrator(app: Flask) -> Integrator:
+    config = app.config
+    origin = log_origin(app)
+    return Integrator(
+        engine=db.engine,
+        signer=load_vault(app).log_signer(origin),
+        origin=origin,
+        batch_size=int(config["EXCHANGE_INTEGRATOR_BATCH"]),
+        checkpoint_interval=float(config["EXCHANGE_CHECKPOINT_INTERVAL"]),
+        hole_seconds=float(config["EXCHANGE_SEQUENCER_HOLE_SECONDS"]),
+    )
+
+
+class IntegratorLock:
+    """The single-integrator lock, with the wait for new entries that goes with it."""
+
+    def __init__(self, engine: Engine, *, lock_path: Path) -> None:
+        self._engine = engine
+        self._lock_path = lock_path
+        self._postgres: psycopg.Connection[Any] | None = None
+        self._file: IO[bytes] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._postgres is not None or self._file is not None
+
+    def acquire(self) -> bool:
+        if self.held:
+            return True
+        if self._engine.dialect.name == "postgresql":
+            url = self._engine.url.set(drivername="postgresql")
+            connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+            locked = connection.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (ADVISORY_CLASS,)
+            )
+            row = locked.fetchone()
+            if not row or not row[0]:
+                connection.close()
+                return False
+            connection.execute("LISTEN exchange_audit")
+            self._postgres = connection
+            return True
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._lock_path.open("ab")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def wait(self, timeout: float) -> None:
+        """Return when entries may have arrived, or after ``timeout`` seconds."""
+        if self._postgres is not None:
+            for _ in self._postgres.notifies(timeout=timeout, stop_after=1):
+                pass
+            return
+        _wakeup.wait(timeout)
+        _wakeup.clear()
+
+    def release(self) -> None:
+        if self._postgres is not None:
+            self._postgres.close()
+            self._postgres = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def lock_path(app: Flask) -> Path:
+    return Path(app.instance_path) / "integrator.lock"
+
+
+def run_integrator(app: Flask, *, stop: threading.Event) -> None:
+    """Integrate until ``stop`` is set; stand by while another integrator holds the lock."""
+    with app.app_context():
+        lock = IntegratorLock(db.engine, lock_path=lock_path(app))
+        integrator = build_integrator(app)
+        try:
+            while not stop.is_set():
+                try:
+                    if not lock.acquire():
+                        stop.wait(LOCK_RETRY_SECONDS)
+                        continue
+                    integrator.integrate()
+                    delay = integrator.pending_checkpoint_delay()
+                    lock.wait(POLL_SECONDS if delay is None else min(POLL_SECONDS, delay))
+                except Exception:
+                    log.exception("integration failed; retrying")
+                    lock.release()
+                    stop.wait(LOCK_RETRY_SECONDS)
+            integrator.integrate(checkpoint=True)
+        finally:
+            lock.release()
+
+
+class IntegratorThread:
+    """The in-process integrator of the embedded default."""
+
+    def __init__(self, app: Flask) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=run_integrator,
+            args=(app,),
+            kwargs={"stop": self._stop},
+            name="exchange-integrator",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        _wakeup.set()
+        self._thread.join(timeout)
