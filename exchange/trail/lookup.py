@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, literal, select
 
 from exchange.auth.actor import Actor
 from exchange.clock import rfc3339
@@ -27,9 +27,14 @@ _leaf = AuditLeaf.__table__
 def lookup_term(*, actor: Actor, term: str, since: datetime | None, limit: int) -> dict[str, Any]:
     require_auditor(actor)
     protected = protect_term(term, key=load_vault().audit_hmac_key)
-    # The hash is hex under a fixed prefix, so a LIKE over the entry's bytes is exact.
-    found = _entry.c.canonical.like(literal(b"%" + protected.encode("ascii") + b"%"))
+    # The hash is hex under a fixed prefix: finding it in the entry's bytes is exact.
+    needle = protected.encode("ascii")
     connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        found = func.instr(_entry.c.canonical, literal(needle)) > 0
+    else:
+        pattern = literal(b"%" + needle + b"%")
+        found = _entry.c.canonical.op("LIKE", is_comparison=True)(pattern)
     query = (
         select(
             _entry.c.id,

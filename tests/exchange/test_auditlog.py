@@ -1,0 +1,364 @@
+"""The verifiable log over real mTLS: checkpoints, proofs, entries, cosignatures, look-up.
+
+What the exchange serves is checked with ``tests/audit/independent.py``, a verifier
+written from RFC 9162 and the C2SP texts that shares no code with ``audit/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+
+from audit.merkle import leaf_hash
+from exchange.client.auditlog import Witness, prove_publication
+from exchange.client.sdk import ExchangeClient, ExchangeError
+from exchange.extensions import db
+from exchange.serving import ExchangeServer
+from exchange.trail.running import build_integrator
+from tests.audit import independent
+from tests.exchange.helpers import audit_entry
+from tests.factories import AgencySystem, World
+
+
+def integrate(app: Flask) -> int:
+    with app.app_context():
+        result = build_integrator(app).integrate(checkpoint=True)
+        db.session.remove()
+    return result.size
+
+
+def refused(exchange: ExchangeClient, method: str, path: str, **kwargs: Any) -> ExchangeError:
+    with pytest.raises(ExchangeError) as error:
+        exchange.request(method, path, **kwargs)
+    return error.value
+
+
+def ed25519(system: AgencySystem) -> Ed25519PrivateKey:
+    assert isinstance(system.key, Ed25519PrivateKey)
+    return system.key
+
+
+def b64(items: list[str]) -> list[bytes]:
+    return [base64.b64decode(item) for item in items]
+
+
+@pytest.fixture(scope="module")
+def police(world: World, server: ExchangeServer) -> AgencySystem:
+    return world.agency("police")
+
+
+@pytest.fixture(scope="module")
+def auditor(world: World, server: ExchangeServer) -> AgencySystem:
+    return world.agency("otit", roles=("auditor",))
+
+
+@pytest.fixture(scope="module")
+def log_key(police: AgencySystem) -> str:
+    with police.client() as exchange:
+        return str(exchange.request("GET", "/api/v1/audit/key")).strip()
+
+
+class TestCheckpoint:
+    def test_served_note_verifies_independently(
+        self, app: Flask, police: AgencySystem, log_key: str
+    ) -> None:
+        with police.client() as exchange:
+            exchange.publish(police.envelope())
+            size = integrate(app)
+            note = str(exchange.request("GET", "/api/v1/audit/checkpoint")).encode()
+        origin, checkpoint_size, _ = independent.verify_checkpoint_note(note, log_key)
+        assert origin == "exchange.example.go.jp/audit" and checkpoint_size == size
+
+    def test_before_any_checkpoint_the_answer_is_a_problem(self, tmp_path: Path) -> None:
+        from tests.isolated import isolated_app
+
+        with isolated_app(tmp_path) as fresh:
+            response = fresh.test_client().get(
+                "/api/v1/audit/checkpoint", environ_base=_environ_of(fresh, tmp_path)
+            )
+        assert response.status_code == 404
+        assert response.json is not None and response.json["code"] == "checkpoint_missing"
+
+    def test_unknown_size_is_refused(self, police: AgencySystem) -> None:
+        with police.client() as exchange:
+            error = refused(exchange, "GET", "/api/v1/audit/checkpoint", params={"size": 10**12})
+        assert (error.status, error.code) == (404, "checkpoint_not_found")
+
+
+def _environ_of(app: Flask, root: Path) -> dict[str, str]:
+    return World(app, root / "bundles").agency("police").environ()
+
+
+class TestProofs:
+    def test_inclusion_by_index_verifies_independently(
+        self, app: Flask, police: AgencySystem, log_key: str
+    ) -> None:
+        size = integrate(app)
+        with police.client() as exchange:
+            note = str(exchange.request("GET", "/api/v1/audit/checkpoint")).encode()
+            _, _, root = independent.verify_checkpoint_note(note, log_key)
+            for index in sorted({0, size // 2, size - 1}):
+                proof = exchange.request(
+                    "GET", "/api/v1/audit/proof/inclusion", params={"index": index, "size": size}
+                )
+                assert independent.verify_inclusion(
+                    base64.b64decode(proof["leaf_hash"]), index, size, b64(proof["proof"]), root
+                )
+
+    def test_consistency_verifies_independently(
+        self, app: Flask, police: AgencySystem, log_key: str
+    ) -> None:
+        with police.client() as exchange:
+            old = integrate(app)
+            old_note = str(exchange.request("GET", "/api/v1/audit/checkpoint")).encode()
+            exchange.publish(police.envelope())
+            new = integrate(app)
+            new_note = str(exchange.request("GET", "/api/v1/audit/checkpoint")).encode()
+            proof = exchange.request(
+                "GET", "/api/v1/audit/proof/consistency", params={"old": old, "new": new}
+            )
+        _, _, old_root = independent.verify_checkpoint_note(old_note, log_key)
+        _, _, new_root = independent.verify_checkpoint_note(new_note, log_key)
+        assert new > old
+        assert independent.verify_consistency(old, new, old_root, new_root, b64(proof["proof"]))
+
+    def test_a_receipt_leads_to_a_proof_of_its_publication(
+        self, app: Flask, police: AgencySystem, log_key: str
+    ) -> None:
+        with police.client() as exchange:
+            receipt = exchange.publish(police.envelope())
+            assert receipt.audit_leaf is not None
+            integrate(app)
+            proof = prove_publication(exchange, receipt, log_key=log_key)
+        entry = audit_entry(app, receipt.audit_entry)
+        assert proof.entry == entry and entry["action"] == "record.publish"
+        assert {"id": receipt.record_id, "version": 1} in entry["targets"]
+
+    def test_batch_receipts_share_the_leaf_of_their_one_entry(
+        self, app: Flask, police: AgencySystem, log_key: str
+    ) -> None:
+        with police.client() as exchange:
+            receipts = exchange.publish_batch([police.envelope(), police.envelope()])
+            integrate(app)
+            assert len({r.audit_leaf for r in receipts}) == 1
+            for receipt in receipts:
+                prove_publication(exchange, receipt, log_key=log_key)
+
+    def test_an_entry_is_proven_only_to_its_own_agency_or_an_auditor(
+        self, app: Flask, world: World, police: AgencySystem, auditor: AgencySystem
+    ) -> None:
+        with police.client() as exchange:
+            receipt = exchange.publish(police.envelope())
+        integrate(app)
+        params = {"entry": receipt.audit_entry}
+        with world.agency("mofa").client() as stranger:
+            error = refused(stranger, "GET", "/api/v1/audit/proof/inclusion", params=params)
+        assert (error.status, error.code) == (404, "entry_not_found")
+        with auditor.client() as exchange:
+            proof = exchange.request("GET", "/api/v1/audit/proof/inclusion", params=params)
+        assert json.loads(base64.b64decode(proof["entry"]))["id"] == receipt.audit_entry
+
+    def test_an_entry_not_yet_integrated_is_reported_as_such(
+        self, app: Flask, police: AgencySystem
+    ) -> None:
+        integrate(app)
+        with police.client() as exchange:
+            receipt = exchange.publish(police.envelope())
+            error = refused(
+                exchange,
+                "GET",
+                "/api/v1/audit/proof/inclusion",
+                params={"entry": receipt.audit_entry},
+            )
+        assert (error.status, error.code) == (404, "entry_not_integrated")
+
+    @pytest.mark.parametrize(
+        ("path", "params", "status", "code"),
+        [
+            ("/proof/inclusion", {"index": 0, "size": 10**15}, 400, "size_beyond_checkpoint"),
+            ("/proof/inclusion", {"index": 10**15}, 400, "index_invalid"),
+            ("/proof/inclusion", {}, 400, "parameters_invalid"),
+            ("/proof/inclusion", {"index": "x"}, 422, "parameters_invalid"),
+            ("/proof/inclusion", {"index": -1}, 422, "parameters_invalid"),
+            ("/proof/inclusion", {"entry": "not-a-uuid"}, 422, "parameters_invalid"),
+            ("/proof/consistency", {"old": 5, "new": 2}, 400, "size_invalid"),
+            ("/proof/consistency", {}, 422, "parameters_invalid"),
+            ("/proof/consistency", {"old": 1, "new": 10**15}, 400, "size_beyond_checkpoint"),
+        ],
+    )
+    def test_bad_parameters_are_problems(
+        self,
+        app: Flask,
+        police: AgencySystem,
+        path: str,
+        params: dict[str, Any],
+        status: int,
+        code: str,
+    ) -> None:
+        integrate(app)
+        with police.client() as exchange:
+            error = refused(exchange, "GET", "/api/v1/audit" + path, params=params)
+        assert (error.status, error.code) == (status, code)
+        assert audit_entry(app, error.problem["request_id"])["outcome"] == "invalid"
+
+
+class TestEntries:
+    def test_auditor_reads_entries_whose_hashes_are_the_leaves(
+        self, app: Flask, police: AgencySystem, auditor: AgencySystem
+    ) -> None:
+        size = integrate(app)
+        with auditor.client() as exchange:
+            page = exchange.request("GET", "/api/v1/audit/entries", params={"start": 0})
+            for item in page["entries"][:20]:
+                proof = exchange.request(
+                    "GET",
+                    "/api/v1/audit/proof/inclusion",
+                    params={"index": item["index"], "size": size},
+                )
+                assert leaf_hash(base64.b64decode(item["entry"])) == base64.b64decode(
+                    proof["leaf_hash"]
+                )
+        assert page["start"] == 0 and page["entries"][0]["index"] == 0
+
+    def test_other_systems_may_not_read_entries(self, app: Flask, police: AgencySystem) -> None:
+        with police.client() as exchange:
+            error = refused(exchange, "GET", "/api/v1/audit/entries", params={"start": 0})
+        assert (error.status, error.code) == (403, "role_required")
+        assert audit_entry(app, error.problem["request_id"])["outcome"] == "denied"
+
+
+class TestLookup:
+    def test_auditor_finds_who_searched_for_a_term(
+        self, app: Flask, police: AgencySystem, auditor: AgencySystem
+    ) -> None:
+        term = "ブローカー商会"
+        with police.client() as exchange:
+            exchange.search_page(purpose="investigation", q=term)
+        with auditor.client() as exchange:
+            found = exchange.request("POST", "/api/v1/audit/lookup", json={"term": term})
+        assert found["hash"].startswith("hmac-sha256:")
+        assert [e["agency"] for e in found["entries"]] == [police.agency]
+        assert found["entries"][0]["purpose"] == "investigation"
+
+    def test_the_term_is_kept_only_as_its_hash(self, app: Flask, auditor: AgencySystem) -> None:
+        with auditor.client() as exchange:
+            response = exchange.session.post(
+                exchange.base_url + "/api/v1/audit/lookup",
+                json={"term": "山田太郎"},
+                verify=exchange.ca,
+            )
+        entry = audit_entry(app, response.headers["Exchange-Request-Id"])
+        assert "山田太郎" not in json.dumps(entry, ensure_ascii=False)
+        assert entry["details"]["term"] == response.json()["hash"]
+
+    def test_other_systems_may_not_look_up(self, police: AgencySystem) -> None:
+        with police.client() as exchange:
+            error = refused(exchange, "POST", "/api/v1/audit/lookup", json={"term": "x"})
+        assert (error.status, error.code) == (403, "role_required")
+
+    @pytest.mark.parametrize("body", [{}, {"term": ""}, {"term": 5}, [], {"term": "x", "y": 1}])
+    def test_bad_bodies_are_problems(self, auditor: AgencySystem, body: Any) -> None:
+        with auditor.client() as exchange:
+            error = refused(exchange, "POST", "/api/v1/audit/lookup", json=body)
+        assert (error.status, error.code) == (422, "schema_invalid")
+
+
+class TestCosignatures:
+    def test_a_witness_cosigns_and_the_checkpoint_carries_it(
+        self, app: Flask, world: World, tmp_path: Path, log_key: str
+    ) -> None:
+        mofa = world.agency("mofa")
+        with mofa.client() as exchange:
+            exchange.publish(mofa.envelope())
+            integrate(app)
+            witness = Witness(
+                exchange, state_path=tmp_path / "w.json", name=mofa.agency, key=ed25519(mofa)
+            )
+            first = witness.run_once()
+            exchange.publish(mofa.envelope())
+            integrate(app)
+            second = witness.run_once()
+            note = str(exchange.request("GET", "/api/v1/audit/checkpoint")).encode()
+            listed = exchange.request(
+                "GET", "/api/v1/audit/cosignatures", params={"size": second.size}
+            )
+        assert second.previous == first.size and second.size > first.size
+        assert independent.verify_checkpoint_note(note, log_key)[1] == second.size
+        line = [x for x in note.decode().splitlines() if x.startswith(f"— {mofa.agency} ")]
+        assert len(line) == 1 and listed["cosignatures"][0]["cosignature"] == line[0]
+        state = json.loads((tmp_path / "w.json").read_text())
+        assert state["log_key"] == log_key
+
+    def test_a_cosignature_by_another_key_is_refused(
+        self, app: Flask, world: World, tmp_path: Path
+    ) -> None:
+        mofa = world.agency("mofa")
+        integrate(app)
+        with mofa.client() as exchange:
+            witness = Witness(
+                exchange,
+                state_path=tmp_path / "w.json",
+                name=mofa.agency,
+                key=Ed25519PrivateKey.generate(),
+            )
+            with pytest.raises(ExchangeError) as error:
+                witness.run_once()
+        assert (error.value.status, error.value.code) == (422, "witness_key_unknown")
+
+    def test_a_cosignature_under_another_name_is_refused(
+        self, app: Flask, world: World, tmp_path: Path
+    ) -> None:
+        mofa = world.agency("mofa")
+        integrate(app)
+        with mofa.client() as exchange:
+            witness = Witness(
+                exchange, state_path=tmp_path / "w.json", name="isa", key=ed25519(mofa)
+            )
+            with pytest.raises(ExchangeError) as error:
+                witness.run_once()
+        assert (error.value.status, error.value.code) == (422, "cosignature_invalid")
+
+    def test_a_forged_signature_is_refused(self, app: Flask, world: World) -> None:
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            NoEncryption,
+            PrivateFormat,
+        )
+
+        from audit.cosignature import CosignatureSigner
+
+        mofa = world.agency("mofa")
+        size = integrate(app)
+        raw = ed25519(mofa).private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        signer = CosignatureSigner.from_private_bytes(name=mofa.agency, private_key=raw)
+        signature = signer.sign(b"another log\n1\n" + b"A" * 43 + b"=\n", timestamp=1)
+        body = {"size": size, "cosignature": signature.line().decode()}
+        with mofa.client() as exchange:
+            error = refused(exchange, "POST", "/api/v1/audit/cosignatures", json=body)
+        assert (error.status, error.code) == (422, "cosignature_invalid")
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"size": 1, "cosignature": "not a line"},
+            {"size": 1, "cosignature": "— name !!!notbase64"},
+            {"size": 1},
+            {"cosignature": "— x AAAA"},
+            {"size": -1, "cosignature": "— x AAAAAAAA"},
+            {"size": 1, "cosignature": "— x " + "A" * 2000},
+        ],
+    )
+    def test_malformed_submissions_are_problems(
+        self, app: Flask, police: AgencySystem, body: dict[str, Any]
+    ) -> None:
+        with police.client() as exchange:
+            error = refused(exchange, "POST", "/api/v1/audit/cosignatures", json=body)
+        assert error.status == 422
+        assert error.code in ("schema_invalid", "cosignature_invalid")
+        assert audit_entry(app, error.problem["request_id"])["action"] == "audit.cosignature.add"
