@@ -27,7 +27,9 @@ def integrated_size(connection: Connection) -> int:
     return 0 if last is None else int(last) + 1
 
 
-def stored_hashes(connection: Connection, nodes: Iterable[NodeID]) -> dict[NodeID, bytes]:
+def stored_hashes(
+    connection: Connection, nodes: Iterable[NodeID], *, require_all: bool = True
+) -> dict[NodeID, bytes]:
     by_index = {stored_index(node): node for node in nodes}
     if not by_index:
         return {}
@@ -35,7 +37,7 @@ def stored_hashes(connection: Connection, nodes: Iterable[NodeID]) -> dict[NodeI
         select(_hash.c.stored_index, _hash.c.hash).where(_hash.c.stored_index.in_(by_index))
     )
     found = {by_index[index]: bytes(digest) for index, digest in rows}
-    if len(found) != len(by_index):
+    if require_all and len(found) != len(by_index):
         missing = sorted(set(by_index.values()) - set(found))
         raise LookupError(f"stored tree hashes missing: {missing[:3]}")
     return found

@@ -26,11 +26,13 @@ from audit.note import NoteVerifier, open_note
 from audit.tree import CompactRange, NodeID
 from exchange.clock import rfc3339, utcnow
 from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
-from exchange.trail.tree import stored_hashes
+from exchange.trail.tree import integrated_size, stored_hashes
 
 _entry = AuditEntry.__table__
 _leaf = AuditLeaf.__table__
 _checkpoint = AuditCheckpoint.__table__
+
+_LOOKAHEAD = 4096
 
 _COLUMNS = (
     _leaf.c.leaf_index,
@@ -215,8 +217,11 @@ def _locate(
 ) -> Finding:
     """Name the first bad leaf in ``[start, end)``, where the root stopped matching."""
     nodes = [NodeID(0, i) for i in range(start, end)]
+    # Where a moved entry came from may lie past this checkpoint: look a little further.
+    beyond = [NodeID(0, i) for i in range(end, min(integrated_size(connection), end + _LOOKAHEAD))]
     try:
         stored = stored_hashes(connection, nodes)
+        stored.update(stored_hashes(connection, beyond, require_all=False))
         prefix = stored_hashes(connection, CompactRange.nodes_of(start))
     except LookupError:
         stored, prefix = {}, {}
@@ -237,7 +242,7 @@ def _locate(
             "tree hashes were rewritten too",
         )
     authentic = [stored[node] for node in nodes]
-    position = {digest: start + i for i, digest in enumerate(authentic)}
+    position = {stored[node]: node.index for node in nodes + beyond if node in stored}
     for offset, digest in enumerate(recomputed):
         if digest == authentic[offset]:
             continue

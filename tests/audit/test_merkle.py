@@ -156,6 +156,4 @@ class TestReferenceProofs:
         proof = inclusion_proof(0, 2, LEAVES)
         root = root_from_leaf_hashes(LEAVES[:2])
         with pytest.raises(ProofError, match="bytes"):
-            verify_inclusion(
-                leaf_hash=LEAVES[0], index=0, size=2, proof=[proof[0][:31]], root=root
-            )
+            verify_inclusion(leaf_hash=LEAVES[0], index=0, size=2, proof=[proof[0][:31]], root=root)

@@ -64,9 +64,7 @@ def _go_stored_hash_count(n: int) -> int:
 
 def _perfect_nodes(size: int) -> list[NodeID]:
     return [
-        NodeID(level, index)
-        for level in range(size.bit_length())
-        for index in range(size >> level)
+        NodeID(level, index) for level in range(size.bit_length()) for index in range(size >> level)
     ]
 
 

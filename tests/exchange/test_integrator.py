@@ -1,0 +1,475 @@
+"""The integrator and ``exchange audit verify``/``export`` against a real database.
+
+Tamper tests play an attacker with database rights: the append-only triggers are dropped,
+then one entry is changed, deleted, inserted or two are swapped; verification must find
+each and name it. Each test has an exchange of its own (``tests/isolated.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency
+from audit.note import NoteVerifier
+from exchange.extensions import db
+from exchange.pki.vault import load_vault
+from exchange.trail.integrator import Integrator
+from exchange.trail.running import IntegratorLock, build_integrator, lock_path, log_origin
+from exchange.trail.tree import consistency_proof
+from exchange.trail.verify import Report, verify_log
+from tests.factories import AgencySystem, World
+from tests.isolated import isolated_app
+
+TRIGGERED = (
+    "audit_entry",
+    "audit_target",
+    "audit_leaf",
+    "audit_hash",
+    "audit_checkpoint",
+    "audit_cosignature",
+)
+
+
+@pytest.fixture()
+def fresh(tmp_path: Path) -> Iterator[Flask]:
+    with isolated_app(tmp_path / "instance") as app:
+        yield app
+
+
+@pytest.fixture()
+def caller(fresh: Flask, tmp_path: Path) -> AgencySystem:
+    return World(fresh, tmp_path / "bundles").agency("police")
+
+
+def publish(app: Flask, caller: AgencySystem, count: int) -> None:
+    client = app.test_client()
+    for _ in range(count):
+        response = client.post(
+            "/api/v1/records",
+            json=caller.submission(caller.envelope()),
+            environ_base=caller.environ(),
+        )
+        assert response.status_code == 201
+
+
+def integrator(app: Flask) -> Integrator:
+    with app.app_context():
+        return build_integrator(app)
+
+
+def verifier(app: Flask) -> NoteVerifier:
+    with app.app_context():
+        signer = load_vault().log_signer(log_origin(app))
+    return NoteVerifier.from_verifier_key(signer.verifier_key())
+
+
+def verify(app: Flask) -> Report:
+    with app.app_context():
+        report = verify_log(db.session.connection(), verifier=verifier(app))
+        db.session.remove()
+    return report
+
+
+def sql(app: Flask, *statements: str, **params: object) -> list[tuple[object, ...]]:
+    with app.app_context():
+        rows: list[tuple[object, ...]] = []
+        for statement in statements:
+            result = db.session.execute(text(statement), params)
+            if result.returns_rows:
+                rows = [tuple(r) for r in result]
+        db.session.commit()
+        db.session.remove()
+    return rows
+
+
+def drop_triggers(app: Flask) -> None:
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            for table in TRIGGERED:
+                sql(app, f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        else:
+            names = sql(app, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            sql(app, *(f"DROP TRIGGER {name}" for (name,) in names))
+
+
+def checkpointed_log(app: Flask, caller: AgencySystem) -> Integrator:
+    """A log of a few dozen entries under several checkpoints."""
+    worker = integrator(app)
+    for _ in range(3):
+        publish(app, caller, 7)
+        worker.integrate(checkpoint=True)
+    return worker
+
+
+class TestIntegration:
+    def test_every_entry_gets_one_leaf_in_order_and_the_root_is_signed(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        publish(fresh, caller, 12)
+        result = integrator(fresh).integrate(checkpoint=True)
+        entries = sql(fresh, "SELECT seq, canonical FROM audit_entry ORDER BY seq")
+        leaves = sql(fresh, "SELECT leaf_index, entry_seq FROM audit_leaf ORDER BY leaf_index")
+        assert [seq for _, seq in leaves] == [seq for seq, _ in entries]
+        assert [index for index, _ in leaves] == list(range(len(entries)))
+        (root,) = sql(fresh, "SELECT root FROM audit_checkpoint WHERE size = :s", s=result.size)[0]
+        assert bytes(root) == root_from_leaf_hashes([leaf_hash(bytes(c)) for _, c in entries])
+        assert verify(fresh).ok
+
+    def test_a_restarted_integrator_extends_the_same_tree(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        publish(fresh, caller, 5)
+        first = integrator(fresh).integrate(checkpoint=True)
+        publish(fresh, caller, 9)
+        second = integrator(fresh).integrate(checkpoint=True)
+        assert second.integrated == 9 and second.size == first.size + 9
+        roots = dict(sql(fresh, "SELECT size, root FROM audit_checkpoint"))
+        with fresh.app_context():
+            proof = consistency_proof(
+                db.session.connection(), old_size=first.size, new_size=second.size
+            )
+        verify_consistency(
+            old_size=first.size,
+            new_size=second.size,
+            old_root=bytes(roots[first.size]),  # type: ignore[arg-type]
+            new_root=bytes(roots[second.size]),  # type: ignore[arg-type]
+            proof=proof,
+        )
+
+    def test_an_entry_that_commits_late_gets_a_later_leaf(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        publish(fresh, caller, 3)
+        worker = integrator(fresh)
+        worker.integrate()
+        (high,) = sql(fresh, "SELECT max(seq) FROM audit_entry")[0]
+        row = "(:seq, :id, CURRENT_TIMESTAMP, 'test.late', 'ok', 200, :c)"
+        insert = (
+            "INSERT INTO audit_entry (seq, id, recorded_at, action, outcome, status, canonical) "
+            f"VALUES {row}"
+        )
+        # seq high+2 commits first; high+1 is still in flight when the integrator passes.
+        sql(fresh, insert, seq=int(high) + 2, id="late-2", c=b'{"n":2}')  # type: ignore[call-overload]
+        worker.integrate()
+        sql(fresh, insert, seq=int(high) + 1, id="late-1", c=b'{"n":1}')  # type: ignore[call-overload]
+        worker.integrate()
+        leaves = sql(fresh, "SELECT entry_seq FROM audit_leaf ORDER BY leaf_index")
+        assert [seq for (seq,) in leaves][-2:] == [int(high) + 2, int(high) + 1]  # type: ignore[call-overload]
+
+    def test_checkpoints_come_at_most_once_per_interval(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        worker = integrator(fresh)
+        worker.checkpoint_interval = 3600.0
+        publish(fresh, caller, 2)
+        assert worker.integrate().checkpoint is not None
+        publish(fresh, caller, 2)
+        assert worker.integrate().checkpoint is None
+        assert worker.pending_checkpoint_delay() is not None
+        assert worker.integrate(checkpoint=True).checkpoint == worker.size
+
+    def test_one_integrator_holds_the_lock(self, fresh: Flask) -> None:
+        with fresh.app_context():
+            first = IntegratorLock(db.engine, lock_path=lock_path(fresh))
+            second = IntegratorLock(db.engine, lock_path=lock_path(fresh))
+            assert first.acquire()
+            try:
+                assert not second.acquire()
+            finally:
+                first.release()
+            assert second.acquire()
+            second.release()
+
+    def test_the_in_process_integrator_follows_the_requests(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        from exchange.trail.running import IntegratorThread
+
+        fresh.config["EXCHANGE_CHECKPOINT_INTERVAL"] = 0.05
+        thread = IntegratorThread(fresh)
+        thread.start()
+        try:
+            publish(fresh, caller, 10)
+        finally:
+            thread.stop()
+        (entries,) = sql(fresh, "SELECT count(*) FROM audit_entry")[0]
+        (latest,) = sql(fresh, "SELECT max(size) FROM audit_checkpoint")[0]
+        assert latest == entries
+        assert verify(fresh).ok
+
+
+class TestTamper:
+    def test_a_changed_entry_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        ((canonical,),) = sql(fresh, "SELECT canonical FROM audit_entry WHERE seq = 9")
+        changed = bytes(canonical).replace(b'"status":201', b'"status":202')  # type: ignore[arg-type]
+        assert changed != canonical
+        sql(fresh, "UPDATE audit_entry SET canonical = :c WHERE seq = 9", c=changed)
+        report = verify(fresh)
+        assert [(f.kind, f.seq) for f in report.findings] == [("modified", 9)]
+
+    def test_a_changed_column_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        sql(fresh, "UPDATE audit_entry SET purpose = 'statistics' WHERE seq = 4")
+        report = verify(fresh)
+        assert [(f.kind, f.seq) for f in report.findings] == [("modified", 4)]
+        assert "purpose" in report.findings[0].detail
+
+    def test_a_deleted_entry_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        sql(fresh, "DELETE FROM audit_target WHERE entry_seq = 12")
+        sql(fresh, "DELETE FROM audit_entry WHERE seq = 12")
+        report = verify(fresh)
+        assert [(f.kind, f.seq) for f in report.findings] == [("deleted", 12)]
+
+    def test_a_deleted_entry_with_its_leaves_renumbered_is_named(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        (index,) = sql(fresh, "SELECT leaf_index FROM audit_leaf WHERE entry_seq = 12")[0]
+        sql(fresh, "DELETE FROM audit_leaf WHERE entry_seq = 12")
+        sql(fresh, "DELETE FROM audit_target WHERE entry_seq = 12")
+        sql(fresh, "DELETE FROM audit_entry WHERE seq = 12")
+        _shift_leaves(fresh, after=int(index), by=-1)  # type: ignore[call-overload]
+        report = verify(fresh)
+        assert [(f.kind, f.index) for f in report.findings] == [("deleted", index)]
+
+    def test_an_inserted_entry_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        (high,) = sql(fresh, "SELECT max(seq) FROM audit_entry")[0]
+        (index, seq, canonical) = sql(
+            fresh,
+            "SELECT l.leaf_index, e.seq, e.canonical FROM audit_leaf l "
+            "JOIN audit_entry e ON e.seq = l.entry_seq WHERE l.leaf_index = 10",
+        )[0]
+        forged = json.loads(bytes(canonical))  # type: ignore[arg-type]
+        forged["id"] = "01a00000-0000-7000-8000-000000000000"
+        forged["purpose"] = "statistics"
+        new_seq = int(high) + 1  # type: ignore[call-overload]
+        sql(
+            fresh,
+            "INSERT INTO audit_entry (seq, id, recorded_at, action, outcome, status, "
+            "actor_agency, actor_system, actor_fingerprint, purpose, canonical) "
+            "SELECT :new, :id, recorded_at, action, outcome, status, actor_agency, "
+            "actor_system, actor_fingerprint, 'statistics', :c FROM audit_entry WHERE seq = :s",
+            new=new_seq,
+            id=forged["id"],
+            c=json.dumps(forged, separators=(",", ":"), sort_keys=True).encode(),
+            s=seq,
+        )
+        _shift_leaves(fresh, after=int(index) - 1, by=1)  # type: ignore[call-overload]
+        sql(fresh, "INSERT INTO audit_leaf VALUES (:i, :s)", i=index, s=new_seq)
+        report = verify(fresh)
+        assert [(f.kind, f.index, f.seq) for f in report.findings] == [("inserted", index, new_seq)]
+
+    def test_two_swapped_entries_are_named(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        a, b = sql(
+            fresh,
+            "SELECT leaf_index, entry_seq FROM audit_leaf "
+            "WHERE leaf_index IN (8, 15) ORDER BY leaf_index",
+        )
+        sql(fresh, "UPDATE audit_leaf SET entry_seq = -1 WHERE leaf_index = :i", i=a[0])
+        sql(fresh, "UPDATE audit_leaf SET entry_seq = :s WHERE leaf_index = :i", s=a[1], i=b[0])
+        sql(fresh, "UPDATE audit_leaf SET entry_seq = :s WHERE leaf_index = :i", s=b[1], i=a[0])
+        report = verify(fresh)
+        assert [(f.kind, f.index) for f in report.findings] == [("moved", 8)]
+        assert "leaf 15" in report.findings[0].detail
+
+    def test_a_rewritten_log_and_tree_is_still_caught_by_its_checkpoints(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        sql(fresh, "UPDATE audit_entry SET canonical = :c WHERE seq = 3", c=b"{}")
+        sql(fresh, "UPDATE audit_hash SET hash = :h WHERE stored_index < 40", h=b"\x00" * 32)
+        report = verify(fresh)
+        assert report.findings and report.findings[0].kind == "modified"
+
+    def test_the_command_names_the_entry_and_fails(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        result = fresh.test_cli_runner().invoke(args=["audit", "verify"])
+        assert result.exit_code == 0, result.output
+        assert "log verified" in result.output
+        drop_triggers(fresh)
+        sql(fresh, "UPDATE audit_entry SET status = 500 WHERE seq = 6")
+        result = fresh.test_cli_runner().invoke(args=["audit", "verify"])
+        assert result.exit_code == 1
+        assert "FAILED modified" in result.output and "entry seq 6" in result.output
+
+
+def _shift_leaves(app: Flask, *, after: int, by: int) -> None:
+    """Renumber the leaves after ``after`` by ``by``: the attacker hides a gap or makes room."""
+    rows = sql(app, "SELECT leaf_index, entry_seq FROM audit_leaf WHERE leaf_index > :a", a=after)
+    sql(app, "DELETE FROM audit_leaf WHERE leaf_index > :a", a=after)
+    with app.app_context():
+        for index, seq in rows:
+            db.session.execute(
+                text("INSERT INTO audit_leaf VALUES (:i, :s)"),
+                {"i": index + by, "s": seq},  # type: ignore[operator]
+            )
+        db.session.commit()
+        db.session.remove()
+
+
+class TestExport:
+    def test_complete_and_filtered_exports_pass_the_offline_verifier(
+        self, fresh: Flask, caller: AgencySystem, tmp_path: Path
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        key = verifier(fresh)
+        with fresh.app_context():
+            vkey = load_vault().log_signer(log_origin(fresh)).verifier_key()
+        for name, options in (("all", []), ("police", ["--agency", caller.agency])):
+            output = tmp_path / f"{name}.jsonl"
+            result = fresh.test_cli_runner().invoke(args=["audit", "export", str(output), *options])
+            assert result.exit_code == 0, result.output
+            checked = subprocess.run(
+                [sys.executable, "-m", "audit", "verify", str(output), "--key", vkey],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert key.name == log_origin(fresh)
+
+    def test_a_doctored_export_fails_the_offline_verifier(
+        self, fresh: Flask, caller: AgencySystem, tmp_path: Path
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        with fresh.app_context():
+            vkey = load_vault().log_signer(log_origin(fresh)).verifier_key()
+        output = tmp_path / "all.jsonl"
+        fresh.test_cli_runner().invoke(args=["audit", "export", str(output)])
+        lines = output.read_text().splitlines()
+        lines.pop(5)
+        output.write_text("\n".join(lines) + "\n")
+        checked = subprocess.run(
+            [sys.executable, "-m", "audit", "verify", str(output), "--key", vkey],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert checked.returncode == 1
+
+
+class TestConcurrency:
+    def test_eight_writers_every_entry_one_leaf_checkpoints_consistent(
+        self, fresh: Flask, tmp_path: Path
+    ) -> None:
+        world = World(fresh, tmp_path / "writers")
+        callers = [world.agency("police") for _ in range(8)]
+        fresh.config["EXCHANGE_CHECKPOINT_INTERVAL"] = 0.01
+        stop = threading.Event()
+        worker = integrator(fresh)
+
+        def integrate_continuously() -> None:
+            with fresh.app_context():
+                while not stop.is_set():
+                    worker.integrate()
+                    stop.wait(0.005)
+
+        def write(caller: AgencySystem) -> None:
+            publish(fresh, caller, 12)
+
+        background = threading.Thread(target=integrate_continuously)
+        background.start()
+        writers = [threading.Thread(target=write, args=(c,)) for c in callers]
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join()
+        stop.set()
+        background.join()
+        worker.integrate(checkpoint=True)
+
+        entries = {seq for (seq,) in sql(fresh, "SELECT seq FROM audit_entry")}
+        leaves = sql(fresh, "SELECT leaf_index, entry_seq FROM audit_leaf ORDER BY leaf_index")
+        assert [i for i, _ in leaves] == list(range(len(leaves)))
+        assert sorted(s for _, s in leaves) == sorted(entries)
+        checkpoints = sql(fresh, "SELECT size, root FROM audit_checkpoint ORDER BY size")
+        assert len(checkpoints) > 2
+        with fresh.app_context():
+            for (old, old_root), (new, new_root) in itertools.pairwise(checkpoints):
+                verify_consistency(
+                    old_size=old,  # type: ignore[arg-type]
+                    new_size=new,  # type: ignore[arg-type]
+                    old_root=bytes(old_root),  # type: ignore[arg-type]
+                    new_root=bytes(new_root),  # type: ignore[arg-type]
+                    proof=consistency_proof(
+                        db.session.connection(),
+                        old_size=old,
+                        new_size=new,  # type: ignore[arg-type]
+                    ),
+                )
+        assert verify(fresh).ok
+
+
+class TestWitnessAgainstARewrittenLog:
+    def test_a_witness_with_an_older_checkpoint_refuses_the_rewritten_log(
+        self, fresh: Flask, tmp_path: Path
+    ) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from exchange.client.auditlog import ForkDetected, Witness
+        from exchange.serving import ExchangeServer
+
+        server = ExchangeServer(app=fresh, host="127.0.0.1", api_port=0, ui_port=0, threads=4)
+        server.start()
+        try:
+            world = World(fresh, tmp_path / "witness")
+            world.api_url = f"https://127.0.0.1:{server.api.port}"
+            mofa = world.agency("mofa")
+            assert isinstance(mofa.key, Ed25519PrivateKey)
+            with mofa.client() as exchange:
+                witness = Witness(
+                    exchange, state_path=tmp_path / "state.json", name=mofa.agency, key=mofa.key
+                )
+                publish(fresh, mofa, 6)
+                integrator(fresh).integrate(checkpoint=True)
+                trusted = witness.run_once()
+
+                # The attacker holds the database and the log's key: they change history,
+                # rebuild the tree and sign a fresh, larger checkpoint.
+                drop_triggers(fresh)
+                ((canonical,),) = sql(fresh, "SELECT canonical FROM audit_entry WHERE seq = 2")
+                forged = bytes(canonical).replace(b'"status":201', b'"status":202')  # type: ignore[arg-type]
+                sql(fresh, "UPDATE audit_entry SET canonical = :c WHERE seq = 2", c=forged)
+                sql(
+                    fresh,
+                    "DELETE FROM audit_cosignature",
+                    "DELETE FROM audit_checkpoint",
+                    "DELETE FROM audit_hash",
+                    "DELETE FROM audit_leaf",
+                )
+                publish(fresh, mofa, 2)
+                rebuilt = integrator(fresh).integrate(checkpoint=True)
+                assert rebuilt.size > trusted.size
+
+                with pytest.raises(ForkDetected) as fork:
+                    witness.run_once()
+            assert "does not extend" in fork.value.reason
+            assert f"\n{trusted.size}\n" in fork.value.trusted.decode()
+            assert f"\n{rebuilt.size}\n" in fork.value.offered.decode()
+            state = json.loads((tmp_path / "state.json").read_text())
+            assert f"\n{trusted.size}\n" in state["checkpoint"]
+        finally:
+            server.stop()
