@@ -88,11 +88,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
+# Duplicate keys are refused so that no other JSON reader can see a different entry.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def _parse_line(line: bytes | str, number: int) -> dict[str, Any]:
     try:
         text = line.decode("utf-8") if isinstance(line, bytes) else line
-        text = text.removesuffix("\n").removesuffix("\r")
-        value = json.loads(text, object_pairs_hook=_unique_keys)
+        value = _DECODER.decode(text.removesuffix("\n").removesuffix("\r"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ExportError(f"line {number} is not a JSON object") from None
     if not isinstance(value, dict):

@@ -8,7 +8,7 @@ golang.org/x/mod/sumdb/tlog, after Crosby and Wallach, "Efficient Data Structure
 Tamper-Evident Logging" §3.3.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from audit.errors import ProofError
@@ -106,20 +106,28 @@ class CompactRange:
 
     def append(self, leaf_hash: bytes) -> list[tuple[NodeID, bytes]]:
         """Add a leaf; return the nodes it completes, the leaf first, in stored-index order."""
+        index = self._size
+        completed = self._push(leaf_hash)
+        return [(NodeID(level, index >> level), h) for level, h in enumerate(completed)]
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Add leaves when their stored hashes are not wanted, as a verifier does."""
+        for leaf_hash in leaf_hashes:
+            self._push(leaf_hash)
+
+    def _push(self, leaf_hash: bytes) -> list[bytes]:
         if len(leaf_hash) != HASH_SIZE:
             raise ProofError(f"leaf hash must be {HASH_SIZE} bytes")
-        index = self._size
-        completed = [(NodeID(0, index), leaf_hash)]
         hashes = self._hashes
+        completed = [leaf_hash]
         h = leaf_hash
-        level = 0
+        index = self._size
         # Each trailing one bit of the leaf index closes a perfect subtree with its left
         # neighbour on the edge (tlog StoredHashesForRecordHash).
         while index & 1:
             h = node_hash(hashes.pop(), h)
+            completed.append(h)
             index >>= 1
-            level += 1
-            completed.append((NodeID(level, index), h))
         hashes.append(h)
         self._size += 1
         return completed

@@ -41,7 +41,8 @@ def _witnesses(witness_keys: Sequence[str], quorum: int) -> list[NoteVerifier]:
         # public key listed twice (under any name) is one witness towards the quorum.
         witnesses.setdefault(verifier.public_key, verifier)
     if not 0 <= quorum <= len(witnesses):
-        raise ExportError(f"a quorum of {quorum} from {len(witnesses)} distinct witness keys")
+        message = f"quorum {quorum} with {len(witnesses)} distinct witness keys given"
+        raise ExportError(message)
     return list(witnesses.values())
 
 
@@ -92,18 +93,22 @@ def _check_proof(entry: ExportEntry, hashed: bytes, checkpoint: Checkpoint) -> N
         raise ExportError(message, index=entry.index) from None
 
 
+def _every_leaf(entries: Iterator[ExportEntry], checkpoint: Checkpoint) -> Iterator[bytes]:
+    for expected, entry in enumerate(entries):
+        if entry.index != expected:
+            message = f"entry at index {expected} is missing (next is index {entry.index})"
+            raise ExportError(message, index=expected)
+        hashed = leaf_hash(entry.entry)
+        if entry.proof is not None:
+            _check_proof(entry, hashed, checkpoint)
+        yield hashed
+
+
 def _check_complete(entries: Iterator[ExportEntry], checkpoint: Checkpoint) -> int:
     # Rebuilding the tree from every leaf proves them all at once; a proof that is present
     # anyway is checked too, which pins a mismatch on its entry.
     tree = CompactRange.empty()
-    for entry in entries:
-        if entry.index != tree.size:
-            message = f"entry at index {tree.size} is missing (next is index {entry.index})"
-            raise ExportError(message, index=tree.size)
-        hashed = leaf_hash(entry.entry)
-        if entry.proof is not None:
-            _check_proof(entry, hashed, checkpoint)
-        tree.append(hashed)
+    tree.extend(_every_leaf(entries, checkpoint))
     if tree.size != checkpoint.size:
         message = f"entry at index {tree.size} is missing (the export ends there)"
         raise ExportError(message, index=tree.size)

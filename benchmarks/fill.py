@@ -2,8 +2,9 @@
 
 Each filled record looks like one published singly through the API: a ``record`` row with
 its search projection, a ``record_version`` with real RFC 8785 envelope bytes, their
-SHA-256 and the kid of the publisher's registered key, one ``audit_entry`` of action
-``record.publish`` with its canonical document, and one ``audit_target``. Ids are distinct
+SHA-256 and the kid of the publisher's registered key, and one ``audit_entry`` of action
+``record.publish`` with its canonical document (the integrator gives it its leaf when the
+exchange next runs). Ids are distinct
 UUIDv7s. Envelopes come from a few hundred signed templates whose id is replaced (same
 length, so the bytes stay canonical); signature and receipt are the template's, so they
 have the real sizes but do not verify for the new id.
@@ -51,11 +52,7 @@ VERSION_COLUMNS = (
     "record_pk, version, status, canonical, sha256, signature, kid, issued_at, received_at, "
     "system_id, audit_entry_id, receipt"
 )
-ENTRY_COLUMNS = (
-    "seq, id, recorded_at, action, outcome, status, actor_agency, actor_system, "
-    "actor_fingerprint, purpose, canonical"
-)
-TARGET_COLUMNS = "entry_seq, record_id, version"
+ENTRY_COLUMNS = "seq, id, canonical"
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,6 @@ class _Batch:
     records: list[tuple[Any, ...]]
     versions: list[tuple[Any, ...]]
     entries: list[tuple[Any, ...]]
-    targets: list[tuple[Any, ...]]
 
 
 def _batches(
@@ -217,7 +213,7 @@ def _batches(
     suffix = "+00" if postgres else ""
     kid, publisher = caller.kid, caller.agency
     for offset in range(0, count, TRANSACTION_ROWS):
-        batch = _Batch([], [], [], [])
+        batch = _Batch([], [], [])
         for index in range(offset, min(count, offset + TRANSACTION_ROWS)):
             template = templates[index % len(templates)]
             received = start + step * index
@@ -264,21 +260,8 @@ def _batches(
                 )
             )
             batch.entries.append(
-                (
-                    seq,
-                    entry_id,
-                    received_text,
-                    "record.publish",
-                    "ok",
-                    201,
-                    actor.agency_id,
-                    actor.system_name,
-                    actor.fingerprint,
-                    None,
-                    audit.render(entry_id, record_id, rfc3339(received)),
-                )
+                (seq, entry_id, audit.render(entry_id, record_id, rfc3339(received)))
             )
-            batch.targets.append((seq, record_id, 1))
         yield batch
 
 
@@ -353,7 +336,6 @@ def _fill_sqlite(instance: Instance, batches: Iterator[_Batch]) -> None:
                 ("record", RECORD_COLUMNS, "records"),
                 ("record_version", VERSION_COLUMNS, "versions"),
                 ("audit_entry", ENTRY_COLUMNS, "entries"),
-                ("audit_target", TARGET_COLUMNS, "targets"),
             )
         ]
         for batch in batches:
@@ -374,7 +356,6 @@ def _fill_postgres(instance: Instance, batches: Iterator[_Batch]) -> None:
                     ("record", RECORD_COLUMNS, batch.records),
                     ("record_version", VERSION_COLUMNS, batch.versions),
                     ("audit_entry", ENTRY_COLUMNS, batch.entries),
-                    ("audit_target", TARGET_COLUMNS, batch.targets),
                 ):
                     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                         for row in rows:
@@ -387,5 +368,5 @@ def _fill_postgres(instance: Instance, batches: Iterator[_Batch]) -> None:
             )
         connection.commit()
         connection.autocommit = True
-        for table in ("record", "record_version", "audit_entry", "audit_target"):
+        for table in ("record", "record_version", "audit_entry"):
             connection.execute(f"ANALYZE {table}")

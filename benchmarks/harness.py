@@ -26,6 +26,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from benchmarks.auditlog import integrate_backlog, measure_audit
 from benchmarks.envelopes import EnvelopeMaker
 from benchmarks.fill import fill_store
 from benchmarks.instance import (
@@ -43,7 +44,7 @@ RECORDS_PATH = "/api/v1/records"
 PURPOSE = "investigation"
 BATCH_SIZE = 100
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/bench"
-MEASUREMENTS = ("publish", "batch", "read", "fill", "scaling")
+MEASUREMENTS = ("publish", "batch", "read", "fill", "scaling", "audit")
 # A client process busier than this (share of one core) may be what limits a load.
 CLIENT_SATURATED = 0.8
 # The bare endpoints: name in the report, ``python -m benchmarks.bare --stack``, what it is.
@@ -398,6 +399,8 @@ def measure_fill(bench: Bench) -> list[Row]:
     _progress(f"  filling {count:,} records by bulk SQL ...")
     filled = fill_store(bench.instance, bench.publisher, count)
     _progress(f"  filled in {filled.seconds:.1f} s ({filled.rate:,.0f} records/s)")
+    integrated, seconds = integrate_backlog(bench.instance)
+    _progress(f"  their audit entries integrated: {integrated:,} in {seconds:.1f} s")
     bodies, _ = maker.single_bodies(bench.counts.fill_publish)
     warm, _ = maker.single_bodies(bench.counts.warmup * bench.concurrency)
     with bench.exchange("fill-after") as server:
@@ -514,6 +517,7 @@ MEASURE: dict[str, Callable[[Bench], list[Row]]] = {
     "read": measure_read,
     "fill": measure_fill,
     "scaling": measure_scaling,
+    "audit": measure_audit,
 }
 
 

@@ -100,18 +100,21 @@ def _selected(
 
     query = _query(size)
     if selection.agency:
-        query = query.where(_entry.c.actor_agency == selection.agency)
+        query = query.where(_leaf.c.actor_agency == selection.agency)
     if selection.action:
-        query = query.where(_entry.c.action == selection.action)
+        query = query.where(_leaf.c.action == selection.action)
     if selection.since:
-        query = query.where(_entry.c.recorded_at >= selection.since)
+        query = query.where(_leaf.c.recorded_at >= selection.since)
     if selection.until:
-        query = query.where(_entry.c.recorded_at < selection.until)
+        query = query.where(_leaf.c.recorded_at < selection.until)
     if selection.record:
         target = AuditTarget.__table__
         query = query.where(
-            select(target.c.entry_seq)
-            .where(target.c.entry_seq == _entry.c.seq, target.c.record_id == selection.record)
+            select(target.c.leaf_index)
+            .where(
+                target.c.leaf_index == _leaf.c.leaf_index,
+                target.c.record_id == selection.record,
+            )
             .exists()
         )
     for index, canonical in connection.execute(query).all():

@@ -14,11 +14,13 @@ integrator reloads the tree's right edge from the stored hashes and carries on.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
@@ -28,7 +30,14 @@ from audit.merkle import leaf_hash
 from audit.note import NoteSigner, sign_note
 from audit.tree import CompactRange, stored_index
 from exchange.clock import utcnow
-from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditHash, AuditLeaf
+from exchange.trail.models import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHash,
+    AuditLeaf,
+    AuditTarget,
+)
+from exchange.trail.service import entry_targets, leaf_projection
 from exchange.trail.tree import compact_range, integrated_size
 
 log = logging.getLogger(__name__)
@@ -40,12 +49,39 @@ _checkpoint = AuditCheckpoint.__table__
 
 _INSERT_LEAF = _leaf.insert()
 _INSERT_HASH = _hash.insert()
+_INSERT_TARGET = AuditTarget.__table__.insert()
 _INSERT_CHECKPOINT = _checkpoint.insert()
 
 # How far back a restarted integrator looks for entries that committed out of order, and
 # how many seqs of one gap it watches: gaps come from transactions in flight or rolled back.
 _RESTART_WINDOW = 100_000
 _MAX_GAP = 100_000
+
+
+def _derived(seq: int, canonical: bytes) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+    """What auditors query by, from the entry's bytes.
+
+    The exchange writes every entry itself, so unreadable bytes mean tampering: the entry
+    still gets its leaf (the tree holds what is there) and ``audit verify`` names it.
+    """
+    try:
+        document = json.loads(canonical)
+        return leaf_projection(document), entry_targets(document)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.error("audit entry seq %s is not a readable entry", seq)
+        return dict(_UNREADABLE), []
+
+
+_UNREADABLE: dict[str, Any] = {
+    "recorded_at": datetime(1970, 1, 1, tzinfo=UTC),
+    "action": "entry.unreadable",
+    "outcome": "error",
+    "status": 0,
+    "actor_agency": None,
+    "actor_system": None,
+    "actor_fingerprint": None,
+    "purpose": None,
+}
 
 
 @dataclass
@@ -164,7 +200,8 @@ class Integrator:
                 connection.rollback()
                 return 0
             tree = CompactRange.from_hashes(size=self._range.size, hashes=self._range.hashes)
-            leaves: list[dict[str, int]] = []
+            leaves: list[dict[str, object]] = []
+            targets: list[dict[str, object]] = []
             hashes: list[dict[str, object]] = []
             new_holes: list[int] = []
             high = self._high_seq
@@ -172,10 +209,18 @@ class Integrator:
                 if seq > high:
                     new_holes.extend(range(max(high + 1, seq - _MAX_GAP), seq))
                     high = seq
-                leaves.append({"leaf_index": tree.size, "entry_seq": seq})
+                index = tree.size
+                projection, entry_targets = _derived(seq, canonical)
+                leaves.append({"leaf_index": index, "entry_seq": seq, **projection})
+                for record_id, version in entry_targets:
+                    targets.append(
+                        {"leaf_index": index, "record_id": record_id, "version": version}
+                    )
                 for node, digest in tree.append(leaf_hash(canonical)):
                     hashes.append({"stored_index": stored_index(node), "hash": digest})
             connection.execute(_INSERT_LEAF, leaves)
+            if targets:
+                connection.execute(_INSERT_TARGET, targets)
             connection.execute(_INSERT_HASH, hashes)
             connection.commit()
         for seq, _ in rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,11 +135,13 @@ def inclusion(
     entry: bytes | None = None
     if entry_id is not None:
         row = connection.execute(
-            select(_leaf.c.leaf_index, _entry.c.actor_agency, _entry.c.canonical)
+            select(_leaf.c.leaf_index, _entry.c.canonical)
             .select_from(_entry.outerjoin(_leaf, _leaf.c.entry_seq == _entry.c.seq))
             .where(_entry.c.id == entry_id)
         ).first()
-        if row is None or (AUDITOR not in actor.roles and row.actor_agency != actor.agency_id):
+        if row is None or (
+            AUDITOR not in actor.roles and _agency_of(bytes(row.canonical)) != actor.agency_id
+        ):
             raise _parameter(
                 404, "entry_not_found", "No such entry", "entry", "No entry of yours has that id."
             )
@@ -158,6 +161,12 @@ def inclusion(
     leaf = tree.stored_hashes(connection, [NodeID(0, index)])[NodeID(0, index)]
     proof = tree.inclusion_proof(connection, index=index, size=size)
     return InclusionProof(index=index, size=size, leaf_hash=leaf, proof=proof, entry=entry)
+
+
+def _agency_of(canonical: bytes) -> str | None:
+    actor = json.loads(canonical).get("actor") or {}
+    agency: str | None = actor.get("agency")
+    return agency
 
 
 def consistency(*, old_size: int, new_size: int | None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Entries keep search terms and residence-card tokens only as HMACs under the exchange's
 audit key. An auditor hands the exchange the term in the clear, in the body of a request
-that is itself audited (as a hash), and gets back the entries that carry its HMAC.
+that is itself audited (as a hash), and gets back the integrated entries that carry its
+HMAC, newest first.
 """
 
 from __future__ import annotations
@@ -38,20 +39,20 @@ def lookup_term(*, actor: Actor, term: str, since: datetime | None, limit: int) 
     query = (
         select(
             _entry.c.id,
-            _entry.c.recorded_at,
-            _entry.c.action,
-            _entry.c.actor_agency,
-            _entry.c.actor_system,
-            _entry.c.purpose,
+            _leaf.c.recorded_at,
+            _leaf.c.action,
+            _leaf.c.actor_agency,
+            _leaf.c.actor_system,
+            _leaf.c.purpose,
             _leaf.c.leaf_index,
         )
-        .select_from(_entry.outerjoin(_leaf, _leaf.c.entry_seq == _entry.c.seq))
+        .select_from(_leaf.join(_entry, _entry.c.seq == _leaf.c.entry_seq))
         .where(found)
-        .order_by(_entry.c.seq.desc())
+        .order_by(_leaf.c.leaf_index.desc())
         .limit(limit)
     )
     if since is not None:
-        query = query.where(_entry.c.recorded_at >= since)
+        query = query.where(_leaf.c.recorded_at >= since)
     return {
         "hash": protected,
         "entries": [

@@ -19,22 +19,33 @@ from exchange.extensions import db
 
 
 class AuditEntry(db.Model):  # type: ignore[name-defined]
-    """One access. ``canonical`` holds the RFC 8785 bytes the Merkle tree hashes.
+    """One access, as the RFC 8785 bytes the Merkle tree hashes: the evidence itself.
 
-    The other columns repeat fields of ``canonical`` so that auditors can query them;
-    the database refuses UPDATE and DELETE on this table (triggers in the migrations).
+    The database refuses UPDATE and DELETE on this table (triggers in the migrations).
+    What auditors query by is derived from these bytes into ``audit_leaf``.
     """
 
     __tablename__ = "audit_entry"
-    __table_args__ = (
-        Index("ix_audit_entry_action_seq", "action", "seq"),
-        Index("ix_audit_entry_agency_seq", "actor_agency", "seq"),
-        Index("ix_audit_entry_recorded_at", "recorded_at"),
-    )
 
     # Insertion order only: not a safe cursor under concurrent writers (DESIGN §9).
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
+    canonical: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditLeaf(db.Model):  # type: ignore[name-defined]
+    """An entry's leaf: the position the sequencer gave it, gap-free and in commit order
+    (DESIGN §9), with the fields of its bytes that auditors query by."""
+
+    __tablename__ = "audit_leaf"
+    __table_args__ = (
+        Index("ix_audit_leaf_action", "action", "leaf_index"),
+        Index("ix_audit_leaf_agency", "actor_agency", "leaf_index"),
+        Index("ix_audit_leaf_recorded_at", "recorded_at"),
+    )
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_seq: Mapped[int] = mapped_column(Integer, unique=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
@@ -43,27 +54,17 @@ class AuditEntry(db.Model):  # type: ignore[name-defined]
     actor_system: Mapped[str | None] = mapped_column(String(64), default=None)
     actor_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     purpose: Mapped[str | None] = mapped_column(String(32), default=None)
-    canonical: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditTarget(db.Model):  # type: ignore[name-defined]
-    """Record versions an entry touched, so a record's trail is one index lookup."""
+    """Record versions a leaf's entry touched, so a record's trail is one index lookup."""
 
     __tablename__ = "audit_target"
-    __table_args__ = (Index("ix_audit_target_record", "record_id", "entry_seq"),)
-
-    entry_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-
-
-class AuditLeaf(db.Model):  # type: ignore[name-defined]
-    """The position the sequencer gave an entry: gap-free and in commit order (DESIGN §9)."""
-
-    __tablename__ = "audit_leaf"
+    __table_args__ = (Index("ix_audit_target_record", "record_id", "leaf_index"),)
 
     leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    entry_seq: Mapped[int] = mapped_column(Integer, unique=True)
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class AuditHash(db.Model):  # type: ignore[name-defined]

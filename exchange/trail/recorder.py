@@ -102,6 +102,12 @@ def seal_entry(status: int) -> bytes:
     return leaf_hash(canonical)
 
 
+def write_entry(arguments: dict[str, Any]) -> None:
+    """The entry, then the request's one commit: a read commits only for its entry."""
+    append_entry(**arguments)
+    db.session.commit()
+
+
 def finish_request(response: Response) -> Response:
     audit: RequestAudit | None = getattr(g, "audit", None)
     if audit is None:
@@ -113,8 +119,7 @@ def finish_request(response: Response) -> Response:
         arguments = _entry_arguments(audit, status)
         if audit.sealed is not None and audit.sealed[0] == status:
             arguments.update(targets=audit.sealed[1], canonical=audit.sealed[2])
-        append_entry(**arguments)
-        db.session.commit()
+        write_entry(arguments)
         wake_integrator()
     except Exception:
         # Fail closed: without its audit entry the request did not happen.

@@ -9,16 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from exchange.auth.actor import Actor
-from exchange.clock import rfc3339
+from exchange.clock import parse_rfc3339, rfc3339
 from exchange.extensions import db
-from exchange.trail.models import AuditEntry, AuditTarget
+from exchange.trail.models import AuditEntry
 from keys.jcs import canonicalize
 
 ENTRY_FORMAT = "exchange-audit/1"
 
 # Every request runs these: built once, compiled once.
 _INSERT_ENTRY = AuditEntry.__table__.insert()
-_INSERT_TARGET = AuditTarget.__table__.insert()
 
 
 def outcome_for(status: int) -> str:
@@ -112,12 +111,11 @@ def append_entry(
     path: str | None = None,
     canonical: bytes | None = None,
 ) -> int:
-    """Insert one entry (and its target index rows); returns its insertion sequence.
+    """Insert one entry; returns its insertion sequence.
 
     ``canonical`` is the entry's bytes when they were fixed earlier in the request
     (:func:`entry_bytes` with these same arguments), as for a receipt that names its leaf.
     """
-    target_list = list(dict.fromkeys(targets))
     if canonical is None:
         canonical = entry_bytes(
             entry_id=entry_id,
@@ -125,34 +123,34 @@ def append_entry(
             actor=actor,
             action=action,
             status=status,
-            targets=target_list,
+            targets=targets,
             purpose=purpose,
             details=details,
             method=method,
             path=path,
         )
-    connection = db.session.connection()
-    seq: int = connection.execute(
-        _INSERT_ENTRY,
-        {
-            "id": entry_id,
-            "recorded_at": recorded_at,
-            "action": action,
-            "outcome": outcome_for(status),
-            "status": status,
-            "actor_agency": actor.agency_id,
-            "actor_system": actor.system_name,
-            "actor_fingerprint": actor.fingerprint,
-            "purpose": purpose,
-            "canonical": canonical,
-        },
-    ).inserted_primary_key[0]  # type: ignore[index]
-    if target_list:
-        connection.execute(
-            _INSERT_TARGET,
-            [
-                {"entry_seq": seq, "record_id": record_id, "version": version}
-                for record_id, version in target_list
-            ],
-        )
+    seq: int = (
+        db.session.connection()
+        .execute(_INSERT_ENTRY, {"id": entry_id, "canonical": canonical})
+        .inserted_primary_key[0]  # type: ignore[index]
+    )
     return seq
+
+
+def leaf_projection(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of ``audit_leaf`` that repeat an entry's fields, for auditors' queries."""
+    actor = document.get("actor") or {}
+    return {
+        "recorded_at": parse_rfc3339(document["time"]),
+        "action": document["action"],
+        "outcome": document["outcome"],
+        "status": document["status"],
+        "actor_agency": actor.get("agency"),
+        "actor_system": actor.get("system"),
+        "actor_fingerprint": actor.get("fingerprint"),
+        "purpose": document.get("purpose"),
+    }
+
+
+def entry_targets(document: Mapping[str, Any]) -> list[tuple[str, int]]:
+    return list(dict.fromkeys((t["id"], t["version"]) for t in document.get("targets", ())))

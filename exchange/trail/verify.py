@@ -24,8 +24,9 @@ from audit.errors import AuditError
 from audit.merkle import leaf_hash
 from audit.note import NoteVerifier, open_note
 from audit.tree import CompactRange, NodeID
-from exchange.clock import rfc3339, utcnow
-from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
+from exchange.clock import parse_rfc3339, utcnow
+from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditTarget
+from exchange.trail.service import entry_targets, leaf_projection
 from exchange.trail.tree import integrated_size, stored_hashes
 
 _entry = AuditEntry.__table__
@@ -34,19 +35,22 @@ _checkpoint = AuditCheckpoint.__table__
 
 _LOOKAHEAD = 4096
 
+_DERIVED = (
+    "recorded_at",
+    "action",
+    "outcome",
+    "status",
+    "actor_agency",
+    "actor_system",
+    "actor_fingerprint",
+    "purpose",
+)
 _COLUMNS = (
     _leaf.c.leaf_index,
     _leaf.c.entry_seq,
+    *(_leaf.c[name] for name in _DERIVED),
     _entry.c.seq,
     _entry.c.id,
-    _entry.c.recorded_at,
-    _entry.c.action,
-    _entry.c.outcome,
-    _entry.c.status,
-    _entry.c.actor_agency,
-    _entry.c.actor_system,
-    _entry.c.actor_fingerprint,
-    _entry.c.purpose,
     _entry.c.canonical,
 )
 
@@ -77,36 +81,19 @@ class Report:
 
 
 def _projection_mismatch(row: Any, document: dict[str, Any]) -> str | None:
-    actor = document.get("actor", {})
-    expected = {
-        "id": document.get("id"),
-        "time": document.get("time"),
-        "action": document.get("action"),
-        "outcome": document.get("outcome"),
-        "status": document.get("status"),
-        "agency": actor.get("agency"),
-        "system": actor.get("system"),
-        "fingerprint": actor.get("fingerprint"),
-        "purpose": document.get("purpose"),
-    }
-    stored = {
-        "id": row.id,
-        "time": rfc3339(row.recorded_at),
-        "action": row.action,
-        "outcome": row.outcome,
-        "status": row.status,
-        "agency": row.actor_agency,
-        "system": row.actor_system,
-        "fingerprint": row.actor_fingerprint,
-        "purpose": row.purpose,
-    }
-    for name, value in expected.items():
-        if stored[name] != value:
-            return f"column {name} says {stored[name]!r}, the entry's bytes {value!r}"
+    """Where the leaf's query columns or the entry's id disagree with the entry's bytes."""
+    if document.get("id") != row.id:
+        return f"column id says {row.id!r}, the entry's bytes {document.get('id')!r}"
+    for name, value in leaf_projection(document).items():
+        stored = getattr(row, name)
+        if stored != value:
+            return f"column {name} says {stored!r}, the entry's bytes {value!r}"
     return None
 
 
-def _rows(connection: Connection, batch: int) -> Iterator[Any]:
+def _rows(connection: Connection, batch: int) -> Iterator[tuple[Any, list[tuple[str, int]]]]:
+    """Leaves in order with their entries, and the record targets stored for each."""
+    target = AuditTarget.__table__
     last = -1
     while True:
         rows = connection.execute(
@@ -118,8 +105,16 @@ def _rows(connection: Connection, batch: int) -> Iterator[Any]:
         ).all()
         if not rows:
             return
-        yield from rows
-        last = rows[-1].leaf_index
+        first, last = rows[0].leaf_index, rows[-1].leaf_index
+        targets: dict[int, list[tuple[str, int]]] = {}
+        for index, record_id, version in connection.execute(
+            select(target.c.leaf_index, target.c.record_id, target.c.version).where(
+                target.c.leaf_index >= first, target.c.leaf_index <= last
+            )
+        ):
+            targets.setdefault(index, []).append((record_id, version))
+        for row in rows:
+            yield row, targets.get(row.leaf_index, [])
 
 
 def _signed_checkpoints(
@@ -165,7 +160,7 @@ def verify_log(
     recomputed: list[bytes] = []  # leaf hashes since the last matching checkpoint
     seqs: list[int | None] = []
     good_size = 0
-    for row in _rows(connection, batch):
+    for row, targets in _rows(connection, batch):
         index = row.leaf_index
         if index != tree.size:
             report.findings.append(
@@ -181,7 +176,9 @@ def verify_log(
         try:
             document = json.loads(canonical)
             mismatch = _projection_mismatch(row, document)
-        except (ValueError, AttributeError):
+            if mismatch is None and sorted(entry_targets(document)) != sorted(targets):
+                mismatch = "the record targets stored for it differ from the entry's bytes"
+        except (ValueError, KeyError, TypeError, AttributeError):
             mismatch = "the entry's bytes are not a JSON entry"
         if mismatch is not None:
             report.findings.append(Finding("modified", index, row.seq, mismatch))
@@ -268,22 +265,28 @@ def _unsequenced(connection: Connection, report: Report, window: timedelta) -> N
     ).scalar()
     if high is None:
         return
-    row = connection.execute(
-        select(_entry.c.seq, _entry.c.id)
+    rows = connection.execute(
+        select(_entry.c.seq, _entry.c.id, _entry.c.canonical)
         .where(
             _entry.c.seq < high,
-            _entry.c.recorded_at < utcnow() - window,
             ~select(_leaf.c.entry_seq).where(_leaf.c.entry_seq == _entry.c.seq).exists(),
         )
         .order_by(_entry.c.seq)
-        .limit(1)
-    ).first()
-    if row is not None:
-        report.findings.append(
-            Finding(
-                "inserted",
-                None,
-                int(row.seq),
-                f"entry {row.id} has no leaf although later entries do",
+        .limit(1000)
+    )
+    cutoff = utcnow() - window
+    for seq, entry_id, canonical in rows:
+        try:
+            recorded_at = parse_rfc3339(json.loads(bytes(canonical))["time"])
+        except (ValueError, KeyError, TypeError):
+            recorded_at = None
+        if recorded_at is None or recorded_at < cutoff:
+            report.findings.append(
+                Finding(
+                    "inserted",
+                    None,
+                    int(seq),
+                    f"entry {entry_id} has no leaf although later entries do",
+                )
             )
-        )
+            return

@@ -1,4 +1,9 @@
-"""The verifiable audit log: leaf positions, stored tree hashes, checkpoints, cosignatures.
+"""The verifiable audit log: leaves, stored tree hashes, checkpoints, cosignatures.
+
+A request now writes only the evidence: its entry's RFC 8785 bytes. What auditors query
+by (action, agency, time, purpose, record) is derived from those bytes by the integrator,
+in the same transaction that gives the entry its leaf, so a request's audit write stays
+one small insert and ``exchange audit verify`` checks the derived columns against the bytes.
 
 Revision ID: 0002
 Revises: 0001
@@ -15,16 +20,57 @@ depends_on = None
 
 TS = sa.DateTime(timezone=True)
 
-APPEND_ONLY = ("audit_leaf", "audit_hash", "audit_checkpoint", "audit_cosignature")
+APPEND_ONLY = (
+    "audit_leaf",
+    "audit_target",
+    "audit_hash",
+    "audit_checkpoint",
+    "audit_cosignature",
+)
+DERIVED = (
+    "recorded_at",
+    "action",
+    "outcome",
+    "status",
+    "actor_agency",
+    "actor_system",
+    "actor_fingerprint",
+    "purpose",
+)
 
 
 def upgrade() -> None:
-    # The sequencer's order (DESIGN §9): leaf index → the entry it holds.
+    for index in ("action_seq", "agency_seq", "recorded_at"):
+        op.drop_index(f"ix_audit_entry_{index}", table_name="audit_entry")
+    for column in DERIVED:
+        op.drop_column("audit_entry", column)
+    # Rebuilt from the entries' bytes as they are integrated.
+    op.drop_table("audit_target")
+
+    # The sequencer's order (DESIGN §9), and what auditors query by.
     op.create_table(
         "audit_leaf",
         sa.Column("leaf_index", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("entry_seq", sa.Integer, nullable=False, unique=True),
+        sa.Column("recorded_at", TS, nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("actor_agency", sa.String(32), nullable=True),
+        sa.Column("actor_system", sa.String(64), nullable=True),
+        sa.Column("actor_fingerprint", sa.String(64), nullable=True),
+        sa.Column("purpose", sa.String(32), nullable=True),
     )
+    op.create_index("ix_audit_leaf_action", "audit_leaf", ["action", "leaf_index"])
+    op.create_index("ix_audit_leaf_agency", "audit_leaf", ["actor_agency", "leaf_index"])
+    op.create_index("ix_audit_leaf_recorded_at", "audit_leaf", ["recorded_at"])
+    op.create_table(
+        "audit_target",
+        sa.Column("leaf_index", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("record_id", sa.String(36), primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    )
+    op.create_index("ix_audit_target_record", "audit_target", ["record_id", "leaf_index"])
     # Every perfect subtree's hash, keyed by its position in append order
     # (golang.org/x/mod/sumdb/tlog StoredHashIndex): proofs read O(log n) of these.
     op.create_table(

@@ -178,7 +178,7 @@ def verify_checkpoint_note(note: bytes, verifier_key: str) -> tuple[str, int, by
     if not signed:
         raise ValueError("no signature by the log key")
     # C2SP tlog-checkpoint: origin, decimal size without leading zeroes, base64 root hash
-    origin, size, root, *_ = body[:-1].split("\n") + ["", "", ""]
+    origin, size, root, *_ = [*body[:-1].split("\n"), "", "", ""]
     if not origin or not re.fullmatch(r"0|[1-9][0-9]*", size):
         raise ValueError("malformed checkpoint")
     root_hash = _strict_b64(root)

@@ -161,9 +161,7 @@ class TestMalformedNotes:
             GO_TEXT + b"\n" + PETER_SIG[:-1],
             b"\x01" + GO_TEXT + b"\n" + PETER_SIG,
             b"\xff" + GO_TEXT + b"\n" + PETER_SIG,
-            GO_TEXT
-            + b"\n"
-            + "\u2014 Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=".encode(),
+            GO_TEXT + b"\n" + PETER_SIG.replace(b"PeterNeumann", b"Bad Name")[:-1],
             GO_TEXT + b"\n" + PETER_SIG + b"Unexpected line.\n",
             # and more
             GO_TEXT + b"\n" + PETER_SIG.replace("\u2014".encode(), b"-"),

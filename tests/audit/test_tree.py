@@ -138,6 +138,9 @@ class TestCompactRange:
         for leaf in many:
             tree.append(leaf)
         assert tree.root() == root_from_leaf_hashes(many)
+        verifier = CompactRange.empty()
+        verifier.extend(many)
+        assert (verifier.size, verifier.hashes) == (tree.size, tree.hashes)
 
 
 @st.composite

@@ -31,6 +31,11 @@ def hashes(values: list[str] | None) -> list[bytes]:
     return [b64(v) for v in values or []]
 
 
+def signature_line(name: str, encoded: str) -> bytes:
+    # C2SP signed-note: em dash, space, key name, space, base64 signature, newline
+    return f"\u2014 {name} {encoded}\n".encode()
+
+
 # MERKLE_TESTDATA/README.md: known-answer roots for these leaf inputs
 KNOWN_LEAVES = [
     bytes.fromhex(h)
@@ -57,19 +62,24 @@ GO_TEXT = (
     b"If you think cryptography is the answer to your problem,\n"
     b"then you don't know what your problem is.\n"
 )
-PETER_SIG = (
-    "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
-).encode()
-ENOCH_SIG = (
-    "\u2014 EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n"
-).encode()
+PETER_SIG = signature_line(
+    "PeterNeumann",
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=",
+)
+ENOCH_SIG = signature_line(
+    "EnochRoot",
+    "rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=",
+)
 
 # transparency-dev/formats note/note_cosigv1_test.go: TestCoSigV1NewVerifier (a type 0x01
 # key whose base64 holds a "+", and the type 0x04 key of the remora.n621.de witness) and
 # TestCosignatureTimestamp
 PLUS_KEY = "TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6"
 REMORA_KEY = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"
-TIMESTAMPED_SIGNATURE = "ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFiEBYJXORmnFBOBA=="
+TIMESTAMPED_SIGNATURE = (
+    "ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOwor"
+    "DcFiEBYJXORmnFBOBA=="
+)
 TIMESTAMPED_SIGNATURE_TIME = 1727964367
 
 # A published checkpoint of the arche2025h1.staging.ct.transparency.dev static-ct log, with
@@ -85,15 +95,41 @@ ARCHE_BODY = (
 )
 ARCHE_NOTE = (
     ARCHE_BODY
-    + (
-        "\n"
-        "\u2014 arche2025h1.staging.ct.transparency.dev zTM8sQAAAZ5W0WdjBAMARjBEAiBjW5IQf9pvsYLfQFX6hoGREPMHbdQ3urbllzalApkptQIgIpwtEroeW2BXaHAI4kJXFbon5Ch9MNL5zRNZ55lvGt0=\n"
-        "\u2014 arche2025h1.staging.ct.transparency.dev ui8GwCF1+kWqZrxGdhj4aX3gcw7XUlXQQabg/27lefwhUkzbC3NygNI75MdhL1bfTW9g8Ei59RA23oHP7Ry1k3ZFWwQ=\n"
-        "\u2014 transparency.dev/DEV:witness-little-garden 2AQqhwAAAABqEiEgzgFIqqhbUoDwjMWE6UP8nd8/KYTzwZ2rhIgcqoXHAwVkjZr4AscylP3v7sEodkRAErumC2q44vdgJY096st5BQ==\n"
-        "\u2014 witness1.smartit.nu/witness1 pIyCDwAAAABqEiEghIp82KWebrw7/oHQwlTAm3g2RKS4+eebl8eO0WH+/iEcxZ75W3u5hNI7TOQtmJbqmNWVuE0tgh0XwzdZsDsUAQ==\n"
-        "\u2014 remora.n621.de 2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+aVCIobWX9sXTynk5XeU/zZ0WBxtqB0DrAWfBw==\n"
-        "\u2014 witness.stagemole.eu Z/euoAAAAABqEiEgw0i+7g2ENfDAWHmtRzCfKTHSDwYDJA2NmKeGi9Y8FtEyOUvVr+AJmIY/2TUFucgKi7lI7cUiOvKFYe/TmN9DAg==\n"
-    ).encode()
+    + b"\n"
+    + b"".join(
+        [
+            signature_line(
+                "arche2025h1.staging.ct.transparency.dev",
+                "zTM8sQAAAZ5W0WdjBAMARjBEAiBjW5IQf9pvsYLfQFX6hoGREPMHbdQ3urbllzalApkptQIgIpwtEroe"
+                "W2BXaHAI4kJXFbon5Ch9MNL5zRNZ55lvGt0=",
+            ),
+            signature_line(
+                "arche2025h1.staging.ct.transparency.dev",
+                "ui8GwCF1+kWqZrxGdhj4aX3gcw7XUlXQQabg/27lefwhUkzbC3NygNI75MdhL1bfTW9g8Ei59RA23oHP"
+                "7Ry1k3ZFWwQ=",
+            ),
+            signature_line(
+                "transparency.dev/DEV:witness-little-garden",
+                "2AQqhwAAAABqEiEgzgFIqqhbUoDwjMWE6UP8nd8/KYTzwZ2rhIgcqoXHAwVkjZr4AscylP3v7sEodkRA"
+                "ErumC2q44vdgJY096st5BQ==",
+            ),
+            signature_line(
+                "witness1.smartit.nu/witness1",
+                "pIyCDwAAAABqEiEghIp82KWebrw7/oHQwlTAm3g2RKS4+eebl8eO0WH+/iEcxZ75W3u5hNI7TOQtmJbq"
+                "mNWVuE0tgh0XwzdZsDsUAQ==",
+            ),
+            signature_line(
+                "remora.n621.de",
+                "2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+aVCIobWX9sXTynk"
+                "5XeU/zZ0WBxtqB0DrAWfBw==",
+            ),
+            signature_line(
+                "witness.stagemole.eu",
+                "Z/euoAAAAABqEiEgw0i+7g2ENfDAWHmtRzCfKTHSDwYDJA2NmKeGi9Y8FtEyOUvVr+AJmIY/2TUFucgK"
+                "i7lI7cUiOvKFYe/TmN9DAg==",
+            ),
+        ]
+    )
 )
 ARCHE_WITNESS_KEYS = (
     "transparency.dev/DEV:witness-little-garden+d8042a87+BCtusOxINQNUTN5Oj8HObRkh2yHf/MwYaGX4CPdiVEPM",

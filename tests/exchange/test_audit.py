@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from exchange.extensions import db
 from exchange.trail import recorder
 from exchange.trail.models import AuditEntry
+from exchange.trail.running import build_integrator
 from keys.jcs import canonicalize
 from tests.exchange.helpers import audit_entry
 from tests.factories import World
@@ -21,13 +22,22 @@ from tests.factories import World
 
 class TestAppendOnly:
     @pytest.mark.parametrize(
-        "table", ["audit_entry", "audit_target", "record_version", "policy_version"]
+        "table",
+        [
+            "audit_entry",
+            "audit_leaf",
+            "audit_target",
+            "audit_hash",
+            "audit_checkpoint",
+            "record_version",
+            "policy_version",
+        ],
     )
     def test_update_and_delete_are_refused_by_the_database(
         self, app: Flask, world: World, table: str
     ) -> None:
         caller = world.agency("police")
-        # One published record puts rows in every append-only table.
+        # One published record, integrated, puts rows in every append-only table.
         response = app.test_client().post(
             "/api/v1/records",
             json=caller.submission(caller.envelope("broker")),
@@ -35,6 +45,7 @@ class TestAppendOnly:
         )
         assert response.status_code == 201
         with app.app_context():
+            build_integrator(app).integrate(checkpoint=True)
             for statement in (
                 f"UPDATE {table} SET {_column(table)} = {_column(table)}",
                 f"DELETE FROM {table}",
@@ -57,8 +68,11 @@ class TestAppendOnly:
 
 def _column(table: str) -> str:
     return {
-        "audit_entry": "action",
+        "audit_entry": "canonical",
+        "audit_leaf": "action",
         "audit_target": "version",
+        "audit_hash": "hash",
+        "audit_checkpoint": "note",
         "record_version": "status",
         "policy_version": "note",
     }[table]

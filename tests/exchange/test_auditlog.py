@@ -240,6 +240,7 @@ class TestLookup:
         term = "ブローカー商会"
         with police.client() as exchange:
             exchange.search_page(purpose="investigation", q=term)
+        integrate(app)
         with auditor.client() as exchange:
             found = exchange.request("POST", "/api/v1/audit/lookup", json={"term": term})
         assert found["hash"].startswith("hmac-sha256:")

@@ -40,7 +40,10 @@ class TestApplicationRole:
             connection.execute("UPDATE record SET status = status WHERE false")
             connection.commit()
             for statement in (
-                "UPDATE audit_entry SET action = action WHERE false",
+                "UPDATE audit_entry SET canonical = canonical WHERE false",
+                "UPDATE audit_leaf SET action = action WHERE false",
+                "DELETE FROM audit_hash WHERE false",
+                "DELETE FROM audit_checkpoint WHERE false",
                 "DELETE FROM audit_entry WHERE false",
                 "DELETE FROM record_version WHERE false",
                 "TRUNCATE audit_target",
