@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import sqlite3
@@ -23,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from audit.note import NoteVerifier
 from audit.tree import inclusion_plan, stored_count, stored_index
+from benchmarks.servers import exchange_server
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.trail import recorder, service
+from exchange.trail import service
 from exchange.trail.running import build_integrator, log_origin
 from exchange.trail.tree import inclusion_proof
 from exchange.trail.verify import verify_log
-from keys.certificates import certificate_fingerprint
 
 if TYPE_CHECKING:
     from benchmarks.harness import Bench, Row
@@ -63,57 +64,54 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def measure_audit_share(bench: Bench, requests: int) -> list[Row]:
-    from benchmarks.harness import Row
+    """Reads over real mTLS at concurrency 1; the audit write timed inside the server.
 
-    app = bench.instance.app()
-    reader = bench.reader
-    fingerprint = certificate_fingerprint(reader.certificate.read_text())
+    The share is the write's mean duration over the server's CPU time per read (TLS,
+    HTTP, application, database), both from the same load.
+    """
+    from benchmarks.harness import PURPOSE, RECORDS_PATH, Row
+    from benchmarks.load import Request
+
     maker = bench.maker()
-    record_ids = []
-    with app.app_context():
-        publisher = bench.publisher
-        publisher_fingerprint = certificate_fingerprint(publisher.certificate.read_text())
-        client = app.test_client()
-        for _ in range(20):
-            response = client.post(
-                "/api/v1/records",
-                json=maker.submission(open_audience=True),
-                environ_base={"exchange.client_cert_sha256": publisher_fingerprint},
-            )
-            assert response.status_code == 201, response.get_json()
-            record_ids.append(response.get_json()["id"])
-    environ_base = {"exchange.client_cert_sha256": fingerprint, "REMOTE_ADDR": "127.0.0.1"}
-    client = app.test_client()
-    inserts: list[float] = []
-    totals: list[float] = []
+    stored = [maker.submission(open_audience=True) for _ in range(100)]
+    seed = [Request("POST", RECORDS_PATH, json.dumps({"records": stored}).encode())]
+    rng = random.Random(bench.options.seed)
+    headers = (("Exchange-Purpose", PURPOSE),)
+    ids = [submission["record"]["id"] for submission in stored]
 
-    writes: list[float] = []
-    with _timed(recorder, "append_entry", inserts), _timed(recorder, "write_entry", writes):
-        for number in range(requests):
-            started = time.perf_counter()
-            response = client.get(
-                f"/api/v1/records/{record_ids[number % len(record_ids)]}",
-                headers={"Exchange-Purpose": "investigation"},
-                environ_base=environ_base,
-            )
-            assert response.status_code == 200, response.get_json()
-            totals.append(time.perf_counter() - started)
-    with app.app_context():
-        db.engine.dispose()
-    skip = min(50, requests // 5)
-    inserts, writes, totals = inserts[skip:], writes[skip:], totals[skip:]
-    total = statistics.fmean(totals)
-    insert, write = statistics.fmean(inserts), statistics.fmean(writes)
-    commit = write - insert
-    share = write / total
+    def reads(count: int) -> list[Request]:
+        return [
+            Request("GET", f"{RECORDS_PATH}/{rng.choice(ids)}", None, headers) for _ in range(count)
+        ]
+
+    timings = bench.root / "audit-timings.json"
+    with exchange_server(
+        bench.instance, threads=bench.options.threads, time_audit=timings
+    ) as server:
+        bench.load("audit share setup", server, seed, [], concurrency=1)
+        result = bench.load(
+            "read, audit write timed, c=1",
+            server,
+            reads(requests),
+            reads(20),
+            caller=bench.reader,
+            expected=200,
+            concurrency=1,
+        )
+    measured = json.loads(timings.read_text())
+    inserts = measured["inserts"][-result.completed :]
+    commits = measured["commits"][-result.completed :]
+    cpu_per_read = result.server_cpu_share * result.elapsed / result.completed
+    insert, commit = statistics.fmean(inserts), statistics.fmean(commits)
+    share = (insert + commit) / cpu_per_read
     return [
         Row(
             "audit share",
-            "entry insert + its commit, of a read's server time",
+            "entry + insert + commit, of a read's server CPU (mTLS, c=1)",
             f"{share:.1%}",
-            f"{total * 1e3:.2f} ms per read",
+            f"{cpu_per_read * 1e3:.2f} ms CPU per read",
             None,
-            f"insert {insert * 1e3:.2f} + commit {commit * 1e3:.2f} ms",
+            f"insert {insert * 1e3:.3f} + commit {commit * 1e3:.3f} ms",
             "",
             "< 10%",
             share < 0.10,

@@ -1,22 +1,29 @@
-"""``python -m benchmarks.serve``: the exchange's server with every request profiled.
+"""``python -m benchmarks.serve``: the exchange's server, profiled or with its audit timed.
 
-The same ``ExchangeServer`` that ``exchange serve`` runs, with the Flask application
-wrapped so that each request runs under its worker thread's ``cProfile`` profiler. On
-SIGTERM the server stops and the merged statistics are written to ``--profile``
-(``python -m pstats FILE`` reads them). The TLS and HTTP work of cheroot outside the
-application call is not in the profile; the bare endpoint measures that share.
+The same ``ExchangeServer`` that ``exchange serve`` runs (without the in-process
+integrator, whose cost is measured on its own). With ``--profile`` the Flask application
+is wrapped so that each request runs under its worker thread's ``cProfile`` profiler; on
+SIGTERM the merged statistics are written there (``python -m pstats FILE`` reads them).
+The TLS and HTTP work of cheroot outside the application call is not in the profile; the
+bare endpoint measures that share. With ``--time-audit`` every request's audit write
+(the entry's insert, and the commit it makes) is timed, and the durations are written
+there as JSON on SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from flask import Flask
 
 from exchange import create_app
 from exchange.serving import ExchangeServer
@@ -65,18 +72,60 @@ class ProfiledApp:
         stats.dump_stats(str(path))
 
 
+class AuditTimer:
+    """Per request: the entry's making and insert, and the database commit it makes.
+
+    A read commits only because of its entry, so the commit is the audit's; handing the
+    connection back to the pool afterwards is not, as every request does it.
+    """
+
+    def __init__(self) -> None:
+        self.inserts: list[float] = []
+        self.commits: list[float] = []
+
+    def install(self, app: Flask) -> None:
+        from exchange.extensions import db
+        from exchange.trail import recorder
+
+        recorder.append_entry = self._timed(recorder.append_entry, self.inserts)  # type: ignore[attr-defined]
+        with app.app_context():
+            dialect = db.engine.dialect
+            dialect.do_commit = self._timed(dialect.do_commit, self.commits)  # type: ignore[method-assign]
+
+    @staticmethod
+    def _timed(function: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                into.append(time.perf_counter() - started)
+
+        return timed
+
+    def dump(self, path: Path) -> None:
+        path.write_text(json.dumps({"inserts": self.inserts, "commits": self.commits}))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--api-port", type=int, required=True)
     parser.add_argument("--ui-port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--profile", type=Path, required=True)
+    parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--time-audit", type=Path, default=None)
     options = parser.parse_args(argv)
 
     app = create_app()
-    profiled = ProfiledApp(app.wsgi_app)
-    app.wsgi_app = profiled  # type: ignore[method-assign]
+    profiled = None
+    if options.profile is not None:
+        profiled = ProfiledApp(app.wsgi_app)
+        app.wsgi_app = profiled  # type: ignore[method-assign]
+    timer = None
+    if options.time_audit is not None:
+        timer = AuditTimer()
+        timer.install(app)
     server = ExchangeServer(
         app=app,
         host=options.host,
@@ -96,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     while not stopping.wait(0.5):
         pass
     server.stop()
-    profiled.dump(options.profile)
+    if profiled is not None:
+        profiled.dump(options.profile)
+    if timer is not None:
+        timer.dump(options.time_audit)
 
 
 if __name__ == "__main__":

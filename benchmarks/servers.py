@@ -145,12 +145,21 @@ def _start(
 
 @contextlib.contextmanager
 def exchange_server(
-    instance: Instance, *, threads: int, processes: int = 1, profile: Path | None = None
+    instance: Instance,
+    *,
+    threads: int,
+    processes: int = 1,
+    profile: Path | None = None,
+    time_audit: Path | None = None,
 ) -> Iterator[ServerProcess]:
-    """``exchange serve`` (or the profiling wrapper) on a free port, for the block."""
+    """``exchange serve`` (or the profiling or timing wrapper) on a free port, for the block."""
     port, ui_port = free_port(), free_port()
-    if profile is not None:
-        arguments = [sys.executable, "-m", "benchmarks.serve", "--profile", str(profile)]
+    if profile is not None or time_audit is not None:
+        arguments = [sys.executable, "-m", "benchmarks.serve"]
+        if profile is not None:
+            arguments += ["--profile", str(profile)]
+        if time_audit is not None:
+            arguments += ["--time-audit", str(time_audit)]
     else:
         arguments = [sys.executable, "-m", "exchange", "serve"]
     arguments += ["--api-port", str(port), "--ui-port", str(ui_port), "--threads", str(threads)]

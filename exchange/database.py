@@ -48,8 +48,14 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         # validates and verifies signatures — and a deferred transaction never has to
         # upgrade, which in WAL mode fails outright when another process wrote meanwhile.
         # Concurrent writers of the same rows are still kept apart by unique constraints.
-        if not connection.connection.driver_connection.in_transaction and _writes(statement):
-            cursor.execute("BEGIN IMMEDIATE")
+        if _writes(statement):
+            begin_immediate(connection.connection.driver_connection)
+
+
+def begin_immediate(driver_connection: Any) -> None:
+    """Open a SQLite write transaction, lock taken now, unless one is open already."""
+    if not driver_connection.in_transaction:
+        driver_connection.execute("BEGIN IMMEDIATE")
 
 
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")

@@ -14,7 +14,6 @@ integrator reloads the tree's right edge from the stored hashes and carries on.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
@@ -30,13 +30,7 @@ from audit.merkle import leaf_hash
 from audit.note import NoteSigner, sign_note
 from audit.tree import CompactRange, stored_index
 from exchange.clock import utcnow
-from exchange.trail.models import (
-    AuditCheckpoint,
-    AuditEntry,
-    AuditHash,
-    AuditLeaf,
-    AuditTarget,
-)
+from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
 from exchange.trail.service import entry_targets, leaf_projection
 from exchange.trail.tree import compact_range, integrated_size
 
@@ -44,12 +38,23 @@ log = logging.getLogger(__name__)
 
 _entry = AuditEntry.__table__
 _leaf = AuditLeaf.__table__
-_hash = AuditHash.__table__
 _checkpoint = AuditCheckpoint.__table__
 
-_INSERT_LEAF = _leaf.insert()
-_INSERT_HASH = _hash.insert()
-_INSERT_TARGET = AuditTarget.__table__.insert()
+_SQLITE_INSERTS = (
+    "INSERT INTO audit_leaf (leaf_index, entry_seq, recorded_at, action, outcome, status, "
+    "actor_agency, actor_system, actor_fingerprint, purpose) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO audit_target (leaf_index, record_id, version) VALUES (?, ?, ?)",
+    "INSERT INTO audit_hash (stored_index, hash) VALUES (?, ?)",
+)
+_POSTGRES_INSERTS = tuple(statement.replace("?", "%s") for statement in _SQLITE_INSERTS)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    # As SQLAlchemy stores DateTime on SQLite: naive UTC text, microseconds always written.
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 _INSERT_CHECKPOINT = _checkpoint.insert()
 
 # How far back a restarted integrator looks for entries that committed out of order, and
@@ -65,7 +70,7 @@ def _derived(seq: int, canonical: bytes) -> tuple[dict[str, Any], list[tuple[str
     still gets its leaf (the tree holds what is there) and ``audit verify`` names it.
     """
     try:
-        document = json.loads(canonical)
+        document = orjson.loads(canonical)
         return leaf_projection(document), entry_targets(document)
     except (ValueError, KeyError, TypeError, AttributeError):
         log.error("audit entry seq %s is not a readable entry", seq)
@@ -200,9 +205,10 @@ class Integrator:
                 connection.rollback()
                 return 0
             tree = CompactRange.from_hashes(size=self._range.size, hashes=self._range.hashes)
-            leaves: list[dict[str, object]] = []
-            targets: list[dict[str, object]] = []
-            hashes: list[dict[str, object]] = []
+            sqlite = connection.dialect.name == "sqlite"
+            leaves: list[tuple[Any, ...]] = []
+            targets: list[tuple[int, str, int]] = []
+            hashes: list[tuple[int, bytes]] = []
             new_holes: list[int] = []
             high = self._high_seq
             for seq, canonical in rows:
@@ -211,17 +217,20 @@ class Integrator:
                     high = seq
                 index = tree.size
                 projection, entry_targets = _derived(seq, canonical)
-                leaves.append({"leaf_index": index, "entry_seq": seq, **projection})
-                for record_id, version in entry_targets:
-                    targets.append(
-                        {"leaf_index": index, "record_id": record_id, "version": version}
-                    )
-                for node, digest in tree.append(leaf_hash(canonical)):
-                    hashes.append({"stored_index": stored_index(node), "hash": digest})
-            connection.execute(_INSERT_LEAF, leaves)
-            if targets:
-                connection.execute(_INSERT_TARGET, targets)
-            connection.execute(_INSERT_HASH, hashes)
+                if sqlite:
+                    projection["recorded_at"] = _sqlite_time(projection["recorded_at"])
+                leaves.append((index, seq, *projection.values()))
+                targets.extend((index, record_id, version) for record_id, version in entry_targets)
+                hashes.extend(
+                    (stored_index(node), digest)
+                    for node, digest in tree.append(leaf_hash(canonical))
+                )
+            # Thousands of rows a batch: straight to the driver's executemany, without
+            # SQLAlchemy's per-row parameter processing.
+            statements = _SQLITE_INSERTS if sqlite else _POSTGRES_INSERTS
+            for statement, parameters in zip(statements, (leaves, targets, hashes), strict=True):
+                if parameters:
+                    connection.exec_driver_sql(statement, parameters)
             connection.commit()
         for seq, _ in rows:
             self._holes.pop(seq, None)

@@ -10,23 +10,23 @@ inserted or moved. Entries that never got a leaf, though later ones did, are nam
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Callable, Iterator
+import multiprocessing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from audit.checkpoint import Checkpoint
 from audit.errors import AuditError
-from audit.merkle import leaf_hash
 from audit.note import NoteVerifier, open_note
 from audit.tree import CompactRange, NodeID
 from exchange.clock import parse_rfc3339, utcnow
-from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditTarget
-from exchange.trail.service import entry_targets, leaf_projection
+from exchange.trail.leafcheck import Finding, Stretch, check_leaves, check_leaves_at
+from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
 from exchange.trail.tree import integrated_size, stored_hashes
 
 _entry = AuditEntry.__table__
@@ -34,38 +34,8 @@ _leaf = AuditLeaf.__table__
 _checkpoint = AuditCheckpoint.__table__
 
 _LOOKAHEAD = 4096
-
-_DERIVED = (
-    "recorded_at",
-    "action",
-    "outcome",
-    "status",
-    "actor_agency",
-    "actor_system",
-    "actor_fingerprint",
-    "purpose",
-)
-_COLUMNS = (
-    _leaf.c.leaf_index,
-    _leaf.c.entry_seq,
-    *(_leaf.c[name] for name in _DERIVED),
-    _entry.c.seq,
-    _entry.c.id,
-    _entry.c.canonical,
-)
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: str  # modified | deleted | inserted | moved | checkpoint | unsequenced
-    index: int | None
-    seq: int | None
-    detail: str
-
-    def __str__(self) -> str:
-        where = [f"leaf {self.index}"] if self.index is not None else []
-        where += [f"entry seq {self.seq}"] if self.seq is not None else []
-        return f"{self.kind}: {', '.join(where)}: {self.detail}" if where else self.detail
+# Leaves checked per call: what one worker process takes on at a time.
+_STRETCH = 50_000
 
 
 @dataclass
@@ -78,43 +48,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.findings
-
-
-def _projection_mismatch(row: Any, document: dict[str, Any]) -> str | None:
-    """Where the leaf's query columns or the entry's id disagree with the entry's bytes."""
-    if document.get("id") != row.id:
-        return f"column id says {row.id!r}, the entry's bytes {document.get('id')!r}"
-    for name, value in leaf_projection(document).items():
-        stored = getattr(row, name)
-        if stored != value:
-            return f"column {name} says {stored!r}, the entry's bytes {value!r}"
-    return None
-
-
-def _rows(connection: Connection, batch: int) -> Iterator[tuple[Any, list[tuple[str, int]]]]:
-    """Leaves in order with their entries, and the record targets stored for each."""
-    target = AuditTarget.__table__
-    last = -1
-    while True:
-        rows = connection.execute(
-            select(*_COLUMNS)
-            .select_from(_leaf.outerjoin(_entry, _entry.c.seq == _leaf.c.entry_seq))
-            .where(_leaf.c.leaf_index > last)
-            .order_by(_leaf.c.leaf_index)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        first, last = rows[0].leaf_index, rows[-1].leaf_index
-        targets: dict[int, list[tuple[str, int]]] = {}
-        for index, record_id, version in connection.execute(
-            select(target.c.leaf_index, target.c.record_id, target.c.version).where(
-                target.c.leaf_index >= first, target.c.leaf_index <= last
-            )
-        ):
-            targets.setdefault(index, []).append((record_id, version))
-        for row in rows:
-            yield row, targets.get(row.leaf_index, [])
 
 
 def _signed_checkpoints(
@@ -152,67 +85,86 @@ def verify_log(
     verifier: NoteVerifier,
     progress: Callable[[int], None] | None = None,
     batch: int = 20_000,
+    workers: int = 1,
+    parallel_from: int = 200_000,
     hole_window: timedelta = timedelta(minutes=5),
 ) -> Report:
+    """Verify every leaf against its entry and every root against its signed checkpoint.
+
+    With ``workers`` > 1 and at least ``parallel_from`` leaves, stretches of leaves are
+    checked in that many worker processes; the tree is rebuilt here, in order.
+    """
     report = Report()
     roots = _signed_checkpoints(connection, verifier, report)
-    tree = CompactRange.empty()
-    recomputed: list[bytes] = []  # leaf hashes since the last matching checkpoint
-    seqs: list[int | None] = []
-    good_size = 0
-    for row, targets in _rows(connection, batch):
-        index = row.leaf_index
-        if index != tree.size:
-            report.findings.append(
-                Finding("deleted", tree.size, None, f"leaves {tree.size}..{index - 1} are missing")
+    total = integrated_size(connection)
+    stretches = [(first, min(first + _STRETCH, total)) for first in range(0, total, _STRETCH)]
+    if workers > 1 and total >= parallel_from:
+        url = connection.engine.url.render_as_string(hide_password=False)
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            parallel = pool.imap(
+                _check_at, [(url, first, stop, batch) for first, stop in stretches]
             )
-            return report
-        if row.seq is None:
-            report.findings.append(
-                Finding("deleted", index, row.entry_seq, "the leaf's entry is gone")
+            _rebuild(connection, report, roots, parallel, progress)
+    else:
+        checked: Iterable[Stretch] = (
+            check_leaves(connection, first=first, stop=stop, batch=batch)
+            for first, stop in stretches
+        )
+        _rebuild(connection, report, roots, checked, progress)
+    if report.ok and report.latest_checkpoint > total:
+        report.findings.append(
+            Finding(
+                "deleted",
+                total,
+                None,
+                f"leaves {total}..{report.latest_checkpoint - 1} are missing, though signed",
             )
-            return report
-        canonical = bytes(row.canonical)
-        try:
-            document = json.loads(canonical)
-            mismatch = _projection_mismatch(row, document)
-            if mismatch is None and sorted(entry_targets(document)) != sorted(targets):
-                mismatch = "the record targets stored for it differ from the entry's bytes"
-        except (ValueError, KeyError, TypeError, AttributeError):
-            mismatch = "the entry's bytes are not a JSON entry"
-        if mismatch is not None:
-            report.findings.append(Finding("modified", index, row.seq, mismatch))
-            return report
-        digest = leaf_hash(canonical)
-        tree.append(digest)
-        recomputed.append(digest)
-        seqs.append(row.seq)
-        size = tree.size
-        if size in roots:
-            if tree.root() != roots[size]:
-                report.findings.append(
-                    _locate(connection, good_size, size, roots[size], recomputed, seqs)
-                )
-                return report
-            good_size, recomputed, seqs = size, [], []
-        if progress is not None and size % batch == 0:
-            progress(batch)
-    report.leaves = tree.size
-    if progress is not None:
-        progress(tree.size % batch)
-    _unsequenced(connection, report, hole_window)
+        )
+    if report.ok:
+        _unsequenced(connection, report, hole_window)
     return report
 
 
-def _locate(
+def _check_at(arguments: tuple[str, int, int, int]) -> Stretch:
+    return check_leaves_at(*arguments)
+
+
+def _rebuild(
     connection: Connection,
-    start: int,
-    end: int,
-    signed_root: bytes,
-    recomputed: list[bytes],
-    seqs: list[int | None],
-) -> Finding:
+    report: Report,
+    roots: dict[int, bytes],
+    stretches: Iterable[Stretch],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Rebuild the tree from the leaf hashes in order, checking each signed root."""
+    tree = CompactRange.empty()
+    sizes = sorted(roots)
+    good_size = 0
+    for stretch in stretches:
+        digests = stretch.digests
+        hashes = [digests[offset : offset + 32] for offset in range(0, len(digests), 32)]
+        start = tree.size
+        end = start + len(hashes)
+        for size in sizes[bisect.bisect_right(sizes, start) : bisect.bisect_right(sizes, end)]:
+            tree.extend(hashes[tree.size - start : size - start])
+            if tree.root() != roots[size]:
+                report.findings.append(_locate(connection, good_size, size, roots[size]))
+                return
+            good_size = size
+        tree.extend(hashes[tree.size - start :])
+        if progress is not None:
+            progress(len(hashes))
+        if stretch.finding is not None:
+            report.findings.append(stretch.finding)
+            return
+    report.leaves = tree.size
+
+
+def _locate(connection: Connection, start: int, end: int, signed_root: bytes) -> Finding:
     """Name the first bad leaf in ``[start, end)``, where the root stopped matching."""
+    stretch = check_leaves(connection, first=start, stop=end, batch=_STRETCH)
+    digests = stretch.digests
+    recomputed = [digests[offset : offset + 32] for offset in range(0, len(digests), 32)]
     nodes = [NodeID(0, i) for i in range(start, end)]
     # Where a moved entry came from may lie past this checkpoint: look a little further.
     beyond = [NodeID(0, i) for i in range(end, min(integrated_size(connection), end + _LOOKAHEAD))]
@@ -239,11 +191,13 @@ def _locate(
             "tree hashes were rewritten too",
         )
     authentic = [stored[node] for node in nodes]
+    seqs = _seqs(connection, start, end)
     position = {stored[node]: node.index for node in nodes + beyond if node in stored}
     for offset, digest in enumerate(recomputed):
         if digest == authentic[offset]:
             continue
-        index, seq = start + offset, seqs[offset]
+        index = start + offset
+        seq = seqs.get(index)
         belongs = position.get(digest)
         following = recomputed[offset + 1] if offset + 1 < len(recomputed) else None
         if belongs == index + 1 and following != authentic[offset]:
@@ -256,6 +210,15 @@ def _locate(
             return Finding("inserted", index, seq, "an entry was inserted before this leaf")
         return Finding("modified", index, seq, "the entry's bytes were changed")
     return Finding("modified", start, None, f"checkpoint {end} does not match")
+
+
+def _seqs(connection: Connection, start: int, end: int) -> dict[int, int]:
+    rows = connection.execute(
+        select(_leaf.c.leaf_index, _leaf.c.entry_seq).where(
+            _leaf.c.leaf_index >= start, _leaf.c.leaf_index < end
+        )
+    )
+    return {int(index): int(seq) for index, seq in rows}
 
 
 def _unsequenced(connection: Connection, report: Report, window: timedelta) -> None:

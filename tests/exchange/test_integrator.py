@@ -309,6 +309,21 @@ class TestTamper:
         report = verify(fresh)
         assert report.findings and report.findings[0].kind == "modified"
 
+    def test_worker_processes_find_the_same(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        with fresh.app_context():
+            connection = db.session.connection()
+            clean = verify_log(connection, verifier=verifier(fresh), workers=2, parallel_from=0)
+            db.session.remove()
+        assert clean.ok and clean.leaves == 22
+        drop_triggers(fresh)
+        sql(fresh, "UPDATE audit_leaf SET action = 'record.search' WHERE entry_seq = 17")
+        with fresh.app_context():
+            connection = db.session.connection()
+            report = verify_log(connection, verifier=verifier(fresh), workers=2, parallel_from=0)
+            db.session.remove()
+        assert [(f.kind, f.seq) for f in report.findings] == [("modified", 17)]
+
     def test_the_command_names_the_entry_and_fails(
         self, fresh: Flask, caller: AgencySystem
     ) -> None:

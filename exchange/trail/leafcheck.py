@@ -1,0 +1,176 @@
+"""Reading the stored leaves in order and checking each against its entry's bytes.
+
+For ``exchange audit verify``: a leaf must hold an entry, the leaf's query columns and
+record targets must say what the entry's bytes say, and the bytes give the leaf hash. A
+stretch of leaves is checked by one call, in this process or in a worker process of its
+own (a verification reads every row of the log, and parsing is the costly part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+from audit.merkle import leaf_hash
+from exchange.trail.service import entry_targets, leaf_projection
+
+# The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
+_DERIVED = (
+    "recorded_at",
+    "action",
+    "outcome",
+    "status",
+    "actor_agency",
+    "actor_system",
+    "actor_fingerprint",
+    "purpose",
+)
+# Read through the driver, untouched by SQLAlchemy's result processing: a verification
+# reads every row of the log, and per-row processing would cost more than the hashing.
+_LEAVES_SQL = (
+    "SELECT l.leaf_index, l.entry_seq, l.recorded_at, l.action, l.outcome, l.status, "
+    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, "
+    "e.seq, e.id, e.canonical FROM audit_leaf l "
+    "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
+    "WHERE l.leaf_index > {mark} AND l.leaf_index < {mark} "
+    "ORDER BY l.leaf_index LIMIT {limit}"
+)
+_TARGETS_SQL = (
+    "SELECT leaf_index, record_id, version FROM audit_target "
+    "WHERE leaf_index >= {mark} AND leaf_index <= {mark}"
+)
+_SEQ, _ID, _CANONICAL = 10, 11, 12
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # modified | deleted | inserted | moved | checkpoint | unsequenced
+    index: int | None
+    seq: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = [f"leaf {self.index}"] if self.index is not None else []
+        where += [f"entry seq {self.seq}"] if self.seq is not None else []
+        return f"{self.kind}: {', '.join(where)}: {self.detail}" if where else self.detail
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The leaf hashes of leaves ``first`` onwards, up to the first finding if any."""
+
+    first: int
+    digests: bytes
+    finding: Finding | None
+
+    def __len__(self) -> int:
+        return len(self.digests) // 32
+
+
+def _naive_utc(value: Any) -> datetime:
+    """A stored or written time as naive UTC: SQLite hands back text, PostgreSQL datetimes."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _projection_mismatch(row: Sequence[Any], document: dict[str, Any]) -> str | None:
+    """Where the leaf's query columns or the entry's id disagree with the entry's bytes."""
+    if document.get("id") != row[_ID]:
+        return f"column id says {row[_ID]!r}, the entry's bytes {document.get('id')!r}"
+    actor = document.get("actor") or {}
+    written = (
+        document["action"],
+        document["outcome"],
+        document["status"],
+        actor.get("agency"),
+        actor.get("system"),
+        actor.get("fingerprint"),
+        document.get("purpose"),
+    )
+    if tuple(row[3:10]) != written or _naive_utc(row[2]) != _naive_utc(document["time"]):
+        stored = dict(zip(_DERIVED, row[2:10], strict=True))
+        for name, value in leaf_projection(document).items():
+            if name == "recorded_at":
+                if _naive_utc(stored[name]) != _naive_utc(value):
+                    return f"column {name} says {stored[name]!s}, the entry's bytes {value!s}"
+            elif stored[name] != value:
+                return f"column {name} says {stored[name]!r}, the entry's bytes {value!r}"
+    return None
+
+
+def _rows(
+    connection: Connection, batch: int, *, first: int, stop: int
+) -> Iterator[tuple[Sequence[Any], list[tuple[str, int]]]]:
+    """Leaves ``[first, stop)`` in order with their entries, and each one's stored targets."""
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    leaves_sql = _LEAVES_SQL.format(mark=mark, limit=int(batch))
+    targets_sql = _TARGETS_SQL.format(mark=mark)
+    cursor = connection.connection.cursor()
+    last = first - 1
+    try:
+        while True:
+            cursor.execute(leaves_sql, (last, stop))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            low, last = rows[0][0], rows[-1][0]
+            targets: dict[int, list[tuple[str, int]]] = {}
+            cursor.execute(targets_sql, (low, last))
+            for index, record_id, version in cursor.fetchall():
+                targets.setdefault(index, []).append((record_id, version))
+            for row in rows:
+                yield row, targets.get(row[0], [])
+    finally:
+        cursor.close()
+
+
+def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -> Stretch:
+    """Check leaves ``[first, stop)``; stop at the first that is wrong."""
+    digests = bytearray()
+    expected = first
+    for row, targets in _rows(connection, batch, first=first, stop=stop):
+        index, seq = row[0], row[_SEQ]
+        if index != expected:
+            finding = Finding(
+                "deleted", expected, None, f"leaves {expected}..{index - 1} are missing"
+            )
+            return Stretch(first, bytes(digests), finding)
+        if seq is None:
+            finding = Finding("deleted", index, row[1], "the leaf's entry is gone")
+            return Stretch(first, bytes(digests), finding)
+        canonical = bytes(row[_CANONICAL])
+        try:
+            document = orjson.loads(canonical)
+            mismatch = _projection_mismatch(row, document)
+            if mismatch is None and sorted(entry_targets(document)) != sorted(targets):
+                mismatch = "the record targets stored for it differ from the entry's bytes"
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # orjson.JSONDecodeError, invalid UTF-8 included, is a ValueError too.
+            mismatch = "the entry's bytes are not a JSON entry"
+        if mismatch is not None:
+            return Stretch(first, bytes(digests), Finding("modified", index, seq, mismatch))
+        digests += leaf_hash(canonical)
+        expected = index + 1
+    if expected != stop:
+        finding = Finding("deleted", expected, None, f"leaves {expected}..{stop - 1} are missing")
+        return Stretch(first, bytes(digests), finding)
+    return Stretch(first, bytes(digests), None)
+
+
+def check_leaves_at(url: str, first: int, stop: int, batch: int) -> Stretch:
+    """:func:`check_leaves` on a connection of its own, for a worker process."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return check_leaves(connection, first=first, stop=stop, batch=batch)
+    finally:
+        engine.dispose()
