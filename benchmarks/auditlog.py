@@ -195,7 +195,7 @@ def measure_integration(bench: Bench, count: int) -> list[Row]:
         verifier = NoteVerifier.from_verifier_key(signer.verifier_key())
         connection = db.session.connection()
         started = time.perf_counter()
-        report = verify_log(connection, verifier=verifier)
+        report = verify_log(connection, verifier=verifier, workers=os.cpu_count() or 1)
         verification = report.leaves / (time.perf_counter() - started)
         db.session.remove()
         db.engine.dispose()

@@ -21,6 +21,7 @@ class SearchFields:
     category: str | None
     corporate_numbers: tuple[str, ...]
     licences: tuple[str, ...]
+    card_tokens: tuple[str, ...] = ()
 
 
 def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
@@ -60,6 +61,7 @@ def _school(payload: Mapping[str, Any]) -> SearchFields:
         category=payload["finding"],
         corporate_numbers=_distinct([school.get("operator_corporate_number")]),
         licences=(),
+        card_tokens=_distinct([payload.get("arrest", {}).get("residence_card_token")]),
     )
 
 
@@ -74,6 +76,7 @@ def _illegal_employment(payload: Mapping[str, Any]) -> SearchFields:
         category=employer["industry"],
         corporate_numbers=_distinct([employer.get("corporate_number")]),
         licences=(),
+        card_tokens=_distinct(payload.get("forged_cards", {}).get("tokens", ())),
     )
 
 

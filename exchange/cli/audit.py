@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -69,7 +70,12 @@ def audit_verify(key: str | None) -> None:
         with click.progressbar(
             length=total, label="verifying", file=sys.stderr, show_pos=True
         ) as bar:
-            report = verify_log(connection, verifier=_verifier(key), progress=bar.update)
+            report = verify_log(
+                connection,
+                verifier=_verifier(key),
+                progress=bar.update,
+                workers=os.cpu_count() or 1,
+            )
         action.details.update(
             {"leaves": report.leaves, "ok": report.ok, "checkpoints": report.checkpoints}
         )

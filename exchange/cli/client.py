@@ -137,14 +137,22 @@ def get(
 @click.option("--from", "issued_from", help="Issued on or after (YYYY-MM-DD).")
 @click.option("--to", "issued_to", help="Issued on or before (YYYY-MM-DD).")
 @click.option("-q", "--query", "q", help="Free text over names and aliases.")
+@click.option(
+    "--card-number",
+    help="A residence card number: sent only as its matching token, made here.",
+)
 @click.option("--limit", type=int, default=20, show_default=True, help="Results to print.")
 @click.pass_context
-def search(context: click.Context, /, purpose: str, limit: int, **filters: Any) -> None:
+def search(
+    context: click.Context, /, purpose: str, limit: int, card_number: str | None, **filters: Any
+) -> None:
     """Search, verifying every result; prints JSON lines."""
     filters["type"] = filters.pop("record_type")
 
     def action() -> None:
         with _client(context) as exchange:
+            if card_number:
+                filters["card"] = exchange.card_token(card_number)
             for count, item in enumerate(
                 exchange.search(purpose=purpose, limit=min(limit, 200), **filters)
             ):

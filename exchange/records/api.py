@@ -177,9 +177,12 @@ def versions(record_id: str) -> ResponseReturnValue:
 def search(**arguments: Any) -> ResponseReturnValue:
     require_purpose()
     query = reading.SearchQuery(**arguments)
-    filters = {k: str(v) for k, v in arguments.items() if k not in ("q", "cursor", "limit")}
-    if query.q:
-        filters["q"] = protect_term(query.q, key=load_vault().audit_hmac_key)
+    filters = {k: str(v) for k, v in arguments.items() if k not in ("q", "card", "cursor", "limit")}
+    # Search terms and card tokens are kept only as keyed hashes (DESIGN §7).
+    for name in ("q", "card"):
+        value = getattr(query, name)
+        if value:
+            filters[name] = protect_term(value, key=load_vault().audit_hmac_key)
     g.audit.details["filters"] = filters
     page = reading.search_records(actor=g.actor, query=query)
     g.audit.targets.extend((v.record_id, v.version.version) for v in page.items)

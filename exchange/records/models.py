@@ -55,6 +55,16 @@ class RecordAudience(db.Model):  # type: ignore[name-defined]
     agency_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+class RecordCard(db.Model):  # type: ignore[name-defined]
+    """Residence-card matching tokens in a record's current version, for look-up by card."""
+
+    __tablename__ = "record_card"
+    __table_args__ = (Index("ix_record_card_token", "token"),)
+
+    record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(48), primary_key=True)
+
+
 class RecordVersion(db.Model):  # type: ignore[name-defined]
     """A signed version exactly as published: never changed, never deleted."""
 

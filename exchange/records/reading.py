@@ -16,7 +16,7 @@ from exchange.clock import rfc3339
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
 from exchange.problems import Problem
-from exchange.records.models import Record, RecordAudience, RecordVersion
+from exchange.records.models import Record, RecordAudience, RecordCard, RecordVersion
 from exchange.records.normalize import fold
 from exchange.records.signing import compromise_flag
 
@@ -165,6 +165,7 @@ class SearchQuery:
     issued_from: date | None = None
     issued_to: date | None = None
     q: str | None = None
+    card: str | None = None
     cursor: str | None = None
     limit: int = 50
 
@@ -240,6 +241,10 @@ def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
         )
     if query.q:
         conditions.append(Record.names.like(_like(fold(query.q)), escape="\\"))
+    if query.card:
+        conditions.append(
+            exists().where(and_(RecordCard.record_pk == Record.pk, RecordCard.token == query.card))
+        )
     if query.cursor:
         conditions.append(Record.pk < decode_cursor(query.cursor))
     rows = db.session.execute(

@@ -92,6 +92,13 @@ class SearchArgsSchema(ma.Schema):
         validate=ma.validate.Length(min=1, max=200),
         metadata={"description": "Free text over names and aliases."},
     )
+    card = ma.fields.String(
+        validate=ma.validate.Regexp(r"^rct1_[A-Za-z0-9_-]{43}$"),
+        metadata={
+            "description": "Residence-card matching token (rct1_…): records whose current "
+            "version names it. Kept in the audit log only as an HMAC."
+        },
+    )
     cursor = ma.fields.String(validate=ma.validate.Length(max=200))
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
 

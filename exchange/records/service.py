@@ -284,6 +284,7 @@ class PublishBatch:
                 "audience_restricted": audience is not None,
             },
             audience=audience,
+            cards=projection.card_tokens,
             version_row={
                 "version": version,
                 "status": envelope["status"],

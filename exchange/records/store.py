@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from exchange.records.models import Record, RecordAudience, RecordVersion
+from exchange.records.models import Record, RecordAudience, RecordCard, RecordVersion
 
 _record = Record.__table__
 _version = RecordVersion.__table__
 _audience = RecordAudience.__table__
+_card = RecordCard.__table__
 
 # Built once, compiled once: every publish runs them.
 _RECORD_STATE = select(
@@ -42,6 +43,8 @@ _INSERT_RECORD = _record.insert().returning(
 _UPDATE_RECORD = _record.update().where(_record.c.pk == bindparam("record_pk"))
 _DELETE_AUDIENCE = _audience.delete().where(_audience.c.record_pk == bindparam("record_pk"))
 _INSERT_AUDIENCE = _audience.insert()
+_DELETE_CARDS = _card.delete().where(_card.c.record_pk == bindparam("record_pk"))
+_INSERT_CARDS = _card.insert()
 _INSERT_VERSION = _version.insert()
 
 # SQLite allows 32,766 bound parameters per statement; stay far below.
@@ -98,6 +101,7 @@ class PendingWrites:
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     audiences: dict[str, Sequence[str] | None] = field(default_factory=dict)
+    cards: dict[str, Sequence[str]] = field(default_factory=dict)
     versions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def add(
@@ -107,10 +111,12 @@ class PendingWrites:
         projection: dict[str, Any],
         audience: Sequence[str] | None,
         version_row: dict[str, Any],
+        cards: Sequence[str] = (),
     ) -> None:
         # A record named twice in a batch ends with the projection of its last version.
         self.records[state.id] = projection
         self.audiences[state.id] = audience
+        self.cards[state.id] = cards
         self.versions.append((state.id, version_row))
 
     def write(self, connection: Connection, states: dict[str, RecordState]) -> None:
@@ -134,6 +140,7 @@ class PendingWrites:
                 [{"record_pk": s.pk, **_updatable(self.records[s.id])} for s in existing],
             )
             connection.execute(_DELETE_AUDIENCE, [{"record_pk": s.pk} for s in existing])
+            connection.execute(_DELETE_CARDS, [{"record_pk": s.pk} for s in existing])
         audience_rows = [
             {"record_pk": states[record_id].pk, "agency_id": agency}
             for record_id, audience in self.audiences.items()
@@ -141,6 +148,13 @@ class PendingWrites:
         ]
         if audience_rows:
             connection.execute(_INSERT_AUDIENCE, audience_rows)
+        card_rows = [
+            {"record_pk": states[record_id].pk, "token": token}
+            for record_id, tokens in self.cards.items()
+            for token in tokens
+        ]
+        if card_rows:
+            connection.execute(_INSERT_CARDS, card_rows)
         connection.execute(
             _INSERT_VERSION,
             [{"record_pk": states[record_id].pk, **row} for record_id, row in self.versions],

@@ -12,10 +12,12 @@ from flask_smorest import Blueprint
 from exchange.auth.mtls import require_system
 from exchange.jsonbody import load_body
 from exchange.pki.vault import load_vault
+from exchange.problems import Problem
 from exchange.trail import log, lookup, witnesses
 from exchange.trail.recorder import audited
 from exchange.trail.running import log_origin
 from exchange.trail.service import protect_term
+from schemas import residence_card_token
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Verifiable audit log")
 bp.before_request(require_system)
@@ -98,11 +100,31 @@ class CosignatureListSchema(ma.Schema):
 
 class LookupSchema(ma.Schema):
     term = ma.fields.String(
-        required=True,
         validate=ma.validate.Length(min=1, max=500),
         metadata={"description": "A search term or residence-card token, in the clear."},
     )
+    card_number = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"description": "A residence card number: looked up as its matching token."},
+    )
     since = ma.fields.AwareDateTime()
+
+    @ma.validates_schema
+    def one_of(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("term" in data) == ("card_number" in data):
+            raise ma.ValidationError("Give term or card_number.", "term")
+
+
+def card_token_of(number: str) -> str:
+    try:
+        return residence_card_token(number, key=load_vault().matching_key)
+    except ValueError:
+        raise Problem(
+            422,
+            "schema_invalid",
+            "Invalid body",
+            errors=[{"pointer": "/card_number", "detail": "Not a residence card number."}],
+        ) from None
 
 
 def _text(body: str) -> Response:
@@ -210,7 +232,7 @@ def list_cosignatures(size: int | None = None) -> ResponseReturnValue:
 @audited("audit.lookup")
 def lookup_term() -> ResponseReturnValue:
     body = load_body(LookupSchema())
-    term = body["term"]
+    term = body.get("term") or card_token_of(body["card_number"])
     g.audit.details["term"] = protect_term(term, key=load_vault().audit_hmac_key)
     limit = int(current_app.config["EXCHANGE_PROOF_MAX_ENTRIES"])
     return jsonify(

@@ -31,7 +31,7 @@ from audit.note import NoteSigner, sign_note
 from audit.tree import CompactRange, stored_index
 from exchange.clock import utcnow
 from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
-from exchange.trail.service import entry_targets, leaf_projection
+from exchange.trail.projection import entry_targets, leaf_projection
 from exchange.trail.tree import compact_range, integrated_size
 
 log = logging.getLogger(__name__)

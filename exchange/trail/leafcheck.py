@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from audit.merkle import leaf_hash
-from exchange.trail.service import entry_targets, leaf_projection
+from exchange.trail.projection import entry_targets, leaf_projection
 
 # The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
 _DERIVED = (

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from exchange.auth.actor import Actor
-from exchange.clock import parse_rfc3339, rfc3339
+from exchange.clock import rfc3339
 from exchange.database import begin_immediate
 from exchange.extensions import db
 from keys.jcs import canonicalize
@@ -138,22 +138,3 @@ def append_entry(
         driver.execute(_INSERT_SQLITE, (entry_id, canonical))
     else:
         driver.execute(_INSERT_POSTGRES, (entry_id, canonical))
-
-
-def leaf_projection(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The columns of ``audit_leaf`` that repeat an entry's fields, for auditors' queries."""
-    actor = document.get("actor") or {}
-    return {
-        "recorded_at": parse_rfc3339(document["time"]),
-        "action": document["action"],
-        "outcome": document["outcome"],
-        "status": document["status"],
-        "actor_agency": actor.get("agency"),
-        "actor_system": actor.get("system"),
-        "actor_fingerprint": actor.get("fingerprint"),
-        "purpose": document.get("purpose"),
-    }
-
-
-def entry_targets(document: Mapping[str, Any]) -> list[tuple[str, int]]:
-    return list(dict.fromkeys((t["id"], t["version"]) for t in document.get("targets", ())))

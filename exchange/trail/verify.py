@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import json
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -100,7 +101,10 @@ def verify_log(
     stretches = [(first, min(first + _STRETCH, total)) for first in range(0, total, _STRETCH)]
     if workers > 1 and total >= parallel_from:
         url = connection.engine.url.render_as_string(hide_password=False)
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        # Fork is quick and safe in a process of one thread (the command line); a threaded
+        # server starts its workers afresh instead.
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        with multiprocessing.get_context(method).Pool(workers) as pool:
             parallel = pool.imap(
                 _check_at, [(url, first, stop, batch) for first, stop in stretches]
             )

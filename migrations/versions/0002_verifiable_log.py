@@ -1,4 +1,4 @@
-"""The verifiable audit log: leaves, stored tree hashes, checkpoints, cosignatures.
+"""The verifiable audit log: leaves, stored tree hashes, checkpoints, cosignatures; cards.
 
 A request now writes only the evidence: its entry's RFC 8785 bytes. What auditors query
 by (action, agency, time, purpose, record) is derived from those bytes by the integrator,
@@ -103,6 +103,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("checkpoint_size", "witness"),
     )
     op.create_index("ix_audit_cosignature_witness", "audit_cosignature", ["witness", "id"])
+    # Residence-card tokens of a record's current version: search by card, whose term the
+    # audit log keeps only as an HMAC.
+    op.create_table(
+        "record_card",
+        sa.Column("record_pk", sa.Integer, sa.ForeignKey("record.pk"), primary_key=True),
+        sa.Column("token", sa.String(48), primary_key=True),
+    )
+    op.create_index("ix_record_card_token", "record_card", ["token"])
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         for table in APPEND_ONLY:

@@ -19,8 +19,10 @@ from audit.merkle import leaf_hash
 from exchange.client.auditlog import Witness, prove_publication
 from exchange.client.sdk import ExchangeClient, ExchangeError
 from exchange.extensions import db
+from exchange.pki.vault import load_vault
 from exchange.serving import ExchangeServer
 from exchange.trail.running import build_integrator
+from schemas import residence_card_token
 from tests.audit import independent
 from tests.exchange.helpers import audit_entry
 from tests.factories import AgencySystem, World
@@ -258,12 +260,62 @@ class TestLookup:
         assert "山田太郎" not in json.dumps(entry, ensure_ascii=False)
         assert entry["details"]["term"] == response.json()["hash"]
 
+    def test_a_card_search_is_kept_as_a_hash_and_found_by_the_card_number(
+        self, app: Flask, world: World, auditor: AgencySystem
+    ) -> None:
+        police = world.agency("police")
+        with app.app_context():
+            token = residence_card_token("AB 1234 5678 CD", key=load_vault().matching_key)
+        envelope = police.envelope("school")
+        payload = envelope["payload"]
+        payload.pop("visa_screening", None)
+        payload["finding"] = "arrested_student"
+        payload["arrest"] = {
+            "nationality": "VN",
+            "arrest_date": "2026-10-01",
+            "offence_category": "illegal_work",
+            "arresting_agency": police.agency,
+            "case_reference": "13-2026-00042",
+            "residence_card_token": token,
+        }
+        with police.client() as exchange:
+            exchange.publish(envelope)
+            assert exchange.card_token("ab12345678cd") == token
+            response = exchange.session.get(
+                exchange.base_url + "/api/v1/records",
+                params={"card": token},
+                headers={"Exchange-Purpose": "investigation"},
+                verify=exchange.ca,
+            )
+        assert [item["record"]["id"] for item in response.json()["items"]] == [envelope["id"]]
+        request_id = response.headers["Exchange-Request-Id"]
+        entry = audit_entry(app, request_id)
+        assert token not in json.dumps(entry)
+        assert entry["details"]["filters"]["card"].startswith("hmac-sha256:")
+        integrate(app)
+        with auditor.client() as exchange:
+            found = exchange.request(
+                "POST", "/api/v1/audit/lookup", json={"card_number": "AB12345678CD"}
+            )
+        assert [e["id"] for e in found["entries"]] == [request_id]
+
     def test_other_systems_may_not_look_up(self, police: AgencySystem) -> None:
         with police.client() as exchange:
             error = refused(exchange, "POST", "/api/v1/audit/lookup", json={"term": "x"})
         assert (error.status, error.code) == (403, "role_required")
 
-    @pytest.mark.parametrize("body", [{}, {"term": ""}, {"term": 5}, [], {"term": "x", "y": 1}])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {},
+            {"term": ""},
+            {"term": 5},
+            [],
+            {"term": "x", "y": 1},
+            {"term": "x", "card_number": "AB12345678CD"},
+            {"card_number": "not a card"},
+        ],
+    )
     def test_bad_bodies_are_problems(self, auditor: AgencySystem, body: Any) -> None:
         with auditor.client() as exchange:
             error = refused(exchange, "POST", "/api/v1/audit/lookup", json=body)
