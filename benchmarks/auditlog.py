@@ -106,8 +106,8 @@ def measure_audit_share(bench: Bench, requests: int) -> list[Row]:
     share = (insert + commit) / cpu_per_read
     return [
         Row(
-            "audit share",
-            "entry + insert + commit, of a read's server CPU (mTLS, c=1)",
+            "audit",
+            "write (entry, insert, commit): share of a read's server CPU, mTLS c=1",
             f"{share:.1%}",
             f"{cpu_per_read * 1e3:.2f} ms CPU per read",
             None,
@@ -202,8 +202,8 @@ def measure_integration(bench: Bench, count: int) -> list[Row]:
     assert report.ok, report.findings
     return [
         Row(
-            "integration",
-            f"{result.integrated:,} entries, one checkpoint",
+            "audit",
+            f"integration: {result.integrated:,} entries, one checkpoint",
             f"{integration:,.0f} entries/s",
             f"{hashing:,.0f} leaf hashes/s",
             integration / hashing,
@@ -213,8 +213,8 @@ def measure_integration(bench: Bench, count: int) -> list[Row]:
             integration >= 20_000,
         ),
         Row(
-            "audit verify",
-            f"{report.leaves:,} leaves, {report.checkpoints} checkpoints",
+            "audit",
+            f"verify: {report.leaves:,} leaves, {report.checkpoints} checkpoints",
             f"{verification:,.0f} entries/s",
             f"{hashing:,.0f} leaf hashes/s",
             verification / hashing,
@@ -292,9 +292,9 @@ def measure_proofs(bench: Bench, size: int, queries: int) -> list[Row]:
     bare_p95 = _percentile(bare_times, 0.95)
     return [
         Row(
-            "inclusion proof",
-            f"tree of {size:,} leaves ({stored_count(size):,} stored hashes, "
-            f"filled in {filled:.0f} s)",
+            "audit",
+            f"inclusion proof, tree of {size:,} leaves ({stored_count(size):,} stored "
+            f"hashes, filled in {filled:.0f} s)",
             f"p95 {p95 * 1e3:.2f} ms",
             f"p95 {bare_p95 * 1e3:.2f} ms bare fetch",
             bare_p95 / p95 if p95 else None,

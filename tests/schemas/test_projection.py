@@ -37,6 +37,7 @@ class TestSearchFields:
             category="arrested_student",
             corporate_numbers=("2120901007402",),
             licences=(),
+            card_tokens=(examples.TOKEN,),
         )
 
     def test_school_visa_screening(self) -> None:
@@ -54,6 +55,7 @@ class TestSearchFields:
             category="agriculture",
             corporate_numbers=("7123456789012",),
             licences=(),
+            card_tokens=(examples.TOKEN, examples.OTHER_TOKEN),
         )
 
     def test_repeated_names_are_indexed_once(self) -> None:
