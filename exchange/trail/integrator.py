@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,9 @@ from audit.merkle import leaf_hash
 from audit.note import NoteSigner, sign_note
 from audit.tree import CompactRange, stored_index
 from exchange.clock import utcnow
+from exchange.feeds.models import FeedPosition
+from exchange.feeds.signal import announce_feed
+from exchange.records.models import RecordVersion
 from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
 from exchange.trail.projection import entry_targets, leaf_projection
 from exchange.trail.tree import compact_range, integrated_size
@@ -39,6 +42,12 @@ log = logging.getLogger(__name__)
 _entry = AuditEntry.__table__
 _leaf = AuditLeaf.__table__
 _checkpoint = AuditCheckpoint.__table__
+_feed = FeedPosition.__table__
+_version = RecordVersion.__table__
+
+PUBLISH_ACTION = "record.publish"
+# Entry ids per IN list: far below SQLite's bound-parameter limit.
+_ID_CHUNK = 2000
 
 _SQLITE_INSERTS = (
     "INSERT INTO audit_leaf (leaf_index, entry_seq, recorded_at, action, outcome, status, "
@@ -46,6 +55,7 @@ _SQLITE_INSERTS = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "INSERT INTO audit_target (leaf_index, record_id, version) VALUES (?, ?, ?)",
     "INSERT INTO audit_hash (stored_index, hash) VALUES (?, ?)",
+    "INSERT INTO record_feed (position, record_pk, version, leaf_index) VALUES (?, ?, ?, ?)",
 )
 _POSTGRES_INSERTS = tuple(statement.replace("?", "%s") for statement in _SQLITE_INSERTS)
 
@@ -63,18 +73,20 @@ _RESTART_WINDOW = 100_000
 _MAX_GAP = 100_000
 
 
-def _derived(seq: int, canonical: bytes) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """What auditors query by, from the entry's bytes.
+def _derived(
+    seq: int, canonical: bytes
+) -> tuple[dict[str, Any], list[tuple[str, int]], str | None]:
+    """What auditors query by, from the entry's bytes, and the entry's id.
 
     The exchange writes every entry itself, so unreadable bytes mean tampering: the entry
     still gets its leaf (the tree holds what is there) and ``audit verify`` names it.
     """
     try:
         document = orjson.loads(canonical)
-        return leaf_projection(document), entry_targets(document)
+        return leaf_projection(document), entry_targets(document), str(document["id"])
     except (ValueError, KeyError, TypeError, AttributeError):
         log.error("audit entry seq %s is not a readable entry", seq)
-        return dict(_UNREADABLE), []
+        return dict(_UNREADABLE), [], None
 
 
 _UNREADABLE: dict[str, Any] = {
@@ -112,6 +124,7 @@ class Integrator:
     _high_seq: int = 0
     _holes: dict[int, float] = field(default_factory=dict)
     _checkpoint_size: int = 0
+    _feed_next: int = 1
     _checkpoint_at: float = float("-inf")
 
     @property
@@ -165,6 +178,8 @@ class Integrator:
                 select(_checkpoint.c.size).order_by(_checkpoint.c.size.desc()).limit(1)
             ).scalar()
             self._checkpoint_size = int(latest or 0)
+            last_position = connection.execute(select(func.max(_feed.c.position))).scalar()
+            self._feed_next = int(last_position or 0) + 1
         started = self.clock()
         low = max(1, self._high_seq - _RESTART_WINDOW + 1)
         self._holes = {seq: started for seq in range(low, self._high_seq) if seq not in recent}
@@ -209,6 +224,7 @@ class Integrator:
             leaves: list[tuple[Any, ...]] = []
             targets: list[tuple[int, str, int]] = []
             hashes: list[tuple[int, bytes]] = []
+            publishes: dict[str, int] = {}
             new_holes: list[int] = []
             high = self._high_seq
             for seq, canonical in rows:
@@ -216,7 +232,13 @@ class Integrator:
                     new_holes.extend(range(max(high + 1, seq - _MAX_GAP), seq))
                     high = seq
                 index = tree.size
-                projection, entry_targets = _derived(seq, canonical)
+                projection, entry_targets, entry_id = _derived(seq, canonical)
+                if (
+                    entry_id is not None
+                    and projection["action"] == PUBLISH_ACTION
+                    and projection["outcome"] == "ok"
+                ):
+                    publishes[entry_id] = index
                 if sqlite:
                     projection["recorded_at"] = _sqlite_time(projection["recorded_at"])
                 leaves.append((index, seq, *projection.values()))
@@ -227,17 +249,49 @@ class Integrator:
                 )
             # Thousands of rows a batch: straight to the driver's executemany, without
             # SQLAlchemy's per-row parameter processing.
+            feed = self._feed_rows(connection, publishes)
             statements = _SQLITE_INSERTS if sqlite else _POSTGRES_INSERTS
-            for statement, parameters in zip(statements, (leaves, targets, hashes), strict=True):
+            batches: tuple[Sequence[tuple[Any, ...]], ...] = (leaves, targets, hashes, feed)
+            for statement, parameters in zip(statements, batches, strict=True):
                 if parameters:
                     connection.exec_driver_sql(statement, parameters)
+            if feed and not sqlite:
+                connection.exec_driver_sql("SELECT pg_notify('exchange_feed', '')")
             connection.commit()
+        if feed:
+            self._feed_next += len(feed)
+            announce_feed()
         for seq, _ in rows:
             self._holes.pop(seq, None)
         for seq in new_holes:
             self._holes[seq] = now
         self._range, self._high_seq = tree, high
         return len(rows)
+
+    def _feed_rows(
+        self, connection: Connection, publishes: dict[str, int]
+    ) -> list[tuple[int, int, int, int]]:
+        """Feed positions for the versions the batch's publishes created, in leaf order.
+
+        A publish's entry names every version it touched, replays included; the versions
+        it created are those whose row carries its entry id.
+        """
+        if not publishes:
+            return []
+        created: list[tuple[int, int, int]] = []
+        ids = list(publishes)
+        for start in range(0, len(ids), _ID_CHUNK):
+            for record_pk, version, entry_id in connection.execute(
+                select(_version.c.record_pk, _version.c.version, _version.c.audit_entry_id).where(
+                    _version.c.audit_entry_id.in_(ids[start : start + _ID_CHUNK])
+                )
+            ):
+                created.append((publishes[entry_id], int(record_pk), int(version)))
+        created.sort()
+        return [
+            (self._feed_next + offset, record_pk, version, leaf_index)
+            for offset, (leaf_index, record_pk, version) in enumerate(created)
+        ]
 
     def _maybe_checkpoint(self, when: bool | None) -> int | None:
         assert self._range is not None

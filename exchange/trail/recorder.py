@@ -103,8 +103,11 @@ def seal_entry(status: int) -> bytes:
 
 
 def write_entry(arguments: dict[str, Any]) -> None:
-    """The entry, then the request's one commit: a read commits only for its entry."""
-    append_entry(**arguments)
+    """The entry, and with it the request's one commit: a read commits only for its entry."""
+    # Whatever the session still holds goes first, into the same transaction.
+    db.session.flush()
+    append_entry(**arguments, commit=True)
+    # The transaction is committed; the session ends its own view of it.
     db.session.commit()
 
 

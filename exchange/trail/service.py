@@ -110,11 +110,15 @@ def append_entry(
     method: str | None = None,
     path: str | None = None,
     canonical: bytes | None = None,
+    commit: bool = False,
 ) -> None:
-    """Insert one entry.
+    """Insert one entry; with ``commit``, commit the request's transaction with it.
 
     ``canonical`` is the entry's bytes when they were fixed earlier in the request
     (:func:`entry_bytes` with these same arguments), as for a receipt that names its leaf.
+    Committing here goes through the driver (on PostgreSQL the insert and the commit
+    share one round trip); the caller flushes the session before and ends its
+    transaction after, when nothing is left to send.
     """
     if canonical is None:
         canonical = entry_bytes(
@@ -136,5 +140,11 @@ def append_entry(
     if connection.dialect.name == "sqlite":
         begin_immediate(driver)
         driver.execute(_INSERT_SQLITE, (entry_id, canonical))
+        if commit:
+            driver.commit()
+    elif commit:
+        with driver.pipeline():
+            driver.execute(_INSERT_POSTGRES, (entry_id, canonical))
+            driver.commit()
     else:
         driver.execute(_INSERT_POSTGRES, (entry_id, canonical))

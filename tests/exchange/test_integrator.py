@@ -38,6 +38,7 @@ TRIGGERED = (
     "audit_hash",
     "audit_checkpoint",
     "audit_cosignature",
+    "record_feed",
 )
 
 
@@ -480,6 +481,7 @@ class TestWitnessAgainstARewrittenLog:
                     "DELETE FROM audit_hash",
                     "DELETE FROM audit_leaf",
                     "DELETE FROM audit_target",
+                    "DELETE FROM record_feed",
                 )
                 publish(fresh, mofa, 2)
                 rebuilt = integrator(fresh).integrate(checkpoint=True)
