@@ -18,6 +18,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange.agencies.policy import PURPOSES
 from exchange.client.auditlog import Witness, fetch_checkpoint, prove_publication
+from exchange.client.feeds import (
+    CursorFileError,
+    create_subscription,
+    follow,
+    list_subscriptions,
+)
 from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError, VerifiedRecord
 from keys.jwk import generate_signing_key, private_jwk, public_jwk, thumbprint
 from keys.pop import make_proof
@@ -270,5 +276,135 @@ def identity(context: click.Context) -> None:
     def action() -> None:
         with _client(context) as exchange:
             _emit(exchange.request("GET", "/api/v1/identity"))
+
+    _run(action)
+
+
+_RECORD_TYPES = ("broker", "school", "illegal_employment")
+
+
+@client.command("subscribe")
+@click.option("--name", required=True, help="A name for the subscription, shown in listings.")
+@click.option(
+    "--type",
+    "types",
+    type=click.Choice(_RECORD_TYPES),
+    multiple=True,
+    required=True,
+    help="A record type to receive (repeatable).",
+)
+@click.option("--publisher", multiple=True, help="Only records of this agency (repeatable).")
+@click.option("--publisher-kind", multiple=True, help="Only this kind of agency (repeatable).")
+@click.option("--country", multiple=True, help="ISO 3166-1 alpha-2 (repeatable).")
+@click.option("--prefecture", multiple=True, help="JIS X 0401 code, 01-47 (repeatable).")
+@click.option("--category", multiple=True, help="Broker category (repeatable).")
+@click.option("--allegation", multiple=True, help="Broker allegation (repeatable).")
+@click.option("--programme", multiple=True, help="Programme (repeatable).")
+@click.option(
+    "--status",
+    multiple=True,
+    type=click.Choice(("active", "withdrawn")),
+    help="Only records in this status (repeatable).",
+)
+@click.option(
+    "--push",
+    "endpoint",
+    default=None,
+    metavar="URL",
+    help="Have the exchange POST deliveries here over mutual TLS instead of pulling.",
+)
+@click.pass_context
+def subscribe(
+    context: click.Context,
+    /,
+    name: str,
+    types: tuple[str, ...],
+    endpoint: str | None,
+    **filters: tuple[str, ...],
+) -> None:
+    """Subscribe to record types, narrowed by filters; a record matches when, for every
+    filter given, one of its values does."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            _emit(
+                create_subscription(
+                    exchange,
+                    name=name,
+                    types=types,
+                    filters=filters,
+                    mode="push" if endpoint else "pull",
+                    endpoint=endpoint,
+                )
+            )
+
+    _run(action)
+
+
+@client.command("subscriptions")
+@click.pass_context
+def subscriptions(context: click.Context) -> None:
+    """This agency's subscriptions, with their cursors and states."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            _emit(list_subscriptions(exchange))
+
+    _run(action)
+
+
+@client.command("follow")
+@click.argument("subscription_id", metavar="SUBSCRIPTION")
+@click.option("--purpose", type=click.Choice(PURPOSES), required=True)
+@click.option(
+    "--cursor-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the position here, to resume after a restart (default: the exchange's ack).",
+)
+@click.option("--once", is_flag=True, help="Read one page, acknowledge it and exit.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 30),
+    default=None,
+    help="Long-poll seconds when nothing is new (default 20; 0 with --once).",
+)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.pass_context
+def follow_feed(
+    context: click.Context,
+    subscription_id: str,
+    purpose: str,
+    cursor_file: Path | None,
+    once: bool,
+    wait: float | None,
+    limit: int,
+) -> None:
+    """Follow a subscription's feed, verifying every event; prints JSON lines."""
+
+    def action() -> None:
+        with _client(context) as exchange:
+            events = follow(
+                exchange,
+                subscription_id,
+                purpose=purpose,
+                cursor_file=cursor_file,
+                wait=wait if wait is not None else (0.0 if once else 20.0),
+                limit=limit,
+                stop=(lambda: True) if once else None,
+            )
+            try:
+                for event in events:
+                    line = {
+                        "event_id": event.event_id,
+                        "position": event.position,
+                        "kind": event.kind,
+                    } | _verified(event.record)
+                    click.echo(json.dumps(line, ensure_ascii=False))
+            except KeyboardInterrupt:
+                # The cursor moved only past pages printed whole: a restart repeats the rest.
+                return
+            except CursorFileError as error:
+                raise click.UsageError(str(error)) from None
 
     _run(action)

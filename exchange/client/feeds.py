@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from exchange.client.sdk import ExchangeClient, VerificationError, VerifiedRecord
 
@@ -30,7 +30,11 @@ MAX_WAIT_SECONDS = 30.0
 _READ_MARGIN_SECONDS = 5.0
 _RECENT_EVENT_IDS = 100_000
 
-Stop = threading.Event | Callable[[], bool]
+Stop: TypeAlias = threading.Event | Callable[[], bool]
+
+
+class CursorFileError(ValueError):
+    """The cursor file cannot be used for this subscription."""
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,7 @@ def get_subscription(client: ExchangeClient, subscription_id: str) -> dict[str, 
 
 def set_state(client: ExchangeClient, subscription_id: str, *, state: str) -> dict[str, Any]:
     """Pause or resume a subscription (``state``: ``active`` or ``paused``)."""
-    result: dict[str, Any] = client.request(
-        "PATCH", _path(subscription_id), json={"state": state}
-    )
+    result: dict[str, Any] = client.request("PATCH", _path(subscription_id), json={"state": state})
     return result
 
 
@@ -187,9 +189,13 @@ class CursorFile:
             state = json.loads(self.path.read_text())
         except FileNotFoundError:
             return None
+        except ValueError:
+            raise CursorFileError(f"{self.path} is not a cursor file") from None
+        if not isinstance(state, dict) or not isinstance(state.get("cursor"), int):
+            raise CursorFileError(f"{self.path} is not a cursor file")
         # One file per subscription: another's cursor would skip or repeat events here.
         if state.get("subscription") != self.subscription_id:
-            raise ValueError(
+            raise CursorFileError(
                 f"{self.path} holds the cursor of subscription {state.get('subscription')}"
             )
         return int(state["cursor"])

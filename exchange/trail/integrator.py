@@ -57,7 +57,26 @@ _SQLITE_INSERTS = (
     "INSERT INTO audit_hash (stored_index, hash) VALUES (?, ?)",
     "INSERT INTO record_feed (position, record_pk, version, leaf_index) VALUES (?, ?, ?, ?)",
 )
-_POSTGRES_INSERTS = tuple(statement.replace("?", "%s") for statement in _SQLITE_INSERTS)
+# PostgreSQL's bulk path, COPY, for the same four tables and columns.
+_POSTGRES_COPIES = (
+    "COPY audit_leaf (leaf_index, entry_seq, recorded_at, action, outcome, status, "
+    "actor_agency, actor_system, actor_fingerprint, purpose) FROM STDIN",
+    "COPY audit_target (leaf_index, record_id, version) FROM STDIN",
+    "COPY audit_hash (stored_index, hash) FROM STDIN",
+    "COPY record_feed (position, record_pk, version, leaf_index) FROM STDIN",
+)
+
+
+def _copy_rows(connection: Connection, batches: Sequence[Sequence[tuple[Any, ...]]]) -> None:
+    cursor = connection.connection.cursor()
+    try:
+        for statement, rows in zip(_POSTGRES_COPIES, batches, strict=True):
+            if rows:
+                with cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -250,13 +269,15 @@ class Integrator:
             # Thousands of rows a batch: straight to the driver's executemany, without
             # SQLAlchemy's per-row parameter processing.
             feed = self._feed_rows(connection, publishes)
-            statements = _SQLITE_INSERTS if sqlite else _POSTGRES_INSERTS
             batches: tuple[Sequence[tuple[Any, ...]], ...] = (leaves, targets, hashes, feed)
-            for statement, parameters in zip(statements, batches, strict=True):
-                if parameters:
-                    connection.exec_driver_sql(statement, parameters)
-            if feed and not sqlite:
-                connection.exec_driver_sql("SELECT pg_notify('exchange_feed', '')")
+            if sqlite:
+                for statement, parameters in zip(_SQLITE_INSERTS, batches, strict=True):
+                    if parameters:
+                        connection.exec_driver_sql(statement, parameters)
+            else:
+                _copy_rows(connection, batches)
+                if feed:
+                    connection.exec_driver_sql("SELECT pg_notify('exchange_feed', '')")
             connection.commit()
         if feed:
             self._feed_next += len(feed)
