@@ -12,6 +12,7 @@ from exchange.trail.recorder import audited
 
 def register(app: Flask, api: Api) -> None:
     from exchange.agencies.api import bp as agencies
+    from exchange.feeds.api import bp as subscriptions
     from exchange.pki.api import bp as keys
     from exchange.pki.api import public_bp as pki
     from exchange.records.api import bp as records
@@ -20,7 +21,7 @@ def register(app: Flask, api: Api) -> None:
     from exchange.trail.api import bp as audit
     from schemas import PAYLOAD_SCHEMAS
 
-    for blueprint in (records, agencies, keys, audit):
+    for blueprint in (records, agencies, keys, audit, subscriptions):
         api.register_blueprint(blueprint)
     app.register_blueprint(pki)
 

@@ -27,6 +27,19 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_CHECKPOINT_INTERVAL": 1.0,
     "EXCHANGE_SEQUENCER_HOLE_SECONDS": 60.0,
     "EXCHANGE_PROOF_MAX_ENTRIES": 1000,
+    # Push delivery: "inline" runs it in the server process; "off" leaves it to
+    # `exchange worker` processes.
+    "EXCHANGE_PUSH": "inline",
+    "EXCHANGE_PUSH_THREADS": 4,
+    "EXCHANGE_PUSH_BATCH": 100,
+    "EXCHANGE_PUSH_TIMEOUT": 10.0,
+    "EXCHANGE_PUSH_BASE_BACKOFF": 1.0,
+    "EXCHANGE_PUSH_MAX_BACKOFF": 300.0,
+    "EXCHANGE_PUSH_MAX_ATTEMPTS": 8,
+    "EXCHANGE_PUSH_MAX_AGE": 3600.0,
+    # CA bundle that push endpoints' server certificates must chain to (default: the
+    # exchange's own CA, which issues agencies their certificates).
+    "EXCHANGE_PUSH_CA_FILE": None,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "API_TITLE": "Inter-agency information-sharing exchange",
     "API_VERSION": "v1",
@@ -49,6 +62,8 @@ _ENVIRONMENT = {
     "EXCHANGE_LOG_ORIGIN": str,
     "EXCHANGE_INTEGRATOR": str,
     "EXCHANGE_CHECKPOINT_INTERVAL": float,
+    "EXCHANGE_PUSH": str,
+    "EXCHANGE_PUSH_CA_FILE": str,
 }
 
 

@@ -15,6 +15,7 @@ from flask_migrate import upgrade
 from exchange.agencies.policy import ensure_default_policy
 from exchange.cli.operator import operator_action
 from exchange.extensions import db
+from exchange.feeds.running import PushThread
 from exchange.pki.vault import create_vault, load_vault
 from exchange.serving import ExchangeServer
 from exchange.trail.privileges import grant_application_role
@@ -94,10 +95,14 @@ def serve_command(
         reuse_port=reuse_port,
     )
     server.start()
-    integrator = None
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    background: list[IntegratorThread | PushThread] = []
     if config["EXCHANGE_INTEGRATOR"] == "inline":
-        integrator = IntegratorThread(current_app._get_current_object())  # type: ignore[attr-defined]
-        integrator.start()
+        background.append(IntegratorThread(app))
+    if config["EXCHANGE_PUSH"] == "inline":
+        background.append(PushThread(app))
+    for thread in background:
+        thread.start()
     click.echo(f"API (mutual TLS): https://{server.host}:{server.api.port}/api/v1/")
     click.echo(f"web (TLS):        https://{server.host}:{server.ui.port}/")
     click.echo(f"CA certificate:   {load_vault().ca_path}")
@@ -108,8 +113,8 @@ def serve_command(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server.wait()
-    if integrator is not None:
-        integrator.stop()
+    for thread in background:
+        thread.stop()
 
 
 def _serve_processes(count: int, **options: object) -> None:

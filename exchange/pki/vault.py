@@ -65,6 +65,15 @@ class Vault:
     def ca_path(self) -> Path:
         return self.directory / "ca.pem"
 
+    @property
+    def delivery_certificate_path(self) -> Path:
+        return self.directory / "delivery.pem"
+
+    @property
+    def delivery_key_path(self) -> Path:
+        """Encrypted under the vault's passphrase, like every private key here."""
+        return self.directory / "delivery.key.pem"
+
     @functools.cached_property
     def issuer(self) -> str:
         """The exchange's name as receipts carry it: its CA's subject (RFC 4514)."""
@@ -129,6 +138,14 @@ def _open_secrets(blob: bytes, passphrase: bytes) -> dict[str, str]:
     return values
 
 
+def ca_for_delivery(directory: Path, passphrase: bytes) -> CertificateAuthority:
+    return CertificateAuthority.load(
+        certificate_pem=(directory / "ca.pem").read_text(),
+        private_key_pem=(directory / "ca.key.pem").read_bytes(),
+        passphrase=passphrase,
+    )
+
+
 def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -> Vault:
     """Create the CA and the exchange's keys; existing keys are kept."""
     directory = Path(app.config["EXCHANGE_KEYS_DIR"])
@@ -156,6 +173,17 @@ def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -
         _write_private(
             directory / "exchange.key.pem", encrypt_private_key(key, passphrase=passphrase)
         )
+    if not (directory / "delivery.pem").exists():
+        # The exchange's own client certificate, for pushing deliveries over mutual TLS.
+        bundle = ca_for_delivery(directory, passphrase).generate_client_bundle(
+            agency="exchange", system="push-delivery", valid_days=825
+        )
+        delivery_key = load_pem_private_key(bundle.private_key_pem.encode(), password=None)
+        _write_private(
+            directory / "delivery.key.pem",
+            encrypt_private_key(delivery_key, passphrase=passphrase),  # type: ignore[arg-type]
+        )
+        (directory / "delivery.pem").write_text(bundle.certificate.certificate_pem)
     if not (directory / "log.key.pem").exists():
         key = generate_signing_key("Ed25519")
         _write_private(directory / "log.key.pem", encrypt_private_key(key, passphrase=passphrase))

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from exchange.auth.actor import Actor
 from exchange.clock import rfc3339
 from exchange.database import begin_immediate
@@ -133,9 +135,15 @@ def append_entry(
             method=method,
             path=path,
         )
-    # Every request runs this insert, so it goes straight to the driver, in the request's
-    # own transaction: SQLAlchemy's execution machinery would cost more than the insert.
-    connection = db.session.connection()
+    insert_entry(db.session.connection(), entry_id=entry_id, canonical=canonical, commit=commit)
+
+
+def insert_entry(
+    connection: Connection, *, entry_id: str, canonical: bytes, commit: bool = False
+) -> None:
+    """The insert itself, in ``connection``'s transaction (see :func:`append_entry`)."""
+    # Every request runs this insert, so it goes straight to the driver: SQLAlchemy's
+    # execution machinery would cost more than the insert.
     driver: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         begin_immediate(driver)

@@ -1,0 +1,259 @@
+"""``/api/v1/subscriptions``: subscriptions, the pull feed, acknowledgements, dead letters."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, g, jsonify
+from flask.typing import ResponseReturnValue
+from flask_smorest import Blueprint
+
+from exchange.agencies.policy import current_policy
+from exchange.auth.mtls import require_system
+from exchange.extensions import db
+from exchange.feeds import delivery, service
+from exchange.feeds.events import EventPage, read_events
+from exchange.feeds.signal import feed_generation, wait_for_feed
+from exchange.jsonbody import load_body
+from exchange.problems import Problem
+from exchange.records.api import require_purpose
+from exchange.records.schemas import PURPOSE_HEADER
+from exchange.trail.recorder import audited
+from schemas import RECORD_TYPES
+
+bp = Blueprint(
+    "subscriptions", __name__, url_prefix="/api/v1/subscriptions", description="Subscriptions"
+)
+bp.before_request(require_system)
+
+# While a long poll waits, it looks again at least this often: another process's
+# integrator may have added positions without this process hearing of it.
+_RECHECK_SECONDS = 0.2
+
+
+class SubscriptionCreateSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    types = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(RECORD_TYPES)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=len(RECORD_TYPES)),
+    )
+    filters = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(service.FILTERS)),
+        values=ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=64))),
+        load_default=dict,
+        metadata={"description": "Filter name to accepted values; every filter given must match."},
+    )
+    mode = ma.fields.String(required=True, validate=ma.validate.OneOf(service.MODES))
+    endpoint = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=500),
+        metadata={"description": "https URL that push deliveries go to (push only)."},
+    )
+
+
+class SubscriptionStateSchema(ma.Schema):
+    state = ma.fields.String(required=True, validate=ma.validate.OneOf(service.STATES))
+
+
+class AckSchema(ma.Schema):
+    cursor = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=2**62))
+
+
+class EventsArgsSchema(ma.Schema):
+    after = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=2**62),
+        metadata={"description": "Feed cursor; default: the subscription's acknowledged one."},
+    )
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
+    wait = ma.fields.Float(
+        load_default=0.0,
+        validate=ma.validate.Range(min=0, max=30),
+        metadata={"description": "Seconds to wait for new events when there are none."},
+    )
+
+
+class SubscriptionSchema(ma.Schema):
+    id = ma.fields.String()
+    agency = ma.fields.String()
+    system = ma.fields.Integer()
+    name = ma.fields.String()
+    types = ma.fields.List(ma.fields.String())
+    filters = ma.fields.Dict()
+    mode = ma.fields.String()
+    endpoint = ma.fields.String(allow_none=True)
+    state = ma.fields.String()
+    cursor = ma.fields.Integer()
+    created_at = ma.fields.String()
+    dead_letters = ma.fields.Integer()
+    failing_since = ma.fields.String(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
+
+
+class SubscriptionListSchema(ma.Schema):
+    subscriptions = ma.fields.List(ma.fields.Nested(SubscriptionSchema))
+
+
+class EventPageSchema(ma.Schema):
+    events = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "event_id, position, kind (created|amended|withdrawn), record, "
+            "signature, receipt, received_at, key, flags"
+        },
+    )
+    next_cursor = ma.fields.Integer()
+
+
+def _json_body(schema: type[ma.Schema]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+@bp.route("", methods=["POST"])
+@bp.doc(
+    summary="Subscribe to record types, narrowed by filters",
+    requestBody=_json_body(SubscriptionCreateSchema),
+)
+@bp.response(201, SubscriptionSchema)
+@audited("subscription.create")
+def create() -> ResponseReturnValue:
+    body = load_body(SubscriptionCreateSchema())
+    subscription = service.create_subscription(
+        actor=g.actor,
+        policy=current_policy(),
+        name=body["name"],
+        types=body["types"],
+        filters=body["filters"],
+        mode=body["mode"],
+        endpoint=body["endpoint"],
+    )
+    g.audit.details["subscription"] = subscription.id
+    return jsonify(service.subscription_document(subscription)), 201
+
+
+@bp.route("", methods=["GET"])
+@bp.response(200, SubscriptionListSchema)
+@audited("subscription.list")
+def list_all() -> ResponseReturnValue:
+    subscriptions = service.list_subscriptions(actor=g.actor)
+    return jsonify({"subscriptions": [service.subscription_document(s) for s in subscriptions]})
+
+
+@bp.route("/<string:subscription_id>", methods=["GET"])
+@bp.response(200, SubscriptionSchema)
+@audited("subscription.read")
+def read(subscription_id: str) -> ResponseReturnValue:
+    g.audit.details["subscription"] = subscription_id[:36]
+    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
+    return jsonify(service.subscription_document(subscription))
+
+
+@bp.route("/<string:subscription_id>", methods=["PATCH"])
+@bp.doc(summary="Pause or resume", requestBody=_json_body(SubscriptionStateSchema))
+@bp.response(200, SubscriptionSchema)
+@audited("subscription.update")
+def update(subscription_id: str) -> ResponseReturnValue:
+    g.audit.details["subscription"] = subscription_id[:36]
+    body = load_body(SubscriptionStateSchema())
+    g.audit.details["state"] = body["state"]
+    subscription = service.set_state(
+        actor=g.actor, subscription_id=subscription_id, state=body["state"]
+    )
+    return jsonify(service.subscription_document(subscription))
+
+
+@bp.route("/<string:subscription_id>", methods=["DELETE"])
+@bp.response(204)
+@audited("subscription.delete")
+def delete(subscription_id: str) -> ResponseReturnValue:
+    g.audit.details["subscription"] = subscription_id[:36]
+    service.delete_subscription(actor=g.actor, subscription_id=subscription_id)
+    return Response(status=204)
+
+
+@bp.route("/<string:subscription_id>/events", methods=["GET"])
+@bp.arguments(EventsArgsSchema, location="query", as_kwargs=True)
+@bp.doc(summary="The pull feed: events after a cursor, long-polling", parameters=[PURPOSE_HEADER])
+@bp.response(200, EventPageSchema)
+@audited("feed.pull")
+def events(
+    subscription_id: str, limit: int, wait: float, after: int | None = None
+) -> ResponseReturnValue:
+    require_purpose()
+    g.audit.details["subscription"] = subscription_id[:36]
+    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
+    if subscription.mode != "pull" or subscription.state != "active":
+        g.audit.details["state"] = subscription.state
+        raise Problem(
+            409,
+            "subscription_not_pullable",
+            "Not an active pull subscription",
+            f"This subscription is {subscription.state} and delivers by {subscription.mode}.",
+        )
+    start = subscription.cursor if after is None else after
+    g.audit.details["after"] = start
+    page = _long_poll(subscription, start, limit, wait)
+    g.audit.targets.extend(page.targets)
+    g.audit.details["next_cursor"] = page.next_cursor
+    return Response(page.body(), mimetype="application/json")
+
+
+def _long_poll(subscription: Any, after: int, limit: int, wait: float) -> EventPage:
+    deadline = time.monotonic() + wait
+    actor, policy = g.actor, current_policy()
+    while True:
+        generation = feed_generation()
+        page = read_events(
+            db.session.connection(),
+            actor=actor,
+            policy=policy,
+            subscription=subscription,
+            after=after,
+            limit=limit,
+        )
+        remaining = deadline - time.monotonic()
+        if page.events or not page.reached_end or remaining <= 0:
+            return page
+        after = page.next_cursor
+        # Let the connection go while waiting: on SQLite there is one per process.
+        db.session.rollback()
+        wait_for_feed(generation, min(remaining, _RECHECK_SECONDS))
+
+
+@bp.route("/<string:subscription_id>/ack", methods=["POST"])
+@bp.doc(summary="Record progress through the feed", requestBody=_json_body(AckSchema))
+@bp.response(200, AckSchema)
+@audited("feed.ack")
+def ack(subscription_id: str) -> ResponseReturnValue:
+    g.audit.details["subscription"] = subscription_id[:36]
+    body = load_body(AckSchema())
+    g.audit.details["cursor"] = body["cursor"]
+    subscription = service.acknowledge(
+        actor=g.actor, subscription_id=subscription_id, cursor=body["cursor"]
+    )
+    return jsonify({"cursor": subscription.cursor})
+
+
+@bp.route("/<string:subscription_id>/dead-letters", methods=["GET"])
+@bp.response(200, description="Events push delivery gave up on")
+@audited("subscription.dead_letters")
+def dead_letters(subscription_id: str) -> ResponseReturnValue:
+    g.audit.details["subscription"] = subscription_id[:36]
+    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
+    return jsonify({"dead_letters": delivery.dead_letter_documents(subscription.id)})
+
+
+@bp.route("/<string:subscription_id>/redrive", methods=["POST"])
+@bp.response(200, description="How many parked events go out again")
+@audited("subscription.redrive")
+def redrive(subscription_id: str) -> ResponseReturnValue:
+    g.audit.details["subscription"] = subscription_id[:36]
+    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
+    count = delivery.redrive(subscription=subscription)
+    g.audit.details["redriven"] = count
+    return jsonify({"redriven": count})

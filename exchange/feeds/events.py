@@ -1,0 +1,172 @@
+"""Reading the feed: record versions in feed order, as events a subscriber may receive.
+
+The envelope goes out as the stored RFC 8785 bytes, embedded unparsed in the response,
+so what a subscriber verifies is byte for byte what the publisher signed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.engine import Connection
+
+from exchange.agencies.models import Agency
+from exchange.agencies.policy import Policy
+from exchange.auth.actor import Actor
+from exchange.clock import rfc3339
+from exchange.feeds.models import FeedPosition, Subscription
+from exchange.feeds.service import Candidate, matches, may_receive
+from exchange.pki.models import SigningKey
+from exchange.records.models import Record, RecordVersion
+from exchange.records.signing import compromise_flag
+
+_feed = FeedPosition.__table__
+_record = Record.__table__
+_version = RecordVersion.__table__
+_agency = Agency.__table__
+_key = SigningKey.__table__
+
+_EVENTS = (
+    select(
+        _feed.c.position,
+        _record.c.id,
+        _record.c.type,
+        _record.c.publisher,
+        _agency.c.kind,
+        _version.c.version,
+        _version.c.status,
+        _version.c.canonical,
+        _version.c.signature,
+        _version.c.receipt,
+        _version.c.issued_at,
+        _version.c.received_at,
+        _key.c.kid,
+        _key.c.agency_id.label("key_agency"),
+        _key.c.status.label("key_status"),
+        _key.c.compromised_at,
+    )
+    .select_from(
+        _feed.join(_record, _record.c.pk == _feed.c.record_pk)
+        .join(
+            _version,
+            and_(_version.c.record_pk == _feed.c.record_pk, _version.c.version == _feed.c.version),
+        )
+        .join(_agency, _agency.c.id == _record.c.publisher)
+        .join(_key, _key.c.kid == _version.c.kid)
+    )
+    .order_by(_feed.c.position)
+)
+
+
+_LAST_POSITION = select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
+
+
+@dataclass
+class EventPage:
+    """Events for one subscriber, and the cursor after everything examined."""
+
+    events: list[bytes] = field(default_factory=list)
+    targets: list[tuple[str, int]] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    next_cursor: int = 0
+    reached_end: bool = False
+
+    def body(self) -> bytes:
+        return orjson.dumps(
+            {"events": [orjson.Fragment(e) for e in self.events], "next_cursor": self.next_cursor}
+        )
+
+
+def _kind(version: int, status: str) -> str:
+    if status == "withdrawn":
+        return "withdrawn"
+    return "created" if version == 1 else "amended"
+
+
+def event_bytes(row: Any) -> bytes:
+    """One event: the version as GET /records/{id} gives it, with its feed place."""
+    key = SimpleKey(row.key_status, row.compromised_at)
+    return orjson.dumps(
+        {
+            "event_id": str(row.position),
+            "position": row.position,
+            "kind": _kind(row.version, row.status),
+            "record": orjson.Fragment(bytes(row.canonical)),
+            "signature": row.signature,
+            "receipt": row.receipt,
+            "received_at": rfc3339(row.received_at),
+            "key": {"kid": row.kid, "agency": row.key_agency, "status": row.key_status},
+            "flags": {
+                "key_compromised": compromise_flag(
+                    key, issued_at=row.issued_at, received_at=row.received_at
+                )
+            },
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SimpleKey:
+    status: str
+    compromised_at: Any
+
+
+def read_events(
+    connection: Connection,
+    *,
+    actor: Actor,
+    policy: Policy,
+    subscription: Subscription,
+    after: int,
+    limit: int,
+    positions: Sequence[int] | None = None,
+) -> EventPage:
+    """Up to ``limit`` events after ``after`` that the subscriber may receive now.
+
+    Rows are examined in feed order; the cursor moves past every row examined, delivered
+    or not, so a filter that matches nothing still lets the subscriber advance.
+    ``positions`` reads just those positions instead (redriven dead letters).
+    """
+    types = subscription.types.split()
+    filters: Mapping[str, Sequence[str]] = json.loads(subscription.filters)
+    scan = max(limit * 4, 200)
+    # The end of the feed, read first: the single integrator commits positions in order,
+    # so every position up to it is visible now, and a scan that stops short of ``scan``
+    # rows has seen them all — the cursor may move to it without skipping one.
+    end = connection.execute(_LAST_POSITION).scalar() or 0
+    query = _EVENTS.where(_record.c.type.in_(types))
+    if positions is not None:
+        query = query.where(_feed.c.position.in_(list(positions)))
+    else:
+        query = query.where(
+            _feed.c.position > bindparam("after"), _feed.c.position <= bindparam("end")
+        ).limit(scan)
+        if "publisher" in filters:
+            query = query.where(_record.c.publisher.in_(list(filters["publisher"])))
+    rows = connection.execute(query, {"after": after, "end": end}).all()
+    page = EventPage(next_cursor=after, reached_end=positions is None and len(rows) < scan)
+    for row in rows:
+        candidate = Candidate(
+            position=row.position,
+            record_id=row.id,
+            record_type=row.type,
+            publisher=row.publisher,
+            publisher_kind=row.kind,
+            envelope=orjson.loads(bytes(row.canonical)),
+        )
+        if may_receive(actor, policy, candidate) and matches(filters, candidate):
+            page.events.append(event_bytes(row))
+            page.targets.append((row.id, row.version))
+            page.positions.append(row.position)
+        page.next_cursor = row.position
+        if len(page.events) >= limit:
+            page.reached_end = False
+            break
+    if page.reached_end and end > page.next_cursor:
+        page.next_cursor = int(end)
+    return page

@@ -1,0 +1,253 @@
+"""Subscriptions: create, list, change, delete; filters; who may receive what, now.
+
+A subscription belongs to its agency: any system of the agency may manage it (and, in the
+web UI, its liaison officers). What it delivers is decided at delivery time, never at
+creation: the sharing policy, each version's ``handling.audience`` and the subscriber's
+standing are checked for every event as it goes out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+
+from exchange.agencies.policy import Policy
+from exchange.auth.actor import Actor
+from exchange.clock import rfc3339, utcnow, uuid7
+from exchange.extensions import db
+from exchange.feeds.models import DeadLetter, FeedPosition, Subscription
+from exchange.problems import Problem
+from schemas import RECORD_TYPES, search_fields
+
+MODES = ("pull", "push")
+STATES = ("active", "paused")
+FILTERS = (
+    "publisher",
+    "publisher_kind",
+    "country",
+    "prefecture",
+    "category",
+    "allegation",
+    "programme",
+    "status",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A feed event as delivery sees it, before the subscriber's checks."""
+
+    position: int
+    record_id: str
+    record_type: str
+    publisher: str
+    publisher_kind: str
+    envelope: Mapping[str, Any]
+
+
+def _invalid(pointer: str, detail: str) -> Problem:
+    return Problem(
+        422,
+        "schema_invalid",
+        "Invalid subscription",
+        errors=[{"pointer": pointer, "detail": detail}],
+    )
+
+
+def check_filters(filters: Mapping[str, Any]) -> dict[str, list[str]]:
+    checked: dict[str, list[str]] = {}
+    for name, values in filters.items():
+        if name not in FILTERS:
+            raise _invalid(f"/filters/{name}", f"Unknown filter; one of: {', '.join(FILTERS)}.")
+        if (
+            not isinstance(values, list)
+            or not 1 <= len(values) <= 50
+            or not all(isinstance(v, str) and 0 < len(v) <= 64 for v in values)
+        ):
+            raise _invalid(f"/filters/{name}", "A list of 1 to 50 strings of up to 64 characters.")
+        checked[name] = list(dict.fromkeys(values))
+    return checked
+
+
+def check_endpoint(mode: str, endpoint: str | None) -> str | None:
+    if mode == "pull":
+        if endpoint is not None:
+            raise _invalid("/endpoint", "Only push subscriptions have an endpoint.")
+        return None
+    if not endpoint:
+        raise _invalid("/endpoint", "A push subscription needs an https endpoint.")
+    parts = urlsplit(endpoint)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise _invalid("/endpoint", "An https URL with a host and no credentials.")
+    return endpoint
+
+
+def create_subscription(
+    *,
+    actor: Actor,
+    policy: Policy,
+    name: str,
+    types: Sequence[str],
+    filters: Mapping[str, Any],
+    mode: str,
+    endpoint: str | None,
+) -> Subscription:
+    unknown = [t for t in types if t not in RECORD_TYPES]
+    if unknown or not types:
+        raise _invalid("/types", f"One or more of: {', '.join(RECORD_TYPES)}.")
+    refused = [t for t in types if not policy.may_read(actor.agency_kind, t)]
+    if refused:
+        raise Problem(
+            403,
+            "policy_denied",
+            "Not allowed by the sharing policy",
+            f"Agencies of kind {actor.agency_kind!r} may not subscribe to {', '.join(refused)}.",
+        )
+    now = utcnow()
+    subscription = Subscription(
+        id=uuid7(),
+        agency_id=actor.agency_id,
+        system_id=actor.system_id,
+        name=name,
+        types=" ".join(dict.fromkeys(types)),
+        filters=json.dumps(check_filters(filters), sort_keys=True),
+        mode=mode,
+        endpoint=check_endpoint(mode, endpoint),
+        state="active",
+        cursor=_latest_position(),
+        created_at=now,
+        updated_at=now,
+        attempts=0,
+    )
+    db.session.add(subscription)
+    db.session.flush()
+    return subscription
+
+
+def _latest_position() -> int:
+    """A new subscription starts from now: what was published before is for search."""
+    latest = db.session.scalar(select(func.max(FeedPosition.position)))
+    return int(latest or 0)
+
+
+def get_subscription(*, actor: Actor, subscription_id: str) -> Subscription:
+    """The agency's own subscription; another agency's is as absent as a missing one."""
+    subscription = db.session.get(Subscription, subscription_id[:36])
+    if (
+        subscription is None
+        or subscription.state == "deleted"
+        or (actor.kind != "operator" and subscription.agency_id != actor.agency_id)
+    ):
+        raise Problem(
+            404, "subscription_not_found", "No such subscription", "No subscription of yours."
+        )
+    return subscription
+
+
+def list_subscriptions(*, actor: Actor) -> list[Subscription]:
+    query = select(Subscription).where(Subscription.state != "deleted")
+    if actor.kind != "operator":
+        query = query.where(Subscription.agency_id == actor.agency_id)
+    return list(db.session.scalars(query.order_by(Subscription.created_at)))
+
+
+def set_state(*, actor: Actor, subscription_id: str, state: str) -> Subscription:
+    subscription = get_subscription(actor=actor, subscription_id=subscription_id)
+    if state not in STATES:
+        raise _invalid("/state", f"One of: {', '.join(STATES)}.")
+    subscription.state = state
+    subscription.updated_at = utcnow()
+    if state == "active":
+        # A resumed push subscription is tried again at once.
+        subscription.next_attempt_at = None
+    return subscription
+
+
+def delete_subscription(*, actor: Actor, subscription_id: str) -> Subscription:
+    subscription = get_subscription(actor=actor, subscription_id=subscription_id)
+    subscription.state = "deleted"
+    subscription.updated_at = utcnow()
+    return subscription
+
+
+def acknowledge(*, actor: Actor, subscription_id: str, cursor: int) -> Subscription:
+    """Record progress; the cursor only moves forward, and not past the feed's end."""
+    subscription = get_subscription(actor=actor, subscription_id=subscription_id)
+    latest = _latest_position()
+    if cursor > latest:
+        raise _invalid("/cursor", f"Beyond the end of the feed ({latest}).")
+    if cursor > subscription.cursor:
+        subscription.cursor = cursor
+        subscription.updated_at = utcnow()
+    return subscription
+
+
+def dead_letter_count(subscription_id: str) -> int:
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(DeadLetter)
+            .where(DeadLetter.subscription_id == subscription_id, DeadLetter.state != "delivered")
+        )
+        or 0
+    )
+
+
+def subscription_document(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "agency": subscription.agency_id,
+        "system": subscription.system_id,
+        "name": subscription.name,
+        "types": subscription.types.split(),
+        "filters": json.loads(subscription.filters),
+        "mode": subscription.mode,
+        "endpoint": subscription.endpoint,
+        "state": subscription.state,
+        "cursor": subscription.cursor,
+        "created_at": rfc3339(subscription.created_at),
+        "dead_letters": dead_letter_count(subscription.id),
+        "failing_since": rfc3339(subscription.failing_since)
+        if subscription.failing_since
+        else None,
+        "last_error": subscription.last_error,
+    }
+
+
+def _facts(candidate: Candidate) -> dict[str, set[str]]:
+    envelope = candidate.envelope
+    fields = search_fields(envelope)
+    payload = envelope.get("payload") or {}
+    return {
+        "publisher": {candidate.publisher},
+        "publisher_kind": {candidate.publisher_kind},
+        "country": set(fields.countries),
+        "prefecture": {fields.prefecture} if fields.prefecture else set(),
+        "category": {fields.category} if fields.category else set(),
+        "allegation": set(payload.get("allegations", ())) | set(payload.get("offences", ())),
+        "programme": set(payload.get("programmes", ())),
+        "status": {str(envelope.get("status"))},
+    }
+
+
+def matches(filters: Mapping[str, Sequence[str]], candidate: Candidate) -> bool:
+    """Every given filter must accept one of the record's values."""
+    if not filters:
+        return True
+    facts = _facts(candidate)
+    return all(facts[name] & set(values) for name, values in filters.items())
+
+
+def may_receive(actor: Actor, policy: Policy, candidate: Candidate) -> bool:
+    """The sharing policy and this version's audience, as they stand now (DESIGN §5)."""
+    if candidate.publisher == actor.agency_id:
+        return True
+    if not policy.may_read(actor.agency_kind, candidate.record_type):
+        return False
+    audience = (candidate.envelope.get("handling") or {}).get("audience")
+    return audience is None or any(a in audience for a in actor.agency_lineage)
