@@ -46,12 +46,6 @@ pytestmark = pytest.mark.skipif(
 PURPOSE = "investigation"
 
 
-@pytest.fixture(autouse=True)
-def _subscriptions_served(app: Flask) -> None:
-    if not any(rule.rule == "/api/v1/subscriptions" for rule in app.url_map.iter_rules()):
-        pytest.skip("exchange/feeds/api.py exists but its blueprint is not registered yet")
-
-
 def integrate(app: Flask) -> None:
     # The sequencer gives committed versions their feed positions moments after a publish;
     # the tests run it at once instead of waiting for it.
