@@ -173,9 +173,9 @@ def _value_loader(field: fields.Field[Any]) -> Loader:
     if _exactly(field, Count):
         return _count_loader(field)
     if type(field) in _SELF_CHECKING and not field.validators:
-        return _self_checking_loader(field)
+        return _string_loader(field._deserialize)
     if _exactly(field, WebUrl):
-        return _deserializing_loader(field)
+        return _string_loader(field.deserialize)
     if _exactly(field, Items):
         return _items_loader(field)
     if _exactly(field, Object):
@@ -228,29 +228,16 @@ def _count_loader(field: Count) -> Loader:
     return load
 
 
-def _self_checking_loader(field: fields.Field[Any]) -> Loader:
-    deserialize = field._deserialize
+def _string_loader(deserialize: Callable[[str, None, None], Any]) -> Loader:
+    """A JSON string, loaded by the field's own code: ``_deserialize`` for a field whose
+    whole rule is there, ``deserialize`` (validators too) for one whose validators are not
+    read here."""
 
     def load(value: Any) -> Any:
         if type(value) is not str:
             raise _NotSure
         try:
             return deserialize(value, None, None)
-        except ValidationError:
-            raise _NotSure from None
-
-    return load
-
-
-def _deserializing_loader(field: fields.Field[Any]) -> Loader:
-    """The field's own deserialize, for a string field whose validators are not read here."""
-    deserialize = field.deserialize
-
-    def load(value: Any) -> Any:
-        if type(value) is not str:
-            raise _NotSure
-        try:
-            return deserialize(value)
         except ValidationError:
             raise _NotSure from None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import g, has_request_context
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from exchange.agencies.models import AGENCY_KINDS, PolicyVersion
 from exchange.auth.actor import Actor
@@ -77,7 +78,12 @@ def current_policy() -> Policy:
     if has_request_context() and "policy" in g:
         request_policy: Policy = g.policy
         return request_policy
-    row = db.session.connection().execute(_CURRENT).first()
+    return policy_in(db.session.connection())
+
+
+def policy_in(connection: Connection) -> Policy:
+    """The policy in force as ``connection``'s transaction sees it."""
+    row = connection.execute(_CURRENT).first()
     return policy_from_row(*row) if row is not None else policy_from_row(None, None)
 
 

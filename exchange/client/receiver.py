@@ -270,12 +270,14 @@ def serve_receiver(
     private_key: str | Path,
     client_ca: str | Path,
     threads: int = 4,
+    reuse_port: bool = False,
 ) -> wsgi.Server:
     """Start ``app`` on a mutual-TLS listener in a background thread; ``stop()`` ends it.
 
-    ``port`` 0 picks a free port: read it from ``server.bind_addr[1]``.
+    ``port`` 0 picks a free port: read it from ``server.bind_addr[1]``. ``reuse_port``
+    lets a restarted receiver take its port back while old connections still linger.
     """
-    server = wsgi.Server((host, port), app, numthreads=threads, timeout=30)
+    server = wsgi.Server((host, port), app, numthreads=threads, timeout=30, reuse_port=reuse_port)
     server.ssl_adapter = receiver_tls_adapter(
         certificate=certificate, private_key=private_key, client_ca=client_ca
     )

@@ -29,7 +29,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.engine import Connection
 
 from exchange.agencies.models import Agency, System
-from exchange.agencies.policy import Policy, current_policy
+from exchange.agencies.policy import policy_in
 from exchange.agencies.service import system_actor
 from exchange.auth.actor import Actor
 from exchange.clock import rfc3339, utcnow, uuid7
@@ -197,21 +197,31 @@ class PushWorker:
         return session
 
     def deliver_one(self) -> bool:
-        """Deliver one batch of one due subscription; False when none was due."""
+        """Deliver one batch of one due subscription; False when none was due.
+
+        Everything runs on the worker's own session, so that the policy and the
+        subscriber's standing are read in the same transaction as the events. On
+        PostgreSQL that transaction holds the subscription's row lock through the POST;
+        on SQLite, where one process delivers and a process has one connection, the
+        connection is let go during the POST and the outcome written afterwards.
+        """
         now = utcnow()
-        with db.engine.connect() as connection:
+        session = db.session
+        with self._lock:
+            row = _due(session.connection(), now, self._busy)
+            if row is None:
+                session.rollback()
+                return False
+            self._busy.add(row.id)
+        try:
+            self._deliver(session.connection(), row, now)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        finally:
             with self._lock:
-                row = _due(connection, now, self._busy)
-                if row is None:
-                    connection.rollback()
-                    return False
-                self._busy.add(row.id)
-            try:
-                self._deliver(connection, row, now)
-                connection.commit()
-            finally:
-                with self._lock:
-                    self._busy.discard(row.id)
+                self._busy.discard(row.id)
         return True
 
     def _deliver(self, connection: Connection, subscription: Any, now: datetime) -> None:
@@ -225,7 +235,6 @@ class PushWorker:
                 last_error="the subscribing system has no valid certificate",
             )
             return
-        policy = _policy()
         parked = [
             int(p)
             for (p,) in connection.execute(
@@ -238,7 +247,7 @@ class PushWorker:
         page = read_events(
             connection,
             actor=actor,
-            policy=policy,
+            policy=policy_in(connection),
             subscription=subscription,
             after=subscription.cursor,
             limit=self.settings.batch,
@@ -250,9 +259,26 @@ class PushWorker:
             else:
                 _set(connection, subscription.id, cursor=max(subscription.cursor, page.next_cursor))
             return
+        if connection.dialect.name == "sqlite":
+            db.session.rollback()
         delivery_id = uuid7()
         status, error = self._post(subscription, page, delivery_id, now)
-        details = {
+        connection = db.session.connection()
+        self._record(connection, subscription, page, parked, delivery_id, status, error, now)
+
+    def _record(
+        self,
+        connection: Connection,
+        subscription: Any,
+        page: EventPage,
+        parked: list[int],
+        delivery_id: str,
+        status: int | None,
+        error: str | None,
+        now: datetime,
+    ) -> None:
+        """The attempt's outcome and its audit entry, in one transaction."""
+        details: dict[str, Any] = {
             "subscription": subscription.id,
             "recipient": subscription.agency_id,
             "delivery": delivery_id,
@@ -265,14 +291,7 @@ class PushWorker:
                 details["redriven"] = True
             else:
                 _set(connection, subscription.id, cursor=page.next_cursor)
-            _set(
-                connection,
-                subscription.id,
-                attempts=0,
-                failing_since=None,
-                next_attempt_at=None,
-                last_error=None,
-            )
+            _set(connection, subscription.id, **_RECOVERED)
             _audit(connection, "feed.push", 200, page, details, now, http_status=status)
             return
         attempts = subscription.attempts + 1
@@ -324,10 +343,6 @@ class PushWorker:
         if 200 <= response.status_code < 300:
             return response.status_code, None
         return response.status_code, f"HTTP {response.status_code}"
-
-
-def _policy() -> Policy:
-    return current_policy()
 
 
 def _set(connection: Connection, subscription_id: str, **values: Any) -> None:
