@@ -28,8 +28,16 @@ class ErrorCollector:
     def add(self, path: Sequence[str | int], message: str) -> None:
         node = self.messages
         for step in path[:-1]:
-            node = node.setdefault(step, {})
-        node.setdefault(path[-1], []).append(message)
+            child = node.setdefault(step, {})
+            if isinstance(child, list):
+                # Messages about the member itself go under "_schema", as marshmallow's do,
+                # once errors inside it must be kept too.
+                child = node[step] = {"_schema": child}
+            node = child
+        existing = node.setdefault(path[-1], [])
+        if isinstance(existing, dict):
+            existing = existing.setdefault("_schema", [])
+        existing.append(message)
 
 
 class CrossCheckedSchema(StrictSchema):

@@ -44,3 +44,20 @@ class TestSchemaInvalid:
     def test_message_does_not_echo_input(self) -> None:
         invalid = SchemaInvalid([FieldError("/payload/name", "Must not be blank.")])
         assert str(invalid) == "1 invalid field"
+
+
+class TestCrossFieldErrorsAtOnePlace:
+    def test_errors_inside_and_about_a_member_are_both_reported(self) -> None:
+        from schemas import SchemaInvalid, validate_envelope
+        from tests.schemas import examples
+
+        envelope = examples.illegal_employment()
+        envelope["payload"]["workers"]["nationalities"] = [{"country": "VN", "count": 9}] * 2
+        try:
+            validate_envelope(envelope)
+        except SchemaInvalid as invalid:
+            pointers = {error.pointer for error in invalid.errors}
+        else:
+            raise AssertionError("accepted")
+        assert "/payload/workers/nationalities" in pointers
+        assert any(p.startswith("/payload/workers/nationalities/") for p in pointers)
