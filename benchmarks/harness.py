@@ -28,6 +28,7 @@ from pathlib import Path
 
 from benchmarks.auditlog import integrate_backlog, measure_audit
 from benchmarks.envelopes import EnvelopeMaker
+from benchmarks.feeds import measure_feeds
 from benchmarks.fill import fill_store
 from benchmarks.instance import (
     Caller,
@@ -44,7 +45,7 @@ RECORDS_PATH = "/api/v1/records"
 PURPOSE = "investigation"
 BATCH_SIZE = 100
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/bench"
-MEASUREMENTS = ("publish", "batch", "read", "fill", "scaling", "audit")
+MEASUREMENTS = ("publish", "batch", "read", "fill", "scaling", "audit", "feed")
 # A client process busier than this (share of one core) may be what limits a load.
 CLIENT_SATURATED = 0.8
 # The bare endpoints: name in the report, ``python -m benchmarks.bare --stack``, what it is.
@@ -518,6 +519,7 @@ MEASURE: dict[str, Callable[[Bench], list[Row]]] = {
     "fill": measure_fill,
     "scaling": measure_scaling,
     "audit": measure_audit,
+    "feed": measure_feeds,
 }
 
 
