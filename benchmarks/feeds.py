@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from benchmarks.auditlog import integrate_backlog
 from benchmarks.fill import fill_store
 from benchmarks.instance import PROJECT_ROOT
+from benchmarks.servers import exchange_server, free_port
 from exchange.extensions import db
 from exchange.feeds.events import EVENT_ROWS
 from exchange.feeds.models import FeedPosition
@@ -135,7 +136,10 @@ def measure_pull(bench: Bench, count: int) -> list[Row]:
     ]
 
 
-def measure_push(bench: Bench, *, subscriptions: int, rate: float, seconds: float) -> list[Row]:
+def measure_push(
+    bench: Bench, *, subscriptions: int, rate: float, seconds: float, worker: bool
+) -> list[Row]:
+    """``worker``: delivery in an ``exchange worker`` process instead of inside the server."""
     from benchmarks.harness import Row
 
     root = bench.root / "push-receiver"
@@ -151,7 +155,6 @@ def measure_push(bench: Bench, *, subscriptions: int, rate: float, seconds: floa
         db.engine.dispose()
     (root / "receiver.pem").write_text(certificate.certificate_pem)
     (root / "receiver.key.pem").write_text(key_pem)
-    from benchmarks.servers import free_port
 
     port = free_port()
     receiver = subprocess.Popen(
@@ -180,9 +183,22 @@ def measure_push(bench: Bench, *, subscriptions: int, rate: float, seconds: floa
     assert receiver.stdout.readline().startswith(b"receiver ready")
     published: dict[str, float] = {}
     maker = bench.maker()
+    environment = {"EXCHANGE_PUSH": "off"} if worker else {}
+    delivering = None
     try:
-        with bench.exchange("feed-push") as server:
+        with exchange_server(
+            bench.instance, threads=bench.options.threads, environment=environment
+        ) as server:
+            if worker:
+                delivering = subprocess.Popen(
+                    [sys.executable, "-m", "exchange", "worker"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    cwd=str(PROJECT_ROOT),
+                    env=bench.instance.environment(),
+                )
             subscriber = _connection(server.port, bench.reader)
+            created: list[str] = []
             for number in range(subscriptions):
                 status, body = _call(
                     subscriber,
@@ -196,7 +212,7 @@ def measure_push(bench: Bench, *, subscriptions: int, rate: float, seconds: floa
                     },
                 )
                 assert status == 201, body
-            subscriber.close()
+                created.append(orjson.loads(body)["id"])
             bodies = [maker.submission(open_audience=True) for _ in range(int(rate * seconds))]
             publisher = _connection(server.port, bench.publisher)
             began = time.time()
@@ -212,7 +228,16 @@ def measure_push(bench: Bench, *, subscriptions: int, rate: float, seconds: floa
             publisher.close()
             # Arrivals are known when the receiver stops: the last ones get time to land.
             time.sleep(SETTLE_SECONDS)
+            # Ended, so that a later measurement does not deliver to this receiver.
+            subscriber.close()
+            subscriber = _connection(server.port, bench.reader)
+            for subscription in created:
+                _call(subscriber, "DELETE", f"/api/v1/subscriptions/{subscription}")
+            subscriber.close()
     finally:
+        if delivering is not None:
+            delivering.terminate()
+            delivering.wait(timeout=30)
         receiver.terminate()
         receiver.wait(timeout=30)
     arrivals = json.loads((root / "arrivals.json").read_text())
@@ -229,7 +254,8 @@ def measure_push(bench: Bench, *, subscriptions: int, rate: float, seconds: floa
     return [
         Row(
             "feed",
-            f"push: {subscriptions} subscriptions, {rate:.0f} records/s for {seconds:.0f} s; "
+            f"push{' (exchange worker process)' if worker else ' (inside the server)'}: "
+            f"{subscriptions} subscriptions, {rate:.0f} records/s for {seconds:.0f} s; "
             f"{delivered:,} of {len(published) * subscriptions:,} deliveries",
             f"p95 {p95 * 1e3:,.0f} ms",
             "",
@@ -245,10 +271,12 @@ def measure_push(bench: Bench, *, subscriptions: int, rate: float, seconds: floa
 def measure_feeds(bench: Bench) -> list[Row]:
     quick = bench.options.quick
     rows = measure_pull(bench, 5_000 if quick else 50_000)
-    rows += measure_push(
-        bench,
-        subscriptions=10 if quick else 50,
-        rate=20 if quick else 100,
-        seconds=3 if quick else 10,
-    )
+    for worker in (False, True):
+        rows += measure_push(
+            bench,
+            subscriptions=10 if quick else 50,
+            rate=20 if quick else 100,
+            seconds=3 if quick else 10,
+            worker=worker,
+        )
     return rows

@@ -127,7 +127,13 @@ def _accepts(port: int) -> bool:
 
 
 def _start(
-    name: str, arguments: list[str], instance: Instance, port: int, *, expected: int = 1
+    name: str,
+    arguments: list[str],
+    instance: Instance,
+    port: int,
+    *,
+    expected: int = 1,
+    environment: dict[str, str] | None = None,
 ) -> ServerProcess:
     log = instance.root / "logs" / f"{name}-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +143,7 @@ def _start(
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=instance.environment(),
+            env={**instance.environment(), **(environment or {})},
             cwd=str(instance.root),
         )
     return ServerProcess(name, process, port, log, expected)
@@ -151,6 +157,7 @@ def exchange_server(
     processes: int = 1,
     profile: Path | None = None,
     time_audit: Path | None = None,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[ServerProcess]:
     """``exchange serve`` (or the profiling or timing wrapper) on a free port, for the block."""
     port, ui_port = free_port(), free_port()
@@ -165,7 +172,9 @@ def exchange_server(
     arguments += ["--api-port", str(port), "--ui-port", str(ui_port), "--threads", str(threads)]
     if processes > 1:
         arguments += ["--processes", str(processes)]
-    server = _start("exchange", arguments, instance, port, expected=processes)
+    server = _start(
+        "exchange", arguments, instance, port, expected=processes, environment=environment
+    )
     try:
         server.wait_ready("API (mutual TLS)")
         yield server
