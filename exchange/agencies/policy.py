@@ -54,7 +54,7 @@ class Policy:
         return [t for t, rule in self.rules.items() if agency_kind in rule.get("read", ())]
 
 
-_cache: dict[int, Policy] = {}
+_cache: dict[tuple[int, str], Policy] = {}
 _CURRENT = (
     select(PolicyVersion.__table__.c.version, PolicyVersion.__table__.c.rules)
     .order_by(PolicyVersion.__table__.c.version.desc())
@@ -66,10 +66,11 @@ def policy_from_row(version: int | None, rules: str | None) -> Policy:
     if version is None or rules is None:
         # No policy at all means nobody may do anything: deny by default.
         return Policy(version=0, rules={})
-    policy = _cache.get(version)
+    # Keyed by the rules too: one process may serve more than one database (tests do).
+    policy = _cache.get((version, rules))
     if policy is None:
         policy = Policy(version=version, rules=json.loads(rules))
-        _cache[version] = policy
+        _cache[version, rules] = policy
     return policy
 
 

@@ -422,3 +422,71 @@ class TestNeverSkips:
                 break
         assert len(seen) == len(set(seen))
         assert sorted(seen) == sorted(published)
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"after": -1},
+            {"after": "x"},
+            {"limit": 0},
+            {"limit": 5000},
+            {"wait": 31},
+            {"wait": "soon"},
+        ],
+    )
+    def test_bad_pull_parameters_are_problems(
+        self, app: Flask, world: World, params: dict[str, Any]
+    ) -> None:
+        client = app.test_client()
+        police = world.agency("police")
+        created = subscribe(client, police)
+        response = client.get(
+            f"/api/v1/subscriptions/{created['id']}/events",
+            query_string=params,
+            headers=PURPOSE,
+            environ_base=police.environ(),
+        )
+        assert response.status_code == 422 and response.json is not None
+        assert response.json["code"] == "parameters_invalid" and response.json["errors"]
+        assert audit_entry(app, response.json["request_id"])["action"] == "feed.pull"
+
+    @pytest.mark.parametrize(
+        "body", [{}, {"cursor": -5}, {"cursor": "1"}, [], {"cursor": 1, "extra": True}]
+    )
+    def test_bad_acks_are_problems(self, app: Flask, world: World, body: Any) -> None:
+        client = app.test_client()
+        police = world.agency("police")
+        created = subscribe(client, police)
+        response = client.post(
+            f"/api/v1/subscriptions/{created['id']}/ack", json=body, environ_base=police.environ()
+        )
+        assert response.status_code == 422 and response.json is not None
+        assert response.json["code"] == "schema_invalid"
+
+    def test_an_unknown_subscription_is_not_found_and_audited(
+        self, app: Flask, world: World
+    ) -> None:
+        police = world.agency("police")
+        response = app.test_client().get(
+            "/api/v1/subscriptions/" + "9" * 200, environ_base=police.environ()
+        )
+        assert response.status_code == 404 and response.json is not None
+        entry = audit_entry(app, response.json["request_id"])
+        assert entry["action"] == "subscription.read" and entry["outcome"] == "invalid"
+
+
+class TestOperatorCommands:
+    def test_list_pause_resume_delete(self, app: Flask, world: World) -> None:
+        police = world.agency("police")
+        created = subscribe(app.test_client(), police, name="operated")
+        runner = app.test_cli_runner()
+        listed = runner.invoke(args=["subscription", "list"])
+        assert listed.exit_code == 0 and created["id"] in listed.output
+        for command, state in (("pause", "paused"), ("resume", "active")):
+            result = runner.invoke(args=["subscription", command, created["id"]])
+            assert result.exit_code == 0 and state in result.output
+        assert runner.invoke(args=["subscription", "delete", created["id"]]).exit_code == 0
+        missing = runner.invoke(args=["subscription", "pause", created["id"]])
+        assert missing.exit_code == 1 and "No such subscription" in missing.output
