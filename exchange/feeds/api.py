@@ -59,7 +59,9 @@ class SubscriptionStateSchema(ma.Schema):
 
 
 class AckSchema(ma.Schema):
-    cursor = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=2**62))
+    cursor = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=0, max=2**62)
+    )
 
 
 class EventsArgsSchema(ma.Schema):

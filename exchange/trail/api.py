@@ -78,7 +78,7 @@ class EntriesSchema(ma.Schema):
 
 
 class CosignatureSubmissionSchema(ma.Schema):
-    size = ma.fields.Integer(required=True, validate=_SIZE)
+    size = ma.fields.Integer(required=True, strict=True, validate=_SIZE)
     cosignature = ma.fields.String(
         required=True,
         validate=ma.validate.Length(max=1000),
