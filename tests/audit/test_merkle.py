@@ -157,3 +157,21 @@ class TestReferenceProofs:
         root = root_from_leaf_hashes(LEAVES[:2])
         with pytest.raises(ProofError, match="bytes"):
             verify_inclusion(leaf_hash=LEAVES[0], index=0, size=2, proof=[proof[0][:31]], root=root)
+
+
+def test_the_copied_test_data_is_the_shared_one() -> None:
+    from tests.audit.vectors import SHARED_MERKLE_TESTDATA, VENDORED_MERKLE_TESTDATA
+
+    if not SHARED_MERKLE_TESTDATA.is_dir():
+        pytest.skip("no shared folder beside this checkout")
+    shared = {
+        p.relative_to(SHARED_MERKLE_TESTDATA): p.read_bytes()
+        for p in SHARED_MERKLE_TESTDATA.rglob("*")
+        if p.is_file()
+    }
+    copied = {
+        p.relative_to(VENDORED_MERKLE_TESTDATA): p.read_bytes()
+        for p in VENDORED_MERKLE_TESTDATA.rglob("*")
+        if p.is_file()
+    }
+    assert copied == shared

@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-# transparency-dev/merkle testdata (Apache 2.0), kept in the shared folder beside the repo
-MERKLE_TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "merkle"
+# transparency-dev/merkle testdata (Apache 2.0), as the shared folder beside the repository
+# holds it; a copy travels with the tests for checkouts without that folder.
+SHARED_MERKLE_TESTDATA = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "merkle"
+)
+VENDORED_MERKLE_TESTDATA = Path(__file__).resolve().parent / "testdata" / "merkle"
+MERKLE_TESTDATA = (
+    SHARED_MERKLE_TESTDATA if SHARED_MERKLE_TESTDATA.is_dir() else VENDORED_MERKLE_TESTDATA
+)
 
 
 def merkle_cases(kind: str) -> list[Any]:
