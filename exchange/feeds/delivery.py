@@ -17,6 +17,7 @@ import logging
 import random
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +45,7 @@ from keys.jws import sign_compact
 log = logging.getLogger(__name__)
 
 DELIVERY_SIGNATURE_TYPE = "exchange-delivery+jws"
+_PUSH_RECHECK_SECONDS = 1.0
 DELIVERY_ACTOR = Actor(kind="exchange", system_name="push-delivery")
 
 _subscription = Subscription.__table__
@@ -188,6 +190,27 @@ class PushWorker:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._push_known_at = float("-inf")
+        self._has_push = False
+
+    def _any_push(self, connection: Connection) -> bool:
+        """Whether any push subscription is active, asked at most once a second.
+
+        Delivery threads wake on every new feed position; without subscriptions they
+        should not take the database from the requests each time.
+        """
+        now = time.monotonic()
+        if now - self._push_known_at >= _PUSH_RECHECK_SECONDS:
+            self._has_push = (
+                connection.execute(
+                    select(_subscription.c.id)
+                    .where(_subscription.c.mode == "push", _subscription.c.state == "active")
+                    .limit(1)
+                ).first()
+                is not None
+            )
+            self._push_known_at = now
+        return self._has_push
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -207,6 +230,9 @@ class PushWorker:
         """
         now = utcnow()
         session = db.session
+        if not self._any_push(session.connection()):
+            session.rollback()
+            return False
         with self._lock:
             row = _due(session.connection(), now, self._busy)
             if row is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 # pg_advisory_lock keys: this class, and the schema (one integrator per exchange database).
 ADVISORY_CLASS = 0x65786368
 POLL_SECONDS = 0.1
+# Entries arriving together are integrated together: after a wake-up the integrator lets
+# this much time pass since its last run, so requests are not slowed by one run each.
+GATHER_SECONDS = 0.05
 LOCK_RETRY_SECONDS = 2.0
 
 _wakeup = threading.Event()
@@ -127,8 +131,10 @@ def run_integrator(app: Flask, *, stop: threading.Event) -> None:
                         stop.wait(LOCK_RETRY_SECONDS)
                         continue
                     integrator.integrate()
+                    ran = time.monotonic()
                     delay = integrator.pending_checkpoint_delay()
                     lock.wait(POLL_SECONDS if delay is None else min(POLL_SECONDS, delay))
+                    stop.wait(max(0.0, ran + GATHER_SECONDS - time.monotonic()))
                 except Exception:
                     log.exception("integration failed; retrying")
                     lock.release()
