@@ -240,3 +240,102 @@ class TestFuzzedKeys:
         )
         _assert_answered_and_audited(app, response)
         assert response.status_code != 201
+
+
+def _auditor(world: World) -> AgencySystem:
+    auditor: AgencySystem | None = getattr(world, "_fuzz_auditor", None)
+    if auditor is None:
+        auditor = world.agency("otit", roles=("auditor",))
+        world._fuzz_auditor = auditor  # type: ignore[attr-defined]
+    return auditor
+
+
+_AUDIT_BODY_PATHS = ("/api/v1/audit/cosignatures", "/api/v1/audit/lookup")
+_SUBSCRIPTION_BODY_PATHS = ("", "/{id}/ack")
+
+
+class TestFuzzedAuditLog:
+    @_FUZZ
+    @given(body=_json, path=st.sampled_from(_AUDIT_BODY_PATHS))
+    def test_audit_bodies(self, app: Flask, world: World, body: object, path: str) -> None:
+        response = app.test_client().post(
+            path,
+            data=json.dumps(body),
+            content_type="application/json",
+            environ_base=_auditor(world).environ(),
+        )
+        _assert_answered_and_audited(app, response)
+
+    @_FUZZ
+    @given(
+        path=st.sampled_from(
+            (
+                "/api/v1/audit/checkpoint",
+                "/api/v1/audit/proof/inclusion",
+                "/api/v1/audit/proof/consistency",
+                "/api/v1/audit/entries",
+                "/api/v1/audit/cosignatures",
+            )
+        ),
+        params=st.dictionaries(
+            st.sampled_from(("index", "size", "entry", "old", "new", "start", "end")),
+            st.one_of(
+                st.integers(min_value=-(2**70), max_value=2**70).map(str),
+                st.text(max_size=40),
+            ),
+            max_size=4,
+        ),
+    )
+    def test_audit_parameters(
+        self, app: Flask, world: World, path: str, params: dict[str, str]
+    ) -> None:
+        response = app.test_client().get(
+            path, query_string=params, environ_base=_auditor(world).environ()
+        )
+        _assert_answered_and_audited(app, response)
+
+
+class TestFuzzedSubscriptions:
+    @_FUZZ
+    @given(body=_json, path=st.sampled_from(_SUBSCRIPTION_BODY_PATHS))
+    def test_subscription_bodies(self, app: Flask, world: World, body: object, path: str) -> None:
+        caller = _caller(world)
+        client = app.test_client()
+        existing = getattr(world, "_fuzz_subscription", None)
+        if existing is None:
+            created = client.post(
+                "/api/v1/subscriptions",
+                json={"name": "fuzz", "types": ["broker"], "mode": "pull"},
+                environ_base=caller.environ(),
+            )
+            existing = created.get_json()["id"]
+            world._fuzz_subscription = existing  # type: ignore[attr-defined]
+        response = client.post(
+            "/api/v1/subscriptions" + path.format(id=existing),
+            data=json.dumps(body),
+            content_type="application/json",
+            environ_base=caller.environ(),
+        )
+        _assert_answered_and_audited(app, response)
+
+    @_FUZZ
+    @given(
+        subscription=st.text(min_size=1, max_size=60).filter(lambda t: "/" not in t),
+        params=st.dictionaries(
+            st.sampled_from(("after", "limit", "wait")),
+            st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.text()),
+            max_size=3,
+        ),
+    )
+    def test_feed_parameters(
+        self, app: Flask, world: World, subscription: str, params: dict[str, str]
+    ) -> None:
+        if "wait" in params:
+            params["wait"] = "0"
+        response = app.test_client().get(
+            f"/api/v1/subscriptions/{subscription}/events",
+            query_string=params,
+            headers={"Exchange-Purpose": "audit"},
+            environ_base=_caller(world).environ(),
+        )
+        _assert_answered_and_audited(app, response)
