@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -333,7 +334,7 @@ class TestFuzzedSubscriptions:
         if "wait" in params:
             params["wait"] = "0"
         response = app.test_client().get(
-            f"/api/v1/subscriptions/{subscription}/events",
+            f"/api/v1/subscriptions/{quote(subscription, safe='')}/events",
             query_string=params,
             headers={"Exchange-Purpose": "audit"},
             environ_base=_caller(world).environ(),
