@@ -7,7 +7,7 @@ so what a subscriber verifies is byte for byte what the publisher signed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,24 +150,44 @@ def read_events(
     # Filtered here, not in SQL: a condition on the record lets SQLite's planner drive the
     # query from a record index and sort everything, instead of walking the feed in order.
     query = EVENT_ROWS
-    if positions is not None:
-        chunks: Iterable[Sequence[Any]] = [
-            connection.execute(query.where(_feed.c.position.in_(list(positions)))).all()
-        ]
-    else:
-        query = query.where(
-            _feed.c.position > bindparam("after"), _feed.c.position <= bindparam("end")
-        ).limit(limit)
-        chunks = _chunks(connection, query, after=after, end=end)
     page = EventPage(next_cursor=after, reached_end=positions is None)
-    times: dict[Any, str] = {}
-    for rows in chunks:
-        if rows is _STOP:
+    take = _Taker(actor, policy, types, filters, limit, page)
+    if positions is not None:
+        take(connection.execute(query.where(_feed.c.position.in_(list(positions)))).all())
+        return page
+    query = query.where(
+        _feed.c.position > bindparam("after"), _feed.c.position <= bindparam("end")
+    ).limit(limit)
+    for _ in range(_MAX_CHUNKS):
+        rows = connection.execute(query, {"after": after, "end": end}).all()
+        if not rows:
+            return _at_end(page, end)
+        if take(rows):
             page.reached_end = False
-            break
+            return page
+        after = rows[-1].position
+    # Examined as much as one answer may: the rest waits for the next call.
+    page.reached_end = False
+    return page
+
+
+@dataclass
+class _Taker:
+    """Adds the rows a subscriber may receive to a page; True once the page is full."""
+
+    actor: Actor
+    policy: Policy
+    types: Sequence[str]
+    filters: Mapping[str, Sequence[str]]
+    limit: int
+    page: EventPage
+    times: dict[Any, str] = field(default_factory=dict)
+
+    def __call__(self, rows: Sequence[Any]) -> bool:
+        page = self.page
         for row in rows:
             page.next_cursor = row.position
-            if row.type not in types:
+            if row.type not in self.types:
                 continue
             canonical = bytes(row.canonical)
             # In RFC 8785 bytes this member can only be handling.audience: a string
@@ -179,28 +199,15 @@ def read_events(
                 record_type=row.type,
                 publisher=row.publisher,
                 publisher_kind=row.kind,
-                envelope=_OPEN if open_audience and not filters else orjson.loads(canonical),
+                envelope=_OPEN if open_audience and not self.filters else orjson.loads(canonical),
             )
-            if may_receive(actor, policy, candidate) and matches(filters, candidate):
-                page.events.append(event_bytes(row, times))
+            if may_receive(self.actor, self.policy, candidate) and matches(self.filters, candidate):
+                page.events.append(event_bytes(row, self.times))
                 page.targets.append((row.id, row.version))
                 page.positions.append(row.position)
-            if len(page.events) >= limit:
-                page.reached_end = False
-                return page
-    return _at_end(page, end)
-
-
-def _chunks(connection: Connection, query: Any, *, after: int, end: int) -> Iterator[Sequence[Any]]:
-    """Rows after ``after`` up to ``end``, a page at a time, at most ``_MAX_CHUNKS`` pages."""
-    for _ in range(_MAX_CHUNKS):
-        rows = connection.execute(query, {"after": after, "end": end}).all()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].position
-    # Examined as much as one answer may: the rest waits for the next call.
-    yield _STOP
+            if len(page.events) >= self.limit:
+                return True
+        return False
 
 
 def _at_end(page: EventPage, end: int) -> EventPage:
@@ -212,4 +219,3 @@ def _at_end(page: EventPage, end: int) -> EventPage:
 # Envelopes whose audience is open need no parsing when no filter looks inside them.
 _OPEN: Mapping[str, Any] = {"handling": {"audience": None}}
 _MAX_CHUNKS = 4
-_STOP: Sequence[Any] = ()
