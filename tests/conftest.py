@@ -15,9 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 
-from exchange import create_app
 from exchange.serving import ExchangeServer
 from tests.factories import World
+from tests.isolated import initialised_app
 
 
 def _fresh_postgres(url: str) -> None:
@@ -37,19 +37,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         _fresh_postgres(url)
     else:
         url = f"sqlite:///{instance / 'exchange.db'}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "EXCHANGE_INSTANCE_PATH": str(instance),
-            "EXCHANGE_DATABASE_URL": url,
-            "EXCHANGE_KEY_PASSPHRASE": "test passphrase",
-        }
-    )
-    from exchange.cli.server import initialise
-
-    with app.app_context():
-        initialise()
-    yield app
+    yield initialised_app(instance, url)
 
 
 @pytest.fixture(scope="session")

@@ -31,19 +31,8 @@ def _with_search_path(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@contextmanager
-def isolated_app(root: Path, **config: object) -> Iterator[Flask]:
-    url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
-    schema = None
-    if url:
-        schema = f"t_{secrets.token_hex(4)}"
-        engine = _engine(url)
-        with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine.dispose()
-        url = _with_search_path(url, schema)
-    else:
-        url = f"sqlite:///{root / 'exchange.db'}"
+def initialised_app(root: Path, url: str, **config: object) -> Flask:
+    """An app on ``url`` with the instance folder ``root``, set up as ``exchange init`` does."""
     app = create_app(
         {
             "TESTING": True,
@@ -58,6 +47,23 @@ def isolated_app(root: Path, **config: object) -> Iterator[Flask]:
     with app.app_context():
         initialise()
         db.session.remove()
+    return app
+
+
+@contextmanager
+def isolated_app(root: Path, **config: object) -> Iterator[Flask]:
+    url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
+    schema = None
+    if url:
+        schema = f"t_{secrets.token_hex(4)}"
+        engine = _engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+        url = _with_search_path(url, schema)
+    else:
+        url = f"sqlite:///{root / 'exchange.db'}"
+    app = initialised_app(root, url, **config)
     try:
         yield app
     finally:
