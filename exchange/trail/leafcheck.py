@@ -39,8 +39,7 @@ _LEAVES_SQL = (
     "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, "
     "e.seq, e.id, e.canonical FROM audit_leaf l "
     "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
-    "WHERE l.leaf_index > {mark} AND l.leaf_index < {mark} "
-    "ORDER BY l.leaf_index LIMIT {limit}"
+    "WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
 )
 _TARGETS_SQL = (
     "SELECT leaf_index, record_id, version FROM audit_target "
@@ -112,25 +111,33 @@ def _rows(
 ) -> Iterator[tuple[Sequence[Any], list[tuple[str, int]]]]:
     """Leaves ``[first, stop)`` in order with their entries, and each one's stored targets."""
     mark = "?" if connection.dialect.name == "sqlite" else "%s"
-    leaves_sql = _LEAVES_SQL.format(mark=mark, limit=int(batch))
+    leaves_sql = _LEAVES_SQL.format(mark=mark)
     targets_sql = _TARGETS_SQL.format(mark=mark)
     cursor = connection.connection.cursor()
-    last = first - 1
+    low = first
     try:
-        while True:
-            cursor.execute(leaves_sql, (last, stop))
-            rows = cursor.fetchall()
+        # Leaf indices are gap-free: a bounded range holds at most ``batch`` rows, read
+        # without ORDER BY and LIMIT (a planner misjudging the range would sort it on disk)
+        # and put in order here.
+        while low < stop:
+            high = min(stop, low + batch)
+            cursor.execute(leaves_sql, (low, high))
+            rows = sorted(cursor.fetchall(), key=_leaf_index)
+            low = high
             if not rows:
-                return
-            low, last = rows[0][0], rows[-1][0]
+                continue
             targets: dict[int, list[tuple[str, int]]] = {}
-            cursor.execute(targets_sql, (low, last))
+            cursor.execute(targets_sql, (rows[0][0], rows[-1][0]))
             for index, record_id, version in cursor.fetchall():
                 targets.setdefault(index, []).append((record_id, version))
             for row in rows:
                 yield row, targets.get(row[0], [])
     finally:
         cursor.close()
+
+
+def _leaf_index(row: Sequence[Any]) -> int:
+    return int(row[0])
 
 
 def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -> Stretch:
