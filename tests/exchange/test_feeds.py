@@ -106,11 +106,19 @@ class TestSubscriptions:
         mine = subscribe(client, police)
         listed = client.get("/api/v1/subscriptions", environ_base=mofa.environ()).json
         assert listed is not None and mine["id"] not in [s["id"] for s in listed["subscriptions"]]
-        for method, suffix in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("GET", "/events")):
+        for method, suffix in (
+            ("GET", ""),
+            ("PATCH", ""),
+            ("DELETE", ""),
+            ("GET", "/events"),
+            ("POST", "/ack"),
+            ("GET", "/dead-letters"),
+            ("POST", "/redrive"),
+        ):
             response = client.open(
                 f"/api/v1/subscriptions/{mine['id']}{suffix}",
                 method=method,
-                json={"state": "paused"} if method == "PATCH" else None,
+                json={"state": "paused"} if method == "PATCH" else {"cursor": 0},
                 headers=PURPOSE,
                 environ_base=mofa.environ(),
             )
