@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import fcntl
+from pathlib import Path
+from typing import IO, Any
 
 from flask import Flask
 from sqlalchemy import event
@@ -63,3 +65,23 @@ _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTE
 
 def _writes(statement: str) -> bool:
     return statement.lstrip()[:7].upper().startswith(_WRITE_VERBS)
+
+
+def libpq_url(engine: Engine) -> str:
+    """The engine's database as psycopg connects to it, for a connection of one's own."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def try_file_lock(path: Path) -> IO[bytes] | None:
+    """An exclusive lock on ``path``, held while the returned file stays open; None if taken.
+
+    The lock dies with its process, so a standby takes over after a crash.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle

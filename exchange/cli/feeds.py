@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from exchange.cli.operator import operator_action
-from exchange.feeds import delivery, service
+from exchange.feeds import deadletters, service
 from exchange.feeds.running import run_push
 
 
@@ -89,7 +89,7 @@ def subscription_dead_letters(subscription_id: str) -> None:
     """Events push delivery gave up on, as JSON lines."""
     with operator_action("admin.subscription.dead_letters", subscription=subscription_id) as action:
         found = service.get_subscription(actor=action.actor, subscription_id=subscription_id)
-        for item in delivery.dead_letter_documents(found.id):
+        for item in deadletters.dead_letter_documents(found.id):
             click.echo(json.dumps(item))
 
 
@@ -100,7 +100,7 @@ def subscription_redrive(subscription_id: str) -> None:
     """Send the parked events again, ahead of the feed."""
     with operator_action("admin.subscription.redrive", subscription=subscription_id) as action:
         found = service.get_subscription(actor=action.actor, subscription_id=subscription_id)
-        count = delivery.redrive(subscription=found)
+        count = deadletters.redrive(subscription=found)
         action.details["redriven"] = count
     click.echo(f"{count} events redriven")
 

@@ -6,14 +6,14 @@ import time
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, g, jsonify
+from flask import Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from exchange.agencies.policy import current_policy
 from exchange.auth.mtls import require_system
 from exchange.extensions import db
-from exchange.feeds import delivery, service
+from exchange.feeds import deadletters, service
 from exchange.feeds.events import EventPage, read_events
 from exchange.feeds.signal import feed_generation, wait_for_feed
 from exchange.jsonbody import load_body
@@ -27,6 +27,19 @@ bp = Blueprint(
     "subscriptions", __name__, url_prefix="/api/v1/subscriptions", description="Subscriptions"
 )
 bp.before_request(require_system)
+
+
+@bp.before_request
+def _note_subscription() -> None:
+    # Every route under a subscription names it in the request's audit entry.
+    subscription_id = (request.view_args or {}).get("subscription_id")
+    if isinstance(subscription_id, str):
+        g.audit.details["subscription"] = subscription_id[:36]
+
+
+def _own(subscription_id: str) -> Any:
+    return service.get_subscription(actor=g.actor, subscription_id=subscription_id)
+
 
 # While a long poll waits, it looks again at least this often: another process's
 # integrator may have added positions without this process hearing of it.
@@ -150,8 +163,7 @@ def list_all() -> ResponseReturnValue:
 @bp.response(200, SubscriptionSchema)
 @audited("subscription.read")
 def read(subscription_id: str) -> ResponseReturnValue:
-    g.audit.details["subscription"] = subscription_id[:36]
-    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
+    subscription = _own(subscription_id)
     return jsonify(service.subscription_document(subscription))
 
 
@@ -160,7 +172,6 @@ def read(subscription_id: str) -> ResponseReturnValue:
 @bp.response(200, SubscriptionSchema)
 @audited("subscription.update")
 def update(subscription_id: str) -> ResponseReturnValue:
-    g.audit.details["subscription"] = subscription_id[:36]
     body = load_body(SubscriptionStateSchema())
     g.audit.details["state"] = body["state"]
     subscription = service.set_state(
@@ -173,7 +184,6 @@ def update(subscription_id: str) -> ResponseReturnValue:
 @bp.response(204)
 @audited("subscription.delete")
 def delete(subscription_id: str) -> ResponseReturnValue:
-    g.audit.details["subscription"] = subscription_id[:36]
     service.delete_subscription(actor=g.actor, subscription_id=subscription_id)
     return Response(status=204)
 
@@ -187,8 +197,7 @@ def events(
     subscription_id: str, limit: int, wait: float, after: int | None = None
 ) -> ResponseReturnValue:
     require_purpose()
-    g.audit.details["subscription"] = subscription_id[:36]
-    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
+    subscription = _own(subscription_id)
     if subscription.mode != "pull" or subscription.state != "active":
         g.audit.details["state"] = subscription.state
         raise Problem(
@@ -232,7 +241,6 @@ def _long_poll(subscription: Any, after: int, limit: int, wait: float) -> EventP
 @bp.response(200, AckSchema)
 @audited("feed.ack")
 def ack(subscription_id: str) -> ResponseReturnValue:
-    g.audit.details["subscription"] = subscription_id[:36]
     body = load_body(AckSchema())
     g.audit.details["cursor"] = body["cursor"]
     subscription = service.acknowledge(
@@ -245,17 +253,15 @@ def ack(subscription_id: str) -> ResponseReturnValue:
 @bp.response(200, description="Events push delivery gave up on")
 @audited("subscription.dead_letters")
 def dead_letters(subscription_id: str) -> ResponseReturnValue:
-    g.audit.details["subscription"] = subscription_id[:36]
-    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
-    return jsonify({"dead_letters": delivery.dead_letter_documents(subscription.id)})
+    subscription = _own(subscription_id)
+    return jsonify({"dead_letters": deadletters.dead_letter_documents(subscription.id)})
 
 
 @bp.route("/<string:subscription_id>/redrive", methods=["POST"])
 @bp.response(200, description="How many parked events go out again")
 @audited("subscription.redrive")
 def redrive(subscription_id: str) -> ResponseReturnValue:
-    g.audit.details["subscription"] = subscription_id[:36]
-    subscription = service.get_subscription(actor=g.actor, subscription_id=subscription_id)
-    count = delivery.redrive(subscription=subscription)
+    subscription = _own(subscription_id)
+    count = deadletters.redrive(subscription=subscription)
     g.audit.details["redriven"] = count
     return jsonify({"redriven": count})

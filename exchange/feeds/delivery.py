@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.engine import Connection
 
 from exchange.agencies.models import Agency, System
@@ -35,8 +35,9 @@ from exchange.agencies.service import system_actor
 from exchange.auth.actor import Actor
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.extensions import db
-from exchange.feeds.events import EventPage, read_events
-from exchange.feeds.models import DeadLetter, FeedPosition, Subscription
+from exchange.feeds.deadletters import RECOVERED, finish_redrive, park, set_subscription
+from exchange.feeds.events import LAST_POSITION, EventPage, read_events
+from exchange.feeds.models import DeadLetter, Subscription
 from exchange.pki.models import Certificate
 from exchange.pki.vault import Vault
 from exchange.trail.service import entry_bytes, insert_entry
@@ -50,14 +51,6 @@ DELIVERY_ACTOR = Actor(kind="exchange", system_name="push-delivery")
 
 _subscription = Subscription.__table__
 _dead = DeadLetter.__table__
-_feed = FeedPosition.__table__
-_LAST_POSITION = select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
-_RECOVERED: dict[str, Any] = {
-    "attempts": 0,
-    "failing_since": None,
-    "next_attempt_at": None,
-    "last_error": None,
-}
 
 
 @dataclass(frozen=True)
@@ -151,12 +144,7 @@ def _subscriber(connection: Connection, subscription: Any, now: datetime) -> Act
 
 
 def _due(connection: Connection, now: datetime, busy: set[str]) -> Any:
-    end = (
-        connection.execute(
-            select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
-        ).scalar()
-        or 0
-    )
+    end = connection.execute(LAST_POSITION).scalar() or 0
     redriving = exists().where(
         and_(_dead.c.subscription_id == _subscription.c.id, _dead.c.state == "redriving")
     )
@@ -254,7 +242,7 @@ class PushWorker:
         actor = _subscriber(connection, subscription, now)
         if actor is None:
             # Revoked or expired: nothing goes out, and nobody retries soon.
-            _set(
+            set_subscription(
                 connection,
                 subscription.id,
                 next_attempt_at=now + timedelta(minutes=5),
@@ -281,9 +269,11 @@ class PushWorker:
         )
         if not page.events:
             if parked:
-                _finish_redrive(connection, subscription.id, parked, now, delivered=False)
+                finish_redrive(connection, subscription.id, parked, now, delivered=False)
             else:
-                _set(connection, subscription.id, cursor=max(subscription.cursor, page.next_cursor))
+                set_subscription(
+                    connection, subscription.id, cursor=max(subscription.cursor, page.next_cursor)
+                )
             return
         if connection.dialect.name == "sqlite":
             db.session.rollback()
@@ -313,11 +303,11 @@ class PushWorker:
         }
         if error is None:
             if parked:
-                _finish_redrive(connection, subscription.id, parked, now, delivered=True)
+                finish_redrive(connection, subscription.id, parked, now, delivered=True)
                 details["redriven"] = True
             else:
-                _set(connection, subscription.id, cursor=page.next_cursor)
-            _set(connection, subscription.id, **_RECOVERED)
+                set_subscription(connection, subscription.id, cursor=page.next_cursor)
+            set_subscription(connection, subscription.id, **RECOVERED)
             _audit(connection, "feed.push", 200, page, details, now, http_status=status)
             return
         attempts = subscription.attempts + 1
@@ -325,11 +315,11 @@ class PushWorker:
         details.update({"error": error, "attempt": attempts})
         too_long = (now - failing_since).total_seconds() >= self.settings.max_age
         if attempts >= self.settings.max_attempts or too_long:
-            _park(connection, subscription, page, parked, error, attempts, now)
+            park(connection, subscription, page, parked, error, attempts, now)
             _audit(connection, "feed.push.parked", 502, page, details, now, http_status=status)
             return
         delay = backoff(attempts, self.settings, self.rng)
-        _set(
+        set_subscription(
             connection,
             subscription.id,
             attempts=attempts,
@@ -371,71 +361,6 @@ class PushWorker:
         return response.status_code, f"HTTP {response.status_code}"
 
 
-def _set(connection: Connection, subscription_id: str, **values: Any) -> None:
-    connection.execute(
-        update(_subscription).where(_subscription.c.id == subscription_id).values(**values)
-    )
-
-
-def _park(
-    connection: Connection,
-    subscription: Any,
-    page: EventPage,
-    parked: list[int],
-    error: str,
-    attempts: int,
-    now: datetime,
-) -> None:
-    if parked:
-        _finish_redrive(connection, subscription.id, parked, now, delivered=False)
-    else:
-        connection.execute(
-            _dead.insert(),
-            [
-                {
-                    "subscription_id": subscription.id,
-                    "position": position,
-                    "state": "parked",
-                    "attempts": attempts,
-                    "reason": error[:500],
-                    "parked_at": now,
-                }
-                for position in page.positions
-            ],
-        )
-        _set(connection, subscription.id, cursor=page.next_cursor)
-    _set(
-        connection,
-        subscription.id,
-        attempts=0,
-        failing_since=None,
-        next_attempt_at=None,
-        last_error=error[:500],
-    )
-
-
-def _finish_redrive(
-    connection: Connection,
-    subscription_id: str,
-    positions: list[int],
-    now: datetime,
-    *,
-    delivered: bool,
-) -> None:
-    values: dict[str, Any] = (
-        {"state": "delivered", "delivered_at": now} if delivered else {"state": "parked"}
-    )
-    connection.execute(
-        update(_dead)
-        .where(
-            _dead.c.subscription_id == subscription_id,
-            _dead.c.state == "redriving",
-            _dead.c.position.in_(positions),
-        )
-        .values(**values)
-    )
-
-
 def _audit(
     connection: Connection,
     action: str,
@@ -458,35 +383,3 @@ def _audit(
         details=dict(details, http_status=http_status),
     )
     insert_entry(connection, entry_id=entry_id, canonical=canonical)
-
-
-def dead_letter_documents(subscription_id: str) -> list[dict[str, Any]]:
-    rows = db.session.execute(
-        select(DeadLetter)
-        .where(DeadLetter.subscription_id == subscription_id)
-        .order_by(DeadLetter.position)
-    ).scalars()
-    return [
-        {
-            "position": row.position,
-            "state": row.state,
-            "attempts": row.attempts,
-            "reason": row.reason,
-            "parked_at": rfc3339(row.parked_at),
-            "redriven_at": rfc3339(row.redriven_at) if row.redriven_at else None,
-            "delivered_at": rfc3339(row.delivered_at) if row.delivered_at else None,
-        }
-        for row in rows
-    ]
-
-
-def redrive(*, subscription: Subscription) -> int:
-    """Send the subscription's parked events again, ahead of its feed."""
-    result = db.session.execute(
-        update(DeadLetter)
-        .where(DeadLetter.subscription_id == subscription.id, DeadLetter.state == "parked")
-        .values(state="redriving", redriven_at=utcnow())
-    )
-    subscription.next_attempt_at = None
-    subscription.attempts = 0
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

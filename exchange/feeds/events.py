@@ -63,7 +63,7 @@ EVENT_ROWS = (
 )
 
 
-_LAST_POSITION = select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
+LAST_POSITION = select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
 
 
 @dataclass
@@ -146,7 +146,7 @@ def read_events(
     # The end of the feed, read first: the single integrator commits positions in order,
     # so every position up to it is visible now, and once the rows up to it are examined
     # the cursor may move to it without skipping one.
-    end = connection.execute(_LAST_POSITION).scalar() or 0
+    end = connection.execute(LAST_POSITION).scalar() or 0
     # Filtered here, not in SQL: a condition on the record lets SQLite's planner drive the
     # query from a record index and sort everything, instead of walking the feed in order.
     query = EVENT_ROWS

@@ -7,7 +7,6 @@ delivers, under a lock on a file beside the database, and the others stand by.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import IO
 import psycopg
 from flask import Flask
 
+from exchange.database import libpq_url, try_file_lock
 from exchange.extensions import db
 from exchange.feeds.delivery import PushSettings, PushWorker
 from exchange.feeds.signal import announce_feed, feed_generation, wait_for_feed
@@ -53,7 +53,7 @@ def _deliver_until(app: Flask, worker: PushWorker, stop: threading.Event) -> Non
 def _listen(app: Flask, stop: threading.Event) -> None:
     """Carry PostgreSQL's feed notifications to this process's delivery threads."""
     with app.app_context():
-        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        url = libpq_url(db.engine)
     while not stop.is_set():
         try:
             with psycopg.connect(url, autocommit=True) as connection:
@@ -66,24 +66,13 @@ def _listen(app: Flask, stop: threading.Event) -> None:
             stop.wait(LOCK_RETRY_SECONDS)
 
 
-def _file_lock(path: Path) -> IO[bytes] | None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("ab")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
-
-
 def run_push(app: Flask, *, stop: threading.Event, threads: int) -> None:
     """Deliver until ``stop`` is set."""
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"
     lock: IO[bytes] | None = None
     while not postgres and lock is None:
-        lock = _file_lock(Path(app.instance_path) / "push.lock")
+        lock = try_file_lock(Path(app.instance_path) / "push.lock")
         if lock is None and stop.wait(LOCK_RETRY_SECONDS):
             return
     worker = build_worker(app)

@@ -8,7 +8,6 @@ process, so a standby takes over after a crash.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -19,6 +18,7 @@ import psycopg
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from exchange.database import libpq_url, try_file_lock
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.trail.integrator import Integrator
@@ -75,8 +75,7 @@ class IntegratorLock:
         if self.held:
             return True
         if self._engine.dialect.name == "postgresql":
-            url = self._engine.url.set(drivername="postgresql")
-            connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+            connection = psycopg.connect(libpq_url(self._engine), autocommit=True)
             locked = connection.execute(
                 "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (ADVISORY_CLASS,)
             )
@@ -87,15 +86,8 @@ class IntegratorLock:
             connection.execute("LISTEN exchange_audit")
             self._postgres = connection
             return True
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self._lock_path.open("ab")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
-        self._file = handle
-        return True
+        self._file = try_file_lock(self._lock_path)
+        return self._file is not None
 
     def wait(self, timeout: float) -> None:
         """Return when entries may have arrived, or after ``timeout`` seconds."""

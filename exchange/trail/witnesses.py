@@ -7,11 +7,11 @@ with every earlier one it saw, so a log rewritten behind its back cannot gather 
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
 from audit.cosignature import cosignature_verifier_key, verify_cosignature
@@ -24,6 +24,7 @@ from exchange.pki.models import SigningKey
 from exchange.problems import Problem
 from exchange.trail.log import checkpoint_row, parse_signature_line
 from exchange.trail.models import AuditCosignature
+from keys.jwk import load_public_jwk
 
 _cosignature = AuditCosignature.__table__
 
@@ -43,8 +44,8 @@ def witness_verifiers(agency_id: str) -> list[tuple[str, NoteVerifier]]:
     )
     verifiers = []
     for key in keys:
-        jwk = json.loads(key.jwk)
-        raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+        public = load_public_jwk(json.loads(key.jwk))
+        raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
         vkey = cosignature_verifier_key(name=witness_name(agency_id), public_key=raw)
         verifiers.append((key.kid, NoteVerifier.from_verifier_key(vkey)))
     return verifiers
