@@ -21,6 +21,7 @@ from exchange.problems import Problem
 from exchange.records.api import require_purpose
 from exchange.records.schemas import PURPOSE_HEADER
 from exchange.trail.recorder import audited
+from exchange.trail.service import MAX_POSITION
 from schemas import RECORD_TYPES
 
 bp = Blueprint(
@@ -73,13 +74,13 @@ class SubscriptionStateSchema(ma.Schema):
 
 class AckSchema(ma.Schema):
     cursor = ma.fields.Integer(
-        required=True, strict=True, validate=ma.validate.Range(min=0, max=2**62)
+        required=True, strict=True, validate=ma.validate.Range(min=0, max=MAX_POSITION)
     )
 
 
 class EventsArgsSchema(ma.Schema):
     after = ma.fields.Integer(
-        validate=ma.validate.Range(min=0, max=2**62),
+        validate=ma.validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "Feed cursor; default: the subscription's acknowledged one."},
     )
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))

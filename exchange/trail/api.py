@@ -16,13 +16,13 @@ from exchange.problems import Problem
 from exchange.trail import log, lookup, witnesses
 from exchange.trail.recorder import audited
 from exchange.trail.running import log_origin
-from exchange.trail.service import protect_term
+from exchange.trail.service import MAX_POSITION, protect_term
 from schemas import residence_card_token
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Verifiable audit log")
 bp.before_request(require_system)
 
-_SIZE = ma.validate.Range(min=0, max=2**62)
+_SIZE = ma.validate.Range(min=0, max=MAX_POSITION)
 _NOTE = "text/plain; charset=utf-8"
 
 

@@ -17,6 +17,9 @@ from exchange.extensions import db
 from keys.jcs import canonicalize
 
 ENTRY_FORMAT = "exchange-audit/1"
+# Positions, sizes and cursors that requests name go into audit entries, whose RFC 8785
+# form has integers only up to 2^53 - 1 (§3.2.2.3): a parameter beyond is refused.
+MAX_POSITION = 2**53 - 1
 
 _INSERT_SQLITE = "INSERT INTO audit_entry (id, canonical) VALUES (?, ?)"
 _INSERT_POSTGRES = "INSERT INTO audit_entry (id, canonical) VALUES (%s, %s)"

@@ -415,3 +415,21 @@ class TestCosignatures:
         assert error.status == 422
         assert error.code in ("schema_invalid", "cosignature_invalid")
         assert audit_entry(app, error.problem["request_id"])["action"] == "audit.cosignature.add"
+
+
+class TestUnsafeIntegers:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/audit/entries?start=9007199254740992",
+            "/api/v1/audit/proof/inclusion?index=9007199254740992",
+            "/api/v1/audit/proof/consistency?old=9007199254740992",
+        ],
+    )
+    def test_positions_beyond_json_integers_are_refused(
+        self, app: Flask, auditor: AgencySystem, path: str
+    ) -> None:
+        response = app.test_client().get(path, environ_base=auditor.environ())
+        assert response.status_code == 422 and response.json is not None
+        assert response.json["code"] == "parameters_invalid"
+        assert audit_entry(app, response.json["request_id"])["status"] == 422
