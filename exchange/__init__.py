@@ -12,7 +12,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    from exchange import blueprints, cli, guards, models
+    from exchange import blueprints, cli, guards, models, ui
     from exchange.config import load_configuration
     from exchange.database import configure_engine, engine_options
     from exchange.extensions import api, db, migrate
@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     recorder.init_app(app)
     guards.init_app(app)
     api.init_app(app)
+    ui.init_app(app)
     blueprints.register(app, api)
     cli.register(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import Flask
+from flask import Blueprint, Flask
 from flask_smorest import Api
 
 from exchange.trail.recorder import audited
@@ -24,6 +24,8 @@ def register(app: Flask, api: Api) -> None:
     for blueprint in (records, agencies, keys, audit, subscriptions):
         api.register_blueprint(blueprint)
     app.register_blueprint(pki)
+    for pages in _pages():
+        app.register_blueprint(pages)
 
     api.spec.components.schema("Submission", schema=SubmissionSchema)
     api.spec.components.schema("BatchSubmission", schema=BatchSubmissionSchema)
@@ -39,3 +41,17 @@ def register(app: Flask, api: Api) -> None:
         app.view_functions["api-docs.openapi_json"] = audited("openapi.read")(
             functools.partial(openapi_view)
         )
+
+
+def _pages() -> tuple[Blueprint, ...]:
+    """The web UI's blueprints, one per domain (exchange.ui)."""
+    from exchange.agencies.views import bp as agencies
+    from exchange.auth.oidc import bp as oidc
+    from exchange.auth.views import bp as auth
+    from exchange.feeds.views import bp as subscriptions
+    from exchange.pki.views import bp as pki
+    from exchange.records.views import bp as records
+    from exchange.stats.views import bp as stats
+    from exchange.trail.views import bp as audit
+
+    return (auth, oidc, records, subscriptions, audit, agencies, pki, stats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,24 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
     "JSON_SORT_KEYS": False,
+    # The web UI (exchange.ui).
+    "BABEL_DEFAULT_LOCALE": "ja",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
+    # __Host- cookies are Secure, path=/ and bound to this host (RFC 6265bis §4.1.3.2).
+    "SESSION_COOKIE_NAME": "__Host-exchange",
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    # Lax, not Strict: an agency identity provider's redirect back must carry the cookie.
+    # Cross-site posts are refused by SameSite and by the CSRF token both.
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
+    "EXCHANGE_UI_IDLE_MINUTES": 15,
+    "EXCHANGE_UI_SESSION_HOURS": 10,
+    # Checked by the UI's own hook for every unsafe method (exchange.ui.access), so that
+    # the mutual-TLS API, which takes no cookies, is not asked for a token.
+    "WTF_CSRF_CHECK_DEFAULT": False,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_CSRF_SSL_STRICT": True,
 }
 
 # Environment variables that override the configuration, with their types.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def register() -> None:
     from exchange.agencies import models as agencies  # noqa: F401
+    from exchange.auth import models as auth  # noqa: F401
     from exchange.feeds import models as feeds  # noqa: F401
     from exchange.pki import models as pki  # noqa: F401
     from exchange.records import models as records  # noqa: F401

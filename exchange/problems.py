@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import marshmallow as ma
-from flask import Response, current_app, g, json, request
+from flask import Response, current_app, g, has_request_context, json, request
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -79,6 +79,12 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem) -> Response:
+    # The web UI answers its own requests with a page (exchange.ui.security).
+    render_page = current_app.extensions.get("exchange.problem_page")
+    if render_page is not None and has_request_context():
+        page = render_page(problem)
+        if page is not None:
+            return cast(Response, page)
     response = current_app.response_class(
         json.dumps(problem.to_dict(), ensure_ascii=False),
         status=problem.status,

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from flask import Flask
 
 from exchange.agencies.provisioning import provision_agency_system
 from exchange.auth.actor import operator_actor
+from exchange.auth.service import begin_enrolment, create_user
 from exchange.client.sdk import ExchangeClient
-from exchange.clock import rfc3339
+from exchange.clock import rfc3339, utcnow
 from exchange.demo.records import make_envelope
 from exchange.extensions import db
 from exchange.pki.models import Certificate
@@ -72,6 +75,22 @@ class AgencySystem:
         return {"exchange.client_cert_sha256": self.fingerprint, "REMOTE_ADDR": "127.0.0.1"}
 
 
+@dataclass(frozen=True)
+class Person:
+    """A web UI user with a known password and an enrolled TOTP secret."""
+
+    username: str
+    password: str
+    totp_secret: str
+    agency: str
+    roles: tuple[str, ...]
+
+    def code(self, offset_steps: int = 0) -> str:
+        """The TOTP code of now (or of a neighbouring 30-second step)."""
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.at(time.time() + 30 * offset_steps)
+
+
 @dataclass
 class World:
     app: Flask
@@ -116,6 +135,30 @@ class World:
             provisioned.signing_key,
             self,
         )
+
+    def person(
+        self, agency: str, *roles: str, enrolled: bool = True, name: str | None = None
+    ) -> Person:
+        """A user of ``agency``; ``enrolled`` means their second factor is already set up."""
+        username = name or f"{roles[0] if roles else 'user'}{next(self._counter)}"
+        password = f"correct horse {username} battery"
+        secret = ""
+        with self.app.app_context():
+            user = create_user(
+                actor=OPERATOR,
+                username=username,
+                display_name=f"{username} 太郎",
+                agency_id=agency,
+                roles=roles,
+                password=password,
+            )
+            if enrolled:
+                secret = begin_enrolment(user).secret
+                # The step before now: the first sign-in may use the current code.
+                user.totp_enrolled_at = utcnow()
+                user.totp_last_step = pyotp.TOTP(secret).timecode(utcnow()) - 2
+            db.session.commit()
+        return Person(username, password, secret, agency, roles)
 
     def certificate(self, fingerprint: str) -> Certificate | None:
         with self.app.app_context():

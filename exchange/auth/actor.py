@@ -8,7 +8,7 @@ from typing import Any
 class Actor:
     """The acting identity, passed explicitly to every service function."""
 
-    kind: str  # "system" | "operator" | "anonymous"
+    kind: str  # "system" | "user" | "operator" | "anonymous"
     agency_id: str | None = None
     agency_kind: str | None = None
     system_id: int | None = None
@@ -16,6 +16,8 @@ class Actor:
     fingerprint: str | None = None
     address: str | None = None
     operator: str | None = None
+    # A person signed in to the web UI, by username.
+    user: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     # The agency and its ancestors: an audience naming a ministry includes its bureaus.
     agency_lineage: tuple[str, ...] = ()
@@ -23,7 +25,7 @@ class Actor:
     def describe(self) -> dict[str, Any]:
         """The actor as written into an audit entry."""
         described: dict[str, Any] = {"kind": self.kind}
-        for name in ("agency_id", "system_name", "fingerprint", "address", "operator"):
+        for name in ("agency_id", "system_name", "user", "fingerprint", "address", "operator"):
             value = getattr(self, name)
             if value is not None:
                 described[name.removesuffix("_id").removesuffix("_name")] = value

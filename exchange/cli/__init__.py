@@ -23,9 +23,9 @@ main = FlaskGroup(
 
 def register(app: Flask) -> None:
     """Server-side commands live on the app, so ``app.test_cli_runner()`` sees them."""
-    from exchange.cli import admin, audit, feeds, server
+    from exchange.cli import admin, audit, feeds, people, server
 
-    for module in (server, admin, audit, feeds):
+    for module in (server, admin, audit, feeds, people):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 

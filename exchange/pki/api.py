@@ -114,9 +114,9 @@ def jwks() -> ResponseReturnValue:
     return jsonify(load_vault().jwks())
 
 
-@public_bp.route("/")
-@audited("home.read")
-def home() -> ResponseReturnValue:
+@public_bp.route("/.well-known/exchange.json")
+@audited("service.read")
+def service() -> ResponseReturnValue:
     return jsonify(
         {
             "service": "inter-agency information-sharing exchange",

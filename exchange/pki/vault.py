@@ -3,8 +3,9 @@
 ``keys/`` holds: ``ca.pem`` and ``ca.key.pem`` (the CA that issues client certificates),
 ``server.pem`` and ``server.key.pem`` (both listeners), ``exchange.key.pem`` (Ed25519,
 signs receipts), ``log.key.pem`` (Ed25519, signs the audit log's checkpoints), and
-``secrets.bin`` (the matching key for residence-card tokens and the audit HMAC key,
-AES-GCM under a key derived from the passphrase). The passphrase comes from
+``secrets.bin`` (the matching key for residence-card tokens, the audit HMAC key, the key
+that signs web sessions and the key that seals users' TOTP secrets; AES-GCM under a key
+derived from the passphrase). The passphrase comes from
 ``EXCHANGE_KEY_PASSPHRASE``; the embedded default keeps one in ``keys/passphrase`` (mode
 0600), which a production deployment replaces with the variable.
 """
@@ -51,6 +52,8 @@ class Vault:
     log_key: PrivateSigningKey
     matching_key: bytes
     audit_hmac_key: bytes
+    session_key: bytes
+    totp_key: bytes
     passphrase: bytes
 
     @property
@@ -146,6 +149,14 @@ def ca_for_delivery(directory: Path, passphrase: bytes) -> CertificateAuthority:
     )
 
 
+_SECRET_NAMES = ("matching_key", "audit_hmac_key", "session_key", "totp_key")
+
+
+def _new_secrets(stored: dict[str, str]) -> dict[str, str]:
+    """The stored secrets, with any that a vault of an earlier release lacks added."""
+    return {name: stored.get(name) or secrets.token_hex(32) for name in _SECRET_NAMES}
+
+
 def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -> Vault:
     """Create the CA and the exchange's keys; existing keys are kept."""
     directory = Path(app.config["EXCHANGE_KEYS_DIR"])
@@ -188,11 +199,7 @@ def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -
         key = generate_signing_key("Ed25519")
         _write_private(directory / "log.key.pem", encrypt_private_key(key, passphrase=passphrase))
     if not (directory / "secrets.bin").exists():
-        values = {
-            "matching_key": secrets.token_hex(32),
-            "audit_hmac_key": secrets.token_hex(32),
-        }
-        _write_private(directory / "secrets.bin", _seal_secrets(values, passphrase))
+        _write_private(directory / "secrets.bin", _seal_secrets(_new_secrets({}), passphrase))
     with _lock:
         app.extensions.pop("exchange.vault", None)
     return load_vault(app)
@@ -223,6 +230,9 @@ def load_vault(app: Flask | None = None) -> Vault:
             (directory / "log.key.pem").read_bytes(), passphrase=passphrase
         )
         stored = _open_secrets((directory / "secrets.bin").read_bytes(), passphrase)
+        if any(name not in stored for name in _SECRET_NAMES):
+            stored = _new_secrets(stored)
+            _write_private(directory / "secrets.bin", _seal_secrets(stored, passphrase))
         vault = Vault(
             directory=directory,
             ca=ca,
@@ -231,6 +241,8 @@ def load_vault(app: Flask | None = None) -> Vault:
             log_key=log_key,
             matching_key=bytes.fromhex(stored["matching_key"]),
             audit_hmac_key=bytes.fromhex(stored["audit_hmac_key"]),
+            session_key=bytes.fromhex(stored["session_key"]),
+            totp_key=bytes.fromhex(stored["totp_key"]),
             passphrase=passphrase,
         )
         app.extensions["exchange.vault"] = vault

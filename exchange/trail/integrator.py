@@ -51,8 +51,8 @@ _ID_CHUNK = 2000
 
 _SQLITE_INSERTS = (
     "INSERT INTO audit_leaf (leaf_index, entry_seq, recorded_at, action, outcome, status, "
-    "actor_agency, actor_system, actor_fingerprint, purpose) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "actor_agency, actor_system, actor_fingerprint, purpose, actor_user) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "INSERT INTO audit_target (leaf_index, record_id, version) VALUES (?, ?, ?)",
     "INSERT INTO audit_hash (stored_index, hash) VALUES (?, ?)",
     "INSERT INTO record_feed (position, record_pk, version, leaf_index) VALUES (?, ?, ?, ?)",
@@ -60,7 +60,7 @@ _SQLITE_INSERTS = (
 # PostgreSQL's bulk path, COPY, for the same four tables and columns.
 _POSTGRES_COPIES = (
     "COPY audit_leaf (leaf_index, entry_seq, recorded_at, action, outcome, status, "
-    "actor_agency, actor_system, actor_fingerprint, purpose) FROM STDIN",
+    "actor_agency, actor_system, actor_fingerprint, purpose, actor_user) FROM STDIN",
     "COPY audit_target (leaf_index, record_id, version) FROM STDIN",
     "COPY audit_hash (stored_index, hash) FROM STDIN",
     "COPY record_feed (position, record_pk, version, leaf_index) FROM STDIN",
@@ -117,6 +117,7 @@ _UNREADABLE: dict[str, Any] = {
     "actor_system": None,
     "actor_fingerprint": None,
     "purpose": None,
+    "actor_user": None,
 }
 
 

@@ -31,12 +31,13 @@ _DERIVED = (
     "actor_system",
     "actor_fingerprint",
     "purpose",
+    "actor_user",
 )
 # Read through the driver, untouched by SQLAlchemy's result processing: a verification
 # reads every row of the log, and per-row processing would cost more than the hashing.
 _LEAVES_SQL = (
     "SELECT l.leaf_index, l.entry_seq, l.recorded_at, l.action, l.outcome, l.status, "
-    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, "
+    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user, "
     "e.seq, e.id, e.canonical FROM audit_leaf l "
     "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
     "WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
@@ -45,7 +46,7 @@ _TARGETS_SQL = (
     "SELECT leaf_index, record_id, version FROM audit_target "
     "WHERE leaf_index >= {mark} AND leaf_index <= {mark}"
 )
-_SEQ, _ID, _CANONICAL = 10, 11, 12
+_SEQ, _ID, _CANONICAL = 11, 12, 13
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,10 @@ def _projection_mismatch(row: Sequence[Any], document: dict[str, Any]) -> str | 
         actor.get("system"),
         actor.get("fingerprint"),
         document.get("purpose"),
+        actor.get("user"),
     )
-    if tuple(row[3:10]) != written or _naive_utc(row[2]) != _naive_utc(document["time"]):
-        stored = dict(zip(_DERIVED, row[2:10], strict=True))
+    if tuple(row[3:11]) != written or _naive_utc(row[2]) != _naive_utc(document["time"]):
+        stored = dict(zip(_DERIVED, row[2:11], strict=True))
         for name, value in leaf_projection(document).items():
             if name == "recorded_at":
                 if _naive_utc(stored[name]) != _naive_utc(value):

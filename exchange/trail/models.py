@@ -42,6 +42,8 @@ class AuditLeaf(db.Model):  # type: ignore[name-defined]
         Index("ix_audit_leaf_action", "action", "leaf_index"),
         Index("ix_audit_leaf_agency", "actor_agency", "leaf_index"),
         Index("ix_audit_leaf_recorded_at", "recorded_at"),
+        Index("ix_audit_leaf_user", "actor_user", "leaf_index"),
+        Index("ix_audit_leaf_system", "actor_system", "leaf_index"),
     )
 
     leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -54,6 +56,7 @@ class AuditLeaf(db.Model):  # type: ignore[name-defined]
     actor_system: Mapped[str | None] = mapped_column(String(64), default=None)
     actor_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     purpose: Mapped[str | None] = mapped_column(String(32), default=None)
+    actor_user: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class AuditTarget(db.Model):  # type: ignore[name-defined]

@@ -23,6 +23,7 @@ def leaf_projection(document: Mapping[str, Any]) -> dict[str, Any]:
         "actor_system": actor.get("system"),
         "actor_fingerprint": actor.get("fingerprint"),
         "purpose": document.get("purpose"),
+        "actor_user": actor.get("user"),
     }
 
 

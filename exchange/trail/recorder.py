@@ -38,6 +38,9 @@ class RequestAudit:
     targets: list[tuple[str, int]] = field(default_factory=list)
     purpose: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Keep the request's writes though it answers 400 or above: a refused sign-in still
+    # counts against the account and the address.
+    keep_work: bool = False
     # (status, targets, bytes) once a response has committed to its entry: see seal_entry.
     sealed: tuple[int, tuple[tuple[str, int], ...], bytes] | None = None
 
@@ -117,7 +120,7 @@ def finish_request(response: Response) -> Response:
         return response
     status = response.status_code
     try:
-        if status >= 400:
+        if status >= 400 and not audit.keep_work:
             db.session.rollback()
         arguments = _entry_arguments(audit, status)
         if audit.sealed is not None and audit.sealed[0] == status:
