@@ -143,9 +143,12 @@ def _serve_processes(count: int, **options: object) -> None:
 def demo_command(count: int) -> None:
     """Initialise if needed, then load demo agencies, systems, keys and records."""
     from exchange.demo.loader import load_demo
+    from exchange.demo.people import load_demo_people
 
     initialise()
     summary = load_demo(record_count=count)
+    passwords = Path(current_app.instance_path) / "demo-users.txt"
+    load_demo_people(passwords)
     integrated = build_integrator(current_app._get_current_object()).integrate(  # type: ignore[attr-defined]
         checkpoint=True
     )
@@ -159,6 +162,13 @@ def demo_command(count: int) -> None:
         "try:  exchange client --bundle "
         f"{bundles}/isa-gateway search --purpose investigation --type broker"
     )
+    ui_port = current_app.config["EXCHANGE_UI_PORT"]
+    click.echo(
+        f"web UI: https://127.0.0.1:{ui_port}/ — demo users (user, password, role, agency) "
+        f"in {passwords}; each enrols an authenticator app (TOTP) at first sign-in:"
+    )
+    for line in passwords.read_text(encoding="utf-8").splitlines():
+        click.echo("  " + line.replace("\t", "  "))
 
 
 @click.command("grant-app-role")

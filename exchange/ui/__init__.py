@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from exchange.ui import filters, security
 from exchange.ui.access import select_locale
-from exchange.ui.navigation import menu
+from exchange.ui.navigation import menu, role_labels
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
@@ -29,4 +29,5 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     filters.init_app(app)
     app.add_template_global(menu, "menu")
+    app.add_template_global(role_labels, "role_labels")
     app.add_template_global(lambda: str(get_locale() or "ja"), "current_locale")

@@ -15,6 +15,17 @@ class MenuEntry:
     roles: frozenset[str]
 
 
+ROLE_LABELS = {
+    "liaison": _l("Liaison officer"),
+    "auditor": _l("Auditor"),
+    "admin": _l("Administrator"),
+}
+
+
+def role_labels(roles: frozenset[str]) -> str:
+    return "・".join(str(ROLE_LABELS[r]) for r in ROLE_LABELS if r in roles)
+
+
 MENU = (
     MenuEntry("records_ui.search", _l("Search"), frozenset({"liaison"})),
     MenuEntry("subscriptions_ui.index", _l("Subscriptions"), frozenset({"liaison"})),
