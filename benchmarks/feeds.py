@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 PURPOSE = "investigation"
 SETTLE_SECONDS = 5.0
+WARM_UP_SECONDS = 60.0
 
 
 def _connection(port: int, caller: Caller) -> http.client.HTTPSConnection:
@@ -199,7 +200,8 @@ def measure_push(
                     env=bench.instance.environment(),
                 )
             subscriber = _connection(server.port, bench.reader)
-            created: list[str] = []
+            # Each subscription's cursor when it was created.
+            created: dict[str, int] = {}
             for number in range(subscriptions):
                 status, body = _call(
                     subscriber,
@@ -213,9 +215,10 @@ def measure_push(
                     },
                 )
                 assert status == 201, body
-                created.append(orjson.loads(body)["id"])
-            bodies = [maker.submission(open_audience=True) for _ in range(int(rate * seconds))]
+                created[orjson.loads(body)["id"]] = orjson.loads(body)["cursor"]
             publisher = _connection(server.port, bench.publisher)
+            _warm_up(publisher, subscriber, maker.submission(open_audience=True), created)
+            bodies = [maker.submission(open_audience=True) for _ in range(int(rate * seconds))]
             began = time.time()
             for number, submission in enumerate(bodies):
                 due = began + number / rate
@@ -267,6 +270,31 @@ def measure_push(
             p95 < 1.0 and delivered == len(published) * subscriptions,
         )
     ]
+
+
+def _warm_up(
+    publisher: http.client.HTTPSConnection,
+    subscriber: http.client.HTTPSConnection,
+    submission: dict[str, Any],
+    subscriptions: dict[str, int],
+) -> None:
+    """One record delivered to every subscription before the clock starts.
+
+    The latency measured is that of steady delivery, not of a delivery process starting
+    up or first noticing its new subscriptions.
+    """
+    status, body = _call(publisher, "POST", "/api/v1/records", submission)
+    assert status == 201, body[:300]
+    deadline = time.monotonic() + WARM_UP_SECONDS
+    waiting = set(subscriptions)
+    while waiting and time.monotonic() < deadline:
+        status, body = _call(subscriber, "GET", "/api/v1/subscriptions")
+        assert status == 200, body[:300]
+        for document in orjson.loads(body)["subscriptions"]:
+            if document["id"] in waiting and document["cursor"] > subscriptions[document["id"]]:
+                waiting.discard(document["id"])
+        time.sleep(0.05)
+    assert not waiting, f"{len(waiting)} subscriptions got nothing in {WARM_UP_SECONDS} s"
 
 
 def measure_feeds(bench: Bench) -> list[Row]:

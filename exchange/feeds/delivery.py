@@ -305,9 +305,11 @@ class PushWorker:
             if parked:
                 finish_redrive(connection, subscription.id, parked, now, delivered=True)
                 details["redriven"] = True
+                set_subscription(connection, subscription.id, **RECOVERED)
             else:
-                set_subscription(connection, subscription.id, cursor=page.next_cursor)
-            set_subscription(connection, subscription.id, **RECOVERED)
+                set_subscription(
+                    connection, subscription.id, cursor=page.next_cursor, **RECOVERED
+                )
             _audit(connection, "feed.push", 200, page, details, now, http_status=status)
             return
         attempts = subscription.attempts + 1

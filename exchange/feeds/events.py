@@ -7,13 +7,16 @@ so what a subscriber verifies is byte for byte what the publisher signed.
 from __future__ import annotations
 
 import json
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from sqlalchemy import and_, bindparam, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from exchange.agencies.models import Agency
 from exchange.agencies.policy import Policy
@@ -65,6 +68,175 @@ EVENT_ROWS = (
 
 LAST_POSITION = select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
 
+# What never changes once a position is given: everything but the signing key's state.
+_FEED_ROWS = (
+    select(
+        _feed.c.position,
+        _record.c.id,
+        _record.c.type,
+        _record.c.publisher,
+        _agency.c.kind,
+        _version.c.version,
+        _version.c.status,
+        _version.c.canonical,
+        _version.c.signature,
+        _version.c.receipt,
+        _version.c.issued_at,
+        _version.c.received_at,
+        _version.c.kid,
+    )
+    .select_from(
+        _feed.join(_record, _record.c.pk == _feed.c.record_pk)
+        .join(
+            _version,
+            and_(_version.c.record_pk == _feed.c.record_pk, _version.c.version == _feed.c.version),
+        )
+        .join(_agency, _agency.c.id == _record.c.publisher)
+    )
+    .order_by(_feed.c.position)
+)
+_FEED_RANGE = _FEED_ROWS.where(
+    _feed.c.position > bindparam("after"), _feed.c.position <= bindparam("upper")
+)
+# The keys' state is read afresh for every page: a revocation flags what follows at once.
+_KEY_STATES = select(_key.c.kid, _key.c.agency_id, _key.c.status, _key.c.compromised_at).where(
+    _key.c.kid.in_(bindparam("kids", expanding=True))
+)
+
+
+@dataclass(frozen=True)
+class KeyState:
+    kid: str
+    agency: str
+    status: str
+    compromised_at: Any
+
+
+class FeedRow:
+    """A positioned version, shared by every subscriber that reads it.
+
+    The parsed envelope and the event's bytes are made once, for the first subscriber that
+    needs them; the bytes per state of the signing key, which may change.
+    """
+
+    __slots__ = (
+        "_envelope",
+        "canonical",
+        "id",
+        "issued_at",
+        "kid",
+        "kind",
+        "position",
+        "publisher",
+        "receipt",
+        "received_at",
+        "rendered",
+        "signature",
+        "status",
+        "type",
+        "version",
+    )
+
+    def __init__(self, row: Any) -> None:
+        (
+            self.position,
+            self.id,
+            self.type,
+            self.publisher,
+            self.kind,
+            self.version,
+            self.status,
+            canonical,
+            self.signature,
+            self.receipt,
+            self.issued_at,
+            self.received_at,
+            self.kid,
+        ) = row
+        self.canonical = bytes(canonical)
+        self.rendered: dict[tuple[str, bool], bytes] = {}
+        self._envelope: Mapping[str, Any] | None = None
+
+    def envelope(self, *, needed: bool) -> Mapping[str, Any]:
+        """The envelope, parsed once; only its audience when nothing else is ``needed``."""
+        if self._envelope is None:
+            # In RFC 8785 bytes this member can only be handling.audience: a string that
+            # spelled it would have its quotes escaped.
+            if not needed and b'"audience":null' in self.canonical:
+                return _OPEN
+            self._envelope = orjson.loads(self.canonical)
+        return self._envelope
+
+    def event(self, key: KeyState) -> bytes:
+        compromised = key.status == "revoked" and compromise_flag(
+            key, issued_at=self.issued_at, received_at=self.received_at
+        )
+        rendered = self.rendered.get((key.status, compromised))
+        if rendered is None:
+            rendered = _event_bytes(self, key, compromised)
+            self.rendered[(key.status, compromised)] = rendered
+        return rendered
+
+
+class FeedCache:
+    """Recently read feed rows, per database: fifty push subscribers read each row once.
+
+    Positions are appended and never rewritten (DESIGN §9), so a cached row stays right;
+    only the signing key's state is read again each time.
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[int, FeedRow] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def range(self, connection: Connection, after: int, upper: int) -> list[FeedRow]:
+        """The rows at positions ``after + 1`` to ``upper``, all of which exist."""
+        with self._lock:
+            found = [self._rows.get(p) for p in range(after + 1, upper + 1)]
+        missing = [after + 1 + i for i, row in enumerate(found) if row is None]
+        if missing:
+            fetched = {
+                r.position: r
+                for r in map(
+                    FeedRow,
+                    connection.execute(
+                        _FEED_RANGE, {"after": missing[0] - 1, "upper": missing[-1]}
+                    ).all(),
+                )
+            }
+            self._keep(fetched)
+            found = [row or fetched.get(after + 1 + i) for i, row in enumerate(found)]
+        return [row for row in found if row is not None]
+
+    def _keep(self, rows: Mapping[int, FeedRow]) -> None:
+        with self._lock:
+            self._rows.update(rows)
+            while len(self._rows) > self.capacity:
+                self._rows.popitem(last=False)
+
+
+_caches: weakref.WeakKeyDictionary[Engine, FeedCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def feed_cache(connection: Connection) -> FeedCache:
+    with _caches_lock:
+        cache = _caches.get(connection.engine)
+        if cache is None:
+            cache = _caches[connection.engine] = FeedCache()
+        return cache
+
+
+def key_states(connection: Connection, rows: Sequence[FeedRow]) -> dict[str, KeyState]:
+    kids = sorted({row.kid for row in rows})
+    if not kids:
+        return {}
+    return {
+        kid: KeyState(kid, agency, status, compromised_at)
+        for kid, agency, status, compromised_at in connection.execute(_KEY_STATES, {"kids": kids})
+    }
+
 
 @dataclass
 class EventPage:
@@ -88,21 +260,8 @@ def _kind(version: int, status: str) -> str:
     return "created" if version == 1 else "amended"
 
 
-def event_bytes(row: Any, times: dict[Any, str] | None = None) -> bytes:
-    """One event: the version as GET /records/{id} gives it, with its feed place.
-
-    ``times`` memoizes formatted reception times: a batch's versions share one.
-    """
-    received = times.get(row.received_at) if times is not None else None
-    if received is None:
-        received = rfc3339(row.received_at)
-        if times is not None:
-            times[row.received_at] = received
-    compromised = row.key_status == "revoked" and compromise_flag(
-        _Key(row.key_status, row.compromised_at),
-        issued_at=row.issued_at,
-        received_at=row.received_at,
-    )
+def _event_bytes(row: FeedRow, key: KeyState, compromised: bool) -> bytes:
+    """One event: the version as GET /records/{id} gives it, with its feed place."""
     head = orjson.dumps(
         {
             "event_id": str(row.position),
@@ -110,19 +269,13 @@ def event_bytes(row: Any, times: dict[Any, str] | None = None) -> bytes:
             "kind": _kind(row.version, row.status),
             "signature": row.signature,
             "receipt": row.receipt,
-            "received_at": received,
-            "key": {"kid": row.kid, "agency": row.key_agency, "status": row.key_status},
+            "received_at": rfc3339(row.received_at),
+            "key": {"kid": key.kid, "agency": key.agency, "status": key.status},
             "flags": {"key_compromised": compromised},
         }
     )
     # The stored RFC 8785 bytes go in as they are: the last member of the object.
-    return b"".join((head[:-1], b',"record":', bytes(row.canonical), b"}"))
-
-
-@dataclass(frozen=True)
-class _Key:
-    status: str
-    compromised_at: Any
+    return b"".join((head[:-1], b',"record":', row.canonical, b"}"))
 
 
 def read_events(
@@ -141,31 +294,32 @@ def read_events(
     or not, so a filter that matches nothing still lets the subscriber advance.
     ``positions`` reads just those positions instead (redriven dead letters).
     """
-    types = subscription.types.split()
+    types = frozenset(subscription.types.split())
     filters: Mapping[str, Sequence[str]] = json.loads(subscription.filters)
+    cache = feed_cache(connection)
     # The end of the feed, read first: the single integrator commits positions in order,
     # so every position up to it is visible now, and once the rows up to it are examined
     # the cursor may move to it without skipping one.
     end = connection.execute(LAST_POSITION).scalar() or 0
-    # Filtered here, not in SQL: a condition on the record lets SQLite's planner drive the
-    # query from a record index and sort everything, instead of walking the feed in order.
-    query = EVENT_ROWS
     page = EventPage(next_cursor=after, reached_end=positions is None)
     take = _Taker(actor, policy, types, filters, limit, page)
     if positions is not None:
-        take(connection.execute(query.where(_feed.c.position.in_(list(positions)))).all())
+        rows = [
+            row
+            for position in sorted(set(positions))
+            if position <= end
+            for row in cache.range(connection, position - 1, position)
+        ]
+        take(rows, key_states(connection, rows))
         return page
     # Positions are gap-free, so ``limit`` of them are one bounded range: no LIMIT, and
     # no planner estimate to go wrong (a stale one made PostgreSQL sort the whole rest).
-    query = query.where(
-        _feed.c.position > bindparam("after"), _feed.c.position <= bindparam("upper")
-    )
     for _ in range(_MAX_CHUNKS):
         if after >= end:
             return _at_end(page, end)
         upper = min(end, after + limit)
-        rows = connection.execute(query, {"after": after, "upper": upper}).all()
-        if take(rows):
+        rows = cache.range(connection, after, upper)
+        if take(rows, key_states(connection, rows)):
             page.reached_end = False
             return page
         after = page.next_cursor = upper
@@ -180,32 +334,28 @@ class _Taker:
 
     actor: Actor
     policy: Policy
-    types: Sequence[str]
+    types: frozenset[str]
     filters: Mapping[str, Sequence[str]]
     limit: int
     page: EventPage
-    times: dict[Any, str] = field(default_factory=dict)
 
-    def __call__(self, rows: Sequence[Any]) -> bool:
+    def __call__(self, rows: Sequence[FeedRow], keys: Mapping[str, KeyState]) -> bool:
         page = self.page
+        needed = bool(self.filters)
         for row in rows:
             page.next_cursor = row.position
             if row.type not in self.types:
                 continue
-            canonical = bytes(row.canonical)
-            # In RFC 8785 bytes this member can only be handling.audience: a string
-            # that spelled it would have its quotes escaped.
-            open_audience = b'"audience":null' in canonical
             candidate = Candidate(
                 position=row.position,
                 record_id=row.id,
                 record_type=row.type,
                 publisher=row.publisher,
                 publisher_kind=row.kind,
-                envelope=_OPEN if open_audience and not self.filters else orjson.loads(canonical),
+                envelope=row.envelope(needed=needed),
             )
             if may_receive(self.actor, self.policy, candidate) and matches(self.filters, candidate):
-                page.events.append(event_bytes(row, self.times))
+                page.events.append(row.event(keys[row.kid]))
                 page.targets.append((row.id, row.version))
                 page.positions.append(row.position)
             if len(page.events) >= self.limit:
