@@ -28,6 +28,13 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_CHECKPOINT_INTERVAL": 1.0,
     "EXCHANGE_SEQUENCER_HOLE_SECONDS": 60.0,
     "EXCHANGE_PROOF_MAX_ENTRIES": 1000,
+    # Auditors' pages (exchange.trail.views): page size, pattern thresholds, export limit,
+    # and the largest log that "verify now" checks while the auditor waits.
+    "EXCHANGE_AUDIT_TRAIL_PAGE": 50,
+    "EXCHANGE_AUDIT_BULK_READS": 200,
+    "EXCHANGE_AUDIT_REPEATED_DENIALS": 5,
+    "EXCHANGE_AUDIT_EXPORT_MAX": 100_000,
+    "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": 100_000,
     # Push delivery: "inline" runs it in the server process; "off" leaves it to
     # `exchange worker` processes.
     "EXCHANGE_PUSH": "inline",

@@ -8,6 +8,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from exchange.pki.vault import VaultMissing, load_vault
 from exchange.problems import Problem
+from exchange.ui.problems import PAGE_TEXTS
 
 # Nothing inline and nothing from elsewhere: scripts, styles and images come from the
 # exchange itself, so an injected tag has nothing to run and nowhere to send data.
@@ -71,7 +72,10 @@ def is_page_request() -> bool:
 def render_problem_page(problem: Problem) -> Response | None:
     if not is_page_request():
         return None
-    body = render_template("errors/problem.html", problem=problem)
+    title, explanation = PAGE_TEXTS.get(problem.code, (problem.title, problem.detail))
+    body = render_template(
+        "errors/problem.html", problem=problem, title=title, explanation=explanation
+    )
     response = current_app.response_class(body, status=problem.status, mimetype="text/html")
     for name, value in problem.headers.items():
         response.headers[name] = value
