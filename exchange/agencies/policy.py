@@ -114,7 +114,7 @@ def set_policy(*, actor: Actor, rules: Any, note: str = "") -> Policy:
             version=version,
             rules=json.dumps(clean, sort_keys=True),
             created_at=utcnow(),
-            created_by=actor.operator or actor.agency_id or "unknown",
+            created_by=actor.operator or actor.user or actor.agency_id or "unknown",
             note=note,
         )
     )

@@ -1,0 +1,76 @@
+"""What the administrators' pages show for stored codes: translated labels, never raw keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+# Agency kinds and record types are named as on the records' pages, so that every page of
+# the exchange calls them the same.
+from exchange.records.presentation import AGENCY_KINDS as AGENCY_KIND_LABELS
+from exchange.records.presentation import RECORD_TYPES as RECORD_TYPE_LABELS
+
+__all__ = [
+    "AGENCY_KIND_LABELS",
+    "CERTIFICATE_STATUS_LABELS",
+    "KEY_STATUS_LABELS",
+    "RECORD_TYPE_LABELS",
+    "REVOCATION_REASON_LABELS",
+    "SYSTEM_ROLE_LABELS",
+    "USER_ROLE_LABELS",
+    "admin_labels",
+    "label",
+]
+
+USER_ROLE_LABELS = {
+    "liaison": _l("Liaison officer"),
+    "auditor": _l("Auditor"),
+    "admin": _l("Administrator"),
+}
+
+SYSTEM_ROLE_LABELS = {"auditor": _l("Auditor system (reads the audit log)")}
+
+REVOCATION_REASON_LABELS = {
+    "unspecified": _l("Unspecified"),
+    "key_compromise": _l("Private key compromised"),
+    "affiliation_changed": _l("Affiliation changed"),
+    "superseded": _l("Superseded by a new certificate"),
+    "cessation_of_operation": _l("System no longer operated"),
+}
+
+CERTIFICATE_STATUS_LABELS = {
+    "valid": _l("Valid"),
+    "expiring": _l("Expires soon"),
+    "expired": _l("Expired"),
+    "revoked": _l("Revoked"),
+    "pending": _l("Not yet valid"),
+}
+
+KEY_STATUS_LABELS = {
+    "active": _l("Active"),
+    "retired": _l("Retired"),
+    "revoked": _l("Revoked"),
+}
+
+
+def label(table: Mapping[str, Any], code: str | None) -> Any:
+    """The label of ``code``; an unknown code shows as itself rather than as nothing."""
+    if code is None:
+        return ""
+    return table.get(code, code)
+
+
+def admin_labels() -> dict[str, Any]:
+    """Template context of the administrators' pages."""
+    return {
+        "kind_labels": AGENCY_KIND_LABELS,
+        "user_role_labels": USER_ROLE_LABELS,
+        "system_role_labels": SYSTEM_ROLE_LABELS,
+        "type_labels": RECORD_TYPE_LABELS,
+        "reason_labels": REVOCATION_REASON_LABELS,
+        "certificate_status_labels": CERTIFICATE_STATUS_LABELS,
+        "key_status_labels": KEY_STATUS_LABELS,
+        "label": label,
+    }
