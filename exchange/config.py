@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # Cross-site posts are refused by SameSite and by the CSRF token both.
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
+    # Agency identity providers (OpenID Connect), by name: label, metadata_url, client_id,
+    # client_secret, agency, and optionally ca_file and required_amr (exchange.auth.oidc).
+    "EXCHANGE_OIDC_PROVIDERS": {},
     "EXCHANGE_UI_IDLE_MINUTES": 15,
     "EXCHANGE_UI_SESSION_HOURS": 10,
     # Checked by the UI's own hook for every unsafe method (exchange.ui.access), so that

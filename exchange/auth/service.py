@@ -325,6 +325,18 @@ def check_second_factor(*, user: User, code: str, address: str) -> None:
     user.locked_until = None
 
 
+def link_oidc(*, actor: Actor, user: User, issuer: str, subject: str) -> None:
+    """Map an identity at an agency's provider to the user; one identity, one user."""
+    if not issuer.startswith("https://") or not subject or len(subject) > 255:
+        raise _invalid("Invalid identity", "An https issuer and a subject.", "issuer")
+    holder = find_oidc_user(issuer=issuer, subject=subject)
+    if holder is not None and holder.id != user.id:
+        raise Problem(
+            409, "identity_linked", "Identity in use", f"It is linked to {holder.username!r}."
+        )
+    user.oidc_issuer, user.oidc_subject = issuer, subject
+
+
 def find_oidc_user(*, issuer: str, subject: str) -> User | None:
     user: User | None = db.session.scalar(
         select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)

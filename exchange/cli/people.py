@@ -73,4 +73,18 @@ def user_unlock(username: str) -> None:
     click.echo(f"{username} unlocked")
 
 
+@user.command("link-oidc")
+@click.argument("username")
+@click.option("--issuer", required=True, help="The identity provider's issuer URL.")
+@click.option("--subject", required=True, help="The user's 'sub' at that provider.")
+@with_appcontext
+def user_link_oidc(username: str, issuer: str, subject: str) -> None:
+    """Let the user sign in through their agency's identity provider (OpenID Connect)."""
+    with operator_action("admin.user.link_oidc", user=username, issuer=issuer) as action:
+        people.link_oidc(
+            actor=action.actor, user=people.get_user(username), issuer=issuer, subject=subject
+        )
+    click.echo(f"{username} signs in as {subject} at {issuer}")
+
+
 COMMANDS = (user,)
