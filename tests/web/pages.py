@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -75,3 +76,11 @@ class Browser:
     def cookie(self) -> str | None:
         cookie = self.client.get_cookie("__Host-exchange", domain="127.0.0.1")
         return cookie.value if cookie else None
+
+
+def held_session(app: Flask, cookie: str | None) -> dict[str, Any]:
+    """What the server reads from a session cookie (it is signed, not encrypted)."""
+    interface = cast(SecureCookieSessionInterface, app.session_interface)
+    serializer = interface.get_signing_serializer(app)
+    assert serializer is not None
+    return dict(serializer.loads(cookie)) if cookie else {}

@@ -11,11 +11,11 @@ class TestCatalogue:
     def test_every_message_of_the_source_has_a_japanese_translation(self) -> None:
         stored = catalogue._read(catalogue.CATALOGUE)
         extracted = catalogue.extract()
-        missing = [
-            message.id
-            for message in extracted
-            if message.id and not (stored.get(message.id) and stored.get(message.id).string)
-        ]
+        missing = []
+        for message in extracted:
+            translated = stored.get(message.id) if message.id else None
+            if message.id and (translated is None or not translated.string):
+                missing.append(message.id)
         assert not missing, f"run scripts/translations; untranslated: {missing}"
 
     def test_the_compiled_catalogue_is_the_stored_one(self) -> None:
