@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -11,6 +10,8 @@ from flask_babel import lazy_gettext as _l
 # the exchange calls them the same.
 from exchange.records.presentation import AGENCY_KINDS as AGENCY_KIND_LABELS
 from exchange.records.presentation import RECORD_TYPES as RECORD_TYPE_LABELS
+from exchange.records.presentation import label_of as label
+from exchange.ui.navigation import ROLE_LABELS as USER_ROLE_LABELS
 
 __all__ = [
     "AGENCY_KIND_LABELS",
@@ -23,12 +24,6 @@ __all__ = [
     "admin_labels",
     "label",
 ]
-
-USER_ROLE_LABELS = {
-    "liaison": _l("Liaison officer"),
-    "auditor": _l("Auditor"),
-    "admin": _l("Administrator"),
-}
 
 SYSTEM_ROLE_LABELS = {"auditor": _l("Auditor system (reads the audit log)")}
 
@@ -53,13 +48,6 @@ KEY_STATUS_LABELS = {
     "retired": _l("Retired"),
     "revoked": _l("Revoked"),
 }
-
-
-def label(table: Mapping[str, Any], code: str | None) -> Any:
-    """The label of ``code``; an unknown code shows as itself rather than as nothing."""
-    if code is None:
-        return ""
-    return table.get(code, code)
 
 
 def admin_labels() -> dict[str, Any]:

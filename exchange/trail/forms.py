@@ -19,7 +19,8 @@ from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from exchange.agencies.models import Agency
 from exchange.extensions import db
-from exchange.trail.labels import ACTIONS, FILTER_ACTIONS, OUTCOMES, label
+from exchange.records.presentation import label_of as label
+from exchange.trail.labels import ACTIONS, FILTER_ACTIONS, OUTCOMES
 from exchange.trail.trails import ATTEMPTS, TrailFilter
 from exchange.ui.filters import JST
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from exchange.records.presentation import PURPOSES as PURPOSES
+
 ACTIONS = {
     "record.read": _l("Record read"),
     "record.read_versions": _l("Record versions read"),
@@ -53,17 +55,6 @@ OUTCOMES = {
     "error": _l("Server error"),
 }
 
-PURPOSES = {
-    "investigation": _l("Investigation"),
-    "visa_screening": _l("Visa screening"),
-    "residence_screening": _l("Residence screening"),
-    "administrative_disposition": _l("Administrative disposition"),
-    "labour_inspection": _l("Labour inspection"),
-    "licensing": _l("Licensing"),
-    "statistics": _l("Statistics"),
-    "audit": _l("Audit"),
-}
-
 ACTOR_KINDS = {
     "user": _l("User"),
     "system": _l("System"),
@@ -79,9 +70,3 @@ FINDINGS = {
     "checkpoint": _l("A checkpoint does not verify"),
     "unsequenced": _l("An entry was never sequenced"),
 }
-
-
-def label(labels: dict[str, object], code: str | None) -> str:
-    if code is None:
-        return ""
-    return str(labels.get(code, code))

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from exchange.clock import utcnow
 from exchange.extensions import db
 from exchange.problems import Problem
+from exchange.records.presentation import label_of
 from exchange.trail import labels
 from exchange.trail.evidence import EXPORT_MAX, csv_export, jsonl_export
 from exchange.trail.forms import TrailForm, WindowForm
@@ -61,7 +62,7 @@ def setting(name: str, default: int) -> int:
 
 @bp.app_template_global("audit_label")
 def audit_label(kind: str, code: str | None) -> str:
-    return labels.label(getattr(labels, kind), code)
+    return label_of(getattr(labels, kind), code)
 
 
 def _before() -> int | None:
