@@ -29,7 +29,7 @@ from benchmarks.fill import fill_store
 from benchmarks.instance import PROJECT_ROOT
 from benchmarks.servers import exchange_server, free_port
 from exchange.extensions import db
-from exchange.feeds.events import EVENT_ROWS
+from exchange.feeds.events import FEED_RANGE
 from exchange.feeds.models import FeedPosition
 from exchange.pki.vault import load_vault
 
@@ -88,7 +88,7 @@ def measure_pull(bench: Bench, count: int) -> list[Row]:
         while after < end:
             # As the feed reads them: bounded ranges of the gap-free positions.
             page = connection.execute(
-                EVENT_ROWS.where(position > after, position <= min(end, after + 1000))
+                FEED_RANGE, {"after": after, "upper": min(end, after + 1000)}
             ).all()
             rows += len(page)
             after += 1000

@@ -34,42 +34,10 @@ _version = RecordVersion.__table__
 _agency = Agency.__table__
 _key = SigningKey.__table__
 
-EVENT_ROWS = (
-    select(
-        _feed.c.position,
-        _record.c.id,
-        _record.c.type,
-        _record.c.publisher,
-        _agency.c.kind,
-        _version.c.version,
-        _version.c.status,
-        _version.c.canonical,
-        _version.c.signature,
-        _version.c.receipt,
-        _version.c.issued_at,
-        _version.c.received_at,
-        _key.c.kid,
-        _key.c.agency_id.label("key_agency"),
-        _key.c.status.label("key_status"),
-        _key.c.compromised_at,
-    )
-    .select_from(
-        _feed.join(_record, _record.c.pk == _feed.c.record_pk)
-        .join(
-            _version,
-            and_(_version.c.record_pk == _feed.c.record_pk, _version.c.version == _feed.c.version),
-        )
-        .join(_agency, _agency.c.id == _record.c.publisher)
-        .join(_key, _key.c.kid == _version.c.kid)
-    )
-    .order_by(_feed.c.position)
-)
-
-
 LAST_POSITION = select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
 
 # What never changes once a position is given: everything but the signing key's state.
-_FEED_ROWS = (
+FEED_ROWS = (
     select(
         _feed.c.position,
         _record.c.id,
@@ -95,7 +63,7 @@ _FEED_ROWS = (
     )
     .order_by(_feed.c.position)
 )
-_FEED_RANGE = _FEED_ROWS.where(
+FEED_RANGE = FEED_ROWS.where(
     _feed.c.position > bindparam("after"), _feed.c.position <= bindparam("upper")
 )
 # The keys' state is read afresh for every page: a revocation flags what follows at once.
@@ -201,7 +169,7 @@ class FeedCache:
                 for r in map(
                     FeedRow,
                     connection.execute(
-                        _FEED_RANGE, {"after": missing[0] - 1, "upper": missing[-1]}
+                        FEED_RANGE, {"after": missing[0] - 1, "upper": missing[-1]}
                     ).all(),
                 )
             }

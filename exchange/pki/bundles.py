@@ -47,7 +47,25 @@ def write_bundle(
     _private(directory / "matching.key", matching_key.hex() + "\n")
     if signing_jwk is not None:
         _private(directory / "signing-key.jwk", json.dumps(signing_jwk, indent=2) + "\n")
-    manifest = {
+    manifest = bundle_manifest(
+        bundle,
+        api_url=api_url,
+        signing_key="signing-key.jwk" if signing_jwk is not None else None,
+        signing_kid=signing_kid,
+    )
+    (directory / "exchange.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return directory
+
+
+def bundle_manifest(
+    bundle: ClientBundle,
+    *,
+    api_url: str,
+    signing_key: str | None = None,
+    signing_kid: str | None = None,
+) -> dict[str, Any]:
+    """``exchange.json``: what a bundle's files are, read by ``ExchangeClient.from_bundle``."""
+    return {
         "api_url": api_url,
         "agency": bundle.certificate.agency,
         "system": bundle.certificate.system,
@@ -55,9 +73,7 @@ def write_bundle(
         "private_key": "client.key.pem",
         "ca": "ca.pem",
         "matching_key": "matching.key",
-        "signing_key": "signing-key.jwk" if signing_jwk is not None else None,
+        "signing_key": signing_key,
         "signing_kid": signing_kid,
         "certificate_not_after": bundle.certificate.not_after.isoformat(),
     }
-    (directory / "exchange.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return directory

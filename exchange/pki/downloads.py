@@ -8,6 +8,7 @@ import stat
 import zipfile
 from datetime import datetime
 
+from exchange.pki.bundles import bundle_manifest
 from keys.ca import ClientBundle
 
 # The same layout as ``exchange.pki.bundles.write_bundle``: ExchangeClient.from_bundle reads
@@ -27,18 +28,7 @@ def bundle_zip(
     *, bundle: ClientBundle, api_url: str, matching_key: bytes, created_at: datetime
 ) -> bytes:
     folder = f"{bundle.certificate.agency}-{bundle.certificate.system}"
-    manifest = {
-        "api_url": api_url,
-        "agency": bundle.certificate.agency,
-        "system": bundle.certificate.system,
-        "certificate": "client.pem",
-        "private_key": "client.key.pem",
-        "ca": "ca.pem",
-        "matching_key": "matching.key",
-        "signing_key": None,
-        "signing_kid": None,
-        "certificate_not_after": bundle.certificate.not_after.isoformat(),
-    }
+    manifest = bundle_manifest(bundle, api_url=api_url)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         files = (

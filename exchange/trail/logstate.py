@@ -7,7 +7,6 @@ note signs, with the same ``audit`` library an agency would use offline.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from audit.note import Note, NoteSignature, NoteVerifier, open_note
 from exchange.pki.models import SigningKey
 from exchange.pki.vault import load_vault
 from exchange.trail import tree
+from exchange.trail.log import b64
 from exchange.trail.models import AuditCheckpoint, AuditCosignature, AuditEntry, AuditLeaf
 from exchange.trail.running import log_origin
 from keys.jwk import load_public_jwk
@@ -37,10 +37,6 @@ _leaf = AuditLeaf.__table__
 _key = SigningKey.__table__
 
 VERIFY_ACTION = "audit.verify"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def log_verifier(app: Flask) -> NoteVerifier:
