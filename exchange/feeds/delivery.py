@@ -307,9 +307,7 @@ class PushWorker:
                 details["redriven"] = True
                 set_subscription(connection, subscription.id, **RECOVERED)
             else:
-                set_subscription(
-                    connection, subscription.id, cursor=page.next_cursor, **RECOVERED
-                )
+                set_subscription(connection, subscription.id, cursor=page.next_cursor, **RECOVERED)
             _audit(connection, "feed.push", 200, page, details, now, http_status=status)
             return
         attempts = subscription.attempts + 1
