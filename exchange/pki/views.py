@@ -30,7 +30,7 @@ from exchange.pki.service import (
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
 from exchange.ui.access import enter_page, page
-from exchange.ui.filters import to_jst
+from exchange.ui.filters import serial_hex, to_jst
 
 bp = Blueprint("pki_ui", __name__, url_prefix="/admin")
 bp.before_request(enter_page)
@@ -149,7 +149,7 @@ def issue_from_csr(system_id: str) -> Response | tuple[str, int]:
     flash(
         _(
             "Certificate %(serial)s was issued. Download it and send it to the agency.",
-            serial=certificate.serial,
+            serial=serial_hex(certificate.serial),
         ),
         "success",
     )
@@ -211,7 +211,7 @@ def revoke(fingerprint: str) -> Response | tuple[str, int]:
     flash(
         _(
             "Certificate %(serial)s was revoked. %(system)s is refused from its next request.",
-            serial=certificate.serial,
+            serial=serial_hex(certificate.serial),
             system=f"{system.agency_id}/{system.name}",
         ),
         "success",

@@ -40,7 +40,19 @@ def utc_iso(moment: datetime | str | None) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def serial_hex(serial: str | int) -> str:
+    """An X.509 serial as people compare it: hexadecimal bytes, as openssl prints it."""
+    try:
+        value = int(serial)
+    except (TypeError, ValueError):
+        return str(serial)
+    digits = f"{value:x}"
+    digits = "0" * (len(digits) % 2) + digits
+    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2)).upper()
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(jst, "jst")
     app.add_template_filter(jst_date, "jst_date")
     app.add_template_filter(utc_iso, "utc_iso")
+    app.add_template_filter(serial_hex, "serial_hex")

@@ -20,6 +20,7 @@ from exchange.client.sdk import ExchangeError
 from exchange.trail.labels import ACTIONS
 from exchange.trail.labels import PURPOSES as TRAIL_PURPOSES
 from exchange.trail.running import build_integrator
+from exchange.ui.filters import serial_hex
 from tests.browser.casework import BROKER_NAME, broker_payload, publish_broker, search
 from tests.browser.screen import Tab, either
 from tests.factories import World
@@ -173,7 +174,7 @@ class TestJourney:
         admin.page.once("dialog", lambda dialog: dialog.accept())
         admin.press("Revoke this certificate")
         expect(admin.page.get_by_role("status")).to_contain_text(
-            str(bureau.bundle.certificate.serial)
+            serial_hex(bureau.bundle.certificate.serial)
         )
         admin.snap("revoked")
         expect(
