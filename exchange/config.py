@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_PUSH": "inline",
     "EXCHANGE_PUSH_THREADS": 4,
     "EXCHANGE_PUSH_BATCH": 100,
+    # Seconds a subscription that has just received everything gathers new events.
+    "EXCHANGE_PUSH_LINGER": 0.25,
     "EXCHANGE_PUSH_TIMEOUT": 10.0,
     "EXCHANGE_PUSH_BASE_BACKOFF": 1.0,
     "EXCHANGE_PUSH_MAX_BACKOFF": 300.0,

@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
@@ -207,8 +208,8 @@ class PushReceiver:
 
 def _delivery(payload: bytes) -> dict[str, Any]:
     try:
-        delivery = json.loads(payload)
-    except ValueError:
+        delivery = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         delivery = None
     if (
         not isinstance(delivery, dict)

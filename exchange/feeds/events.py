@@ -255,12 +255,14 @@ def read_events(
     after: int,
     limit: int,
     positions: Sequence[int] | None = None,
+    end: int | None = None,
 ) -> EventPage:
     """Up to ``limit`` events after ``after`` that the subscriber may receive now.
 
     Rows are examined in feed order; the cursor moves past every row examined, delivered
     or not, so a filter that matches nothing still lets the subscriber advance.
-    ``positions`` reads just those positions instead (redriven dead letters).
+    ``positions`` reads just those positions instead (redriven dead letters). ``end`` is
+    the end of the feed when the caller has just read it.
     """
     types = frozenset(subscription.types.split())
     filters: Mapping[str, Sequence[str]] = json.loads(subscription.filters)
@@ -268,7 +270,8 @@ def read_events(
     # The end of the feed, read first: the single integrator commits positions in order,
     # so every position up to it is visible now, and once the rows up to it are examined
     # the cursor may move to it without skipping one.
-    end = connection.execute(LAST_POSITION).scalar() or 0
+    if end is None:
+        end = connection.execute(LAST_POSITION).scalar() or 0
     page = EventPage(next_cursor=after, reached_end=positions is None)
     take = _Taker(actor, policy, types, filters, limit, page)
     if positions is not None:
