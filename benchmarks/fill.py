@@ -9,6 +9,11 @@ UUIDv7s. Envelopes come from a few hundred signed templates whose id is replaced
 length, so the bytes stay canonical); signature and receipt are the template's, so they
 have the real sizes but do not verify for the new id.
 
+The free-text index is kept as publishing keeps it: the short grams of each record's names
+are written beside it, and the trigram index follows the ``record`` rows by itself. A
+``names`` function may give each record names of its own instead of its template's
+(the search measurement wants a realistic spread of names, not a few hundred).
+
 SQLite gets ``executemany`` in large transactions on one connection; PostgreSQL gets
 ``COPY ... FROM STDIN``, its bulk-insert path, then ``setval`` for the serial columns and
 ``ANALYZE``, as autovacuum would after a large load. The server must be stopped meanwhile.
@@ -16,12 +21,13 @@ SQLite gets ``executemany`` in large transactions on one connection; PostgreSQL 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,8 +37,8 @@ from benchmarks.instance import Caller, Instance
 from exchange.auth.actor import Actor
 from exchange.clock import parse_rfc3339, rfc3339
 from exchange.extensions import db
-from exchange.records.normalize import fold
 from exchange.records.service import sign_receipt
+from exchange.records.textsearch import folded_names, short_grams
 from exchange.trail.service import entry_document
 from keys.jcs import canonicalize
 from schemas import search_fields
@@ -53,6 +59,7 @@ VERSION_COLUMNS = (
     "system_id, audit_entry_id, receipt"
 )
 ENTRY_COLUMNS = "seq, id, canonical"
+GRAM_COLUMNS = "gram, record_pk"
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def _templates(caller: Caller, app_context: Any) -> list[Template]:
                     prefecture=projection.prefecture,
                     category=projection.category,
                     countries="," + "".join(c + "," for c in projection.countries),
-                    names="\n".join(dict.fromkeys(fold(n) for n in projection.names)),
+                    names=folded_names(projection.names),
                 )
             )
     return templates
@@ -193,6 +200,7 @@ class _Batch:
     records: list[tuple[Any, ...]]
     versions: list[tuple[Any, ...]]
     entries: list[tuple[Any, ...]]
+    grams: list[tuple[Any, ...]]
 
 
 def _batches(
@@ -206,14 +214,17 @@ def _batches(
     actor: Actor,
     system_id: int,
     postgres: bool,
+    names: Callable[[int, Template], str] | None,
 ) -> Iterator[_Batch]:
     # Received over the past days, oldest first, a few milliseconds apart.
     step = timedelta(milliseconds=5)
     start = datetime.now(UTC) - step * (count + 1000)
     suffix = "+00" if postgres else ""
     kid, publisher = caller.kid, caller.agency
+    # Names repeat across records (every template's, and many generated ones).
+    grams_of = functools.lru_cache(maxsize=65536)(short_grams)
     for offset in range(0, count, TRANSACTION_ROWS):
-        batch = _Batch([], [], [])
+        batch = _Batch([], [], [], [])
         for index in range(offset, min(count, offset + TRANSACTION_ROWS)):
             template = templates[index % len(templates)]
             received = start + step * index
@@ -225,6 +236,8 @@ def _batches(
             received_text = _database_time(received) + suffix
             issued_text = template.issued_at + suffix
             pk, seq = first_pk + index, first_seq + index
+            record_names = template.names if names is None else names(index, template)
+            batch.grams.extend((gram, pk) for gram in grams_of(record_names))
             batch.records.append(
                 (
                     pk,
@@ -239,7 +252,7 @@ def _batches(
                     template.prefecture,
                     template.category,
                     template.countries,
-                    template.names,
+                    record_names,
                     False,
                 )
             )
@@ -269,8 +282,17 @@ def _placeholders(columns: str, mark: str) -> str:
     return ", ".join([mark] * len(columns.split(",")))
 
 
-def fill_store(instance: Instance, caller: Caller, count: int) -> FillResult:
-    """Add ``count`` published records (and their audit trail) to a stopped instance."""
+def fill_store(
+    instance: Instance,
+    caller: Caller,
+    count: int,
+    names: Callable[[int, Template], str] | None = None,
+) -> FillResult:
+    """Add ``count`` published records (and their audit trail) to a stopped instance.
+
+    ``names(index, template)``: the folded names of the index-th record, if not its
+    template's.
+    """
     app = instance.app()
     from sqlalchemy import text
 
@@ -307,6 +329,7 @@ def fill_store(instance: Instance, caller: Caller, count: int) -> FillResult:
         actor=actor,
         system_id=system_id,
         postgres=instance.dialect == "postgresql",
+        names=names,
     )
     started = time.perf_counter()
     if instance.dialect == "postgresql":
@@ -336,6 +359,7 @@ def _fill_sqlite(instance: Instance, batches: Iterator[_Batch]) -> None:
                 ("record", RECORD_COLUMNS, "records"),
                 ("record_version", VERSION_COLUMNS, "versions"),
                 ("audit_entry", ENTRY_COLUMNS, "entries"),
+                ("record_gram", GRAM_COLUMNS, "grams"),
             )
         ]
         for batch in batches:
@@ -356,6 +380,7 @@ def _fill_postgres(instance: Instance, batches: Iterator[_Batch]) -> None:
                     ("record", RECORD_COLUMNS, batch.records),
                     ("record_version", VERSION_COLUMNS, batch.versions),
                     ("audit_entry", ENTRY_COLUMNS, batch.entries),
+                    ("record_gram", GRAM_COLUMNS, batch.grams),
                 ):
                     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                         for row in rows:
@@ -368,5 +393,5 @@ def _fill_postgres(instance: Instance, batches: Iterator[_Batch]) -> None:
             )
         connection.commit()
         connection.autocommit = True
-        for table in ("record", "record_version", "audit_entry"):
+        for table in ("record", "record_version", "audit_entry", "record_gram"):
             connection.execute(f"ANALYZE {table}")

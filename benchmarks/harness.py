@@ -39,13 +39,14 @@ from benchmarks.instance import (
     postgres_reachable,
 )
 from benchmarks.load import ClientIdentity, LoadResult, LoadSpec, Request, run_load
+from benchmarks.search import measure_search
 from benchmarks.servers import ServerProcess, bare_server, cpu_seconds, exchange_server
 
 RECORDS_PATH = "/api/v1/records"
 PURPOSE = "investigation"
 BATCH_SIZE = 100
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/bench"
-MEASUREMENTS = ("publish", "batch", "read", "fill", "scaling", "audit", "feed")
+MEASUREMENTS = ("publish", "batch", "read", "fill", "scaling", "audit", "feed", "search")
 # A client process busier than this (share of one core) may be what limits a load.
 CLIENT_SATURATED = 0.8
 # The bare endpoints: name in the report, ``python -m benchmarks.bare --stack``, what it is.
@@ -68,6 +69,7 @@ class Counts:
     warmup: int
     max_seconds: float
     records_filled: int
+    search_records: int
 
 
 FULL = Counts(
@@ -80,6 +82,7 @@ FULL = Counts(
     warmup=5,
     max_seconds=60.0,
     records_filled=1_000_000,
+    search_records=1_000_000,
 )
 QUICK = Counts(
     single=48,
@@ -91,6 +94,7 @@ QUICK = Counts(
     warmup=1,
     max_seconds=20.0,
     records_filled=20_000,
+    search_records=20_000,
 )
 
 
@@ -520,6 +524,7 @@ MEASURE: dict[str, Callable[[Bench], list[Row]]] = {
     "scaling": measure_scaling,
     "audit": measure_audit,
     "feed": measure_feeds,
+    "search": measure_search,
 }
 
 
@@ -634,6 +639,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{QUICK.records_filled:,} with --quick)",
     )
     parser.add_argument(
+        "--search-records",
+        type=int,
+        default=None,
+        help="records in the store the search is measured on, with names of their own "
+        f"(default 1,000,000; {QUICK.search_records:,} with --quick)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("EXCHANGE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="PostgreSQL for the scaling check of a SQLite run (skipped if unreachable; "
@@ -657,6 +669,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     if options.records_filled is None:
         options.records_filled = (QUICK if options.quick else FULL).records_filled
+    if options.search_records is None:
+        options.search_records = (QUICK if options.quick else FULL).search_records
     if options.profile is not None:
         options.profile.mkdir(parents=True, exist_ok=True)
         options.profile = options.profile.resolve()

@@ -41,7 +41,8 @@ class Record(db.Model):  # type: ignore[name-defined]
     category: Mapped[str | None] = mapped_column(String(64), default=None)
     # ",VN,CN," so that one LIKE finds a country among several.
     countries: Mapped[str] = mapped_column(String(400), default=",")
-    # NFKC-casefolded names, one per line, for free-text search.
+    # Folded names (exchange.records.normalize.fold), one per line, for free-text search;
+    # indexed by exchange.records.textsearch.
     names: Mapped[str] = mapped_column(Text, default="")
     audience_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -63,6 +64,21 @@ class RecordCard(db.Model):  # type: ignore[name-defined]
 
     record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
     token: Mapped[str] = mapped_column(String(48), primary_key=True)
+
+
+class RecordGram(db.Model):  # type: ignore[name-defined]
+    """Short grams of a record's folded names, for queries too short for a trigram index.
+
+    Derived from ``record.names`` by ``exchange.records.textsearch.short_grams``, rewritten
+    with it. No foreign key: these are index rows written beside the record row, and a
+    check per gram would cost the publish path a lookup for each of dozens of rows.
+    """
+
+    __tablename__ = "record_gram"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    gram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    record_pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class RecordVersion(db.Model):  # type: ignore[name-defined]

@@ -18,9 +18,9 @@ from exchange.clock import parse_rfc3339, rfc3339
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
-from exchange.records.normalize import fold
 from exchange.records.signing import KeyCache, verify_record_signature
 from exchange.records.store import PendingWrites, RecordState, load_states, stored_version
+from exchange.records.textsearch import folded_names
 from keys.jcs import canonicalize
 from keys.jws import sign_compact
 from schemas import RECEIPT_SIGNATURE_TYPE, SchemaInvalid, search_fields, validate_envelope
@@ -280,7 +280,7 @@ class PublishBatch:
                 "prefecture": projection.prefecture,
                 "category": projection.category,
                 "countries": "," + "".join(c + "," for c in projection.countries),
-                "names": "\n".join(dict.fromkeys(fold(n) for n in projection.names)),
+                "names": folded_names(projection.names),
                 "audience_restricted": audience is not None,
             },
             audience=audience,

@@ -14,12 +14,14 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from exchange.records.models import Record, RecordAudience, RecordCard, RecordVersion
+from exchange.records.models import Record, RecordAudience, RecordCard, RecordGram, RecordVersion
+from exchange.records.textsearch import short_grams
 
 _record = Record.__table__
 _version = RecordVersion.__table__
 _audience = RecordAudience.__table__
 _card = RecordCard.__table__
+_gram = RecordGram.__table__
 
 # Built once, compiled once: every publish runs them.
 _RECORD_STATE = select(
@@ -45,6 +47,14 @@ _DELETE_AUDIENCE = _audience.delete().where(_audience.c.record_pk == bindparam("
 _INSERT_AUDIENCE = _audience.insert()
 _DELETE_CARDS = _card.delete().where(_card.c.record_pk == bindparam("record_pk"))
 _INSERT_CARDS = _card.insert()
+_DELETE_GRAMS = _gram.delete().where(_gram.c.record_pk == bindparam("record_pk"))
+# Straight to the driver's executemany: a batch writes thousands of grams, and SQLAlchemy's
+# per-row parameter handling would double their cost inside the write lock.
+_INSERT_GRAMS = {
+    "qmark": "INSERT INTO record_gram (gram, record_pk) VALUES (?, ?)",
+    "format": "INSERT INTO record_gram (gram, record_pk) VALUES (%s, %s)",
+    "pyformat": "INSERT INTO record_gram (gram, record_pk) VALUES (%s, %s)",
+}
 _INSERT_VERSION = _version.insert()
 
 # SQLite allows 32,766 bound parameters per statement; stay far below.
@@ -102,6 +112,7 @@ class PendingWrites:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     audiences: dict[str, Sequence[str] | None] = field(default_factory=dict)
     cards: dict[str, Sequence[str]] = field(default_factory=dict)
+    grams: dict[str, list[str]] = field(default_factory=dict)
     versions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def add(
@@ -117,6 +128,8 @@ class PendingWrites:
         self.records[state.id] = projection
         self.audiences[state.id] = audience
         self.cards[state.id] = cards
+        # Computed now, while submissions are checked, not while the write lock is held.
+        self.grams[state.id] = short_grams(projection["names"])
         self.versions.append((state.id, version_row))
 
     def write(self, connection: Connection, states: dict[str, RecordState]) -> None:
@@ -141,6 +154,9 @@ class PendingWrites:
             )
             connection.execute(_DELETE_AUDIENCE, [{"record_pk": s.pk} for s in existing])
             connection.execute(_DELETE_CARDS, [{"record_pk": s.pk} for s in existing])
+            # The names may have changed: the short grams follow them (the trigram index
+            # follows the record row by itself).
+            connection.execute(_DELETE_GRAMS, [{"record_pk": s.pk} for s in existing])
         audience_rows = [
             {"record_pk": states[record_id].pk, "agency_id": agency}
             for record_id, audience in self.audiences.items()
@@ -155,6 +171,13 @@ class PendingWrites:
         ]
         if card_rows:
             connection.execute(_INSERT_CARDS, card_rows)
+        gram_rows = [
+            (gram, states[record_id].pk)
+            for record_id, grams in self.grams.items()
+            for gram in grams
+        ]
+        if gram_rows:
+            connection.exec_driver_sql(_INSERT_GRAMS[connection.dialect.paramstyle], gram_rows)
         connection.execute(
             _INSERT_VERSION,
             [{"record_pk": states[record_id].pk, **row} for record_id, row in self.versions],

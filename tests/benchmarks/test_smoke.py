@@ -27,6 +27,8 @@ def test_the_harness_runs_every_measurement(tmp_path: Path) -> None:
             "--quick",
             "--records-filled",
             "2000",
+            "--search-records",
+            "2000",
             "--json",
             str(tmp_path / "results.json"),
         ],

@@ -269,7 +269,7 @@ class TestTamper:
         sql(
             fresh,
             f"INSERT INTO audit_leaf SELECT {index}, {new_seq}, recorded_at, action, outcome, "
-            "status, actor_agency, actor_system, actor_fingerprint, 'statistics' "
+            "status, actor_agency, actor_system, actor_fingerprint, 'statistics', actor_user "
             f"FROM audit_leaf WHERE entry_seq = {seq}",
             f"INSERT INTO audit_target SELECT {index}, record_id, version FROM audit_target "
             f"WHERE leaf_index = {index + 1}",
