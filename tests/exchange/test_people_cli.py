@@ -52,9 +52,9 @@ class TestUserCommands:
         assert runner.invoke(args=["user", "unlock", "kobayashi"]).exit_code == 0
         assert last_entry(app)["action"] == "admin.user.unlock"
         with app.app_context():
-            user = db.session.get(User, get_user("kobayashi").id)
-            assert user is not None
-            assert user.totp_secret is None and user.failed_logins == 0
+            reset = db.session.get(User, get_user("kobayashi").id)
+            assert reset is not None
+            assert reset.totp_secret is None and reset.failed_logins == 0
 
     def test_short_password_and_unknown_agency_are_refused(
         self, app: Flask, runner: FlaskCliRunner, world: World
