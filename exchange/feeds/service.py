@@ -22,6 +22,7 @@ from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.extensions import db
 from exchange.feeds.models import DeadLetter, FeedPosition, Subscription
 from exchange.problems import Problem
+from exchange.records.tags import allegations, programmes
 from schemas import RECORD_TYPES, search_fields
 
 MODES = ("pull", "push")
@@ -229,8 +230,8 @@ def _facts(candidate: Candidate) -> dict[str, set[str]]:
         "country": set(fields.countries),
         "prefecture": {fields.prefecture} if fields.prefecture else set(),
         "category": {fields.category} if fields.category else set(),
-        "allegation": set(payload.get("allegations", ())) | set(payload.get("offences", ())),
-        "programme": set(payload.get("programmes", ())),
+        "allegation": allegations(payload),
+        "programme": programmes(payload),
         "status": {str(envelope.get("status"))},
     }
 

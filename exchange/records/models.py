@@ -99,3 +99,19 @@ class RecordVersion(db.Model):  # type: ignore[name-defined]
     system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
     audit_entry_id: Mapped[str] = mapped_column(String(36))
     receipt: Mapped[str] = mapped_column(Text)
+
+
+class RecordTag(db.Model):  # type: ignore[name-defined]
+    """Coded facts of a record's current version (exchange.records.tags), for filters and
+    for finding other records about the same organisation.
+
+    Keyed (kind, value, record_pk), so a filter reads matching records newest first from
+    the key. No foreign key, as for ``record_gram``: index rows written beside the record.
+    """
+
+    __tablename__ = "record_tag"
+    __table_args__ = (Index("ix_record_tag_record", "record_pk"),)
+
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    value: Mapped[str] = mapped_column(String(80), primary_key=True)
+    record_pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -16,8 +16,9 @@ from exchange.clock import rfc3339
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
 from exchange.problems import Problem
-from exchange.records.models import Record, RecordAudience, RecordCard, RecordVersion
+from exchange.records.models import Record, RecordAudience, RecordCard, RecordTag, RecordVersion
 from exchange.records.signing import compromise_flag
+from exchange.records.tags import ALLEGATION, PROGRAMME
 from exchange.records.textsearch import TextMatch, text_match
 
 _audience_table = RecordAudience.__table__
@@ -162,6 +163,8 @@ class SearchQuery:
     country: str | None = None
     prefecture: str | None = None
     category: str | None = None
+    allegation: str | None = None
+    programme: str | None = None
     status: str | None = None
     issued_from: date | None = None
     issued_to: date | None = None
@@ -242,17 +245,10 @@ def _keys_newest_first(
     return recent + _page_keys(Record, older, Record.pk, limit - len(recent))
 
 
-def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
-    """A page of the records the caller may read that match every filter, newest first.
-
-    ``q`` is free text over names and aliases: every word of it must occur in a name,
-    folded as names are (``exchange.records.textsearch``). Withdrawn records are found like
-    active ones unless ``status`` says otherwise.
-    """
-    dialect = db.session.get_bind().dialect.name
-    policy = current_policy()
-    readable_types = policy.readable_types(actor.agency_kind)
-    conditions: list[Any] = [
+def readable_conditions(actor: Actor) -> list[Any]:
+    """The sharing policy and the records' audiences as SQL conditions on ``record``."""
+    readable_types = current_policy().readable_types(actor.agency_kind)
+    return [
         or_(Record.type.in_(readable_types), Record.publisher == actor.agency_id),
         or_(
             Record.audience_restricted.is_(False),
@@ -265,6 +261,24 @@ def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
             ),
         ),
     ]
+
+
+def tagged(kind: str, value: str) -> Any:
+    """SQL: the record's current version carries the tag (exchange.records.tags)."""
+    return exists().where(
+        and_(RecordTag.kind == kind, RecordTag.value == value, RecordTag.record_pk == Record.pk)
+    )
+
+
+def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
+    """A page of the records the caller may read that match every filter, newest first.
+
+    ``q`` is free text over names and aliases: every word of it must occur in a name,
+    folded as names are (``exchange.records.textsearch``). Withdrawn records are found like
+    active ones unless ``status`` says otherwise.
+    """
+    dialect = db.session.get_bind().dialect.name
+    conditions = readable_conditions(actor)
     if query.type:
         conditions.append(Record.type == query.type)
     if query.publisher:
@@ -275,6 +289,10 @@ def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
         conditions.append(Record.prefecture == query.prefecture)
     if query.category:
         conditions.append(Record.category == query.category)
+    if query.allegation:
+        conditions.append(tagged(ALLEGATION, query.allegation))
+    if query.programme:
+        conditions.append(tagged(PROGRAMME, query.programme))
     if query.status:
         conditions.append(Record.status == query.status)
     if query.issued_from:

@@ -5,11 +5,9 @@ licence number, or when one of the organisation's names folds (``normalize.fold`
 of the other's in the same country. Only the organisation a record is about counts — a
 broker, a school, an employer — not organisations it merely mentions.
 
-Names are looked up through ``search_records`` (the text index, with the policy applied).
-Identifiers are not indexed by ``record``: they are found in the current versions' signed
-bytes, which are JCS (RFC 8785): no whitespace, members as ``"name":"value"``. That is a
-scan of the current versions, stopped after a page of matches; an index of identifiers
-beside the text index would make it a look-up.
+Names are looked up through ``search_records`` (the text index, with the policy applied),
+identifiers through the records' tags (``record_tag``, exchange.records.tags): both are
+index look-ups.
 """
 
 from __future__ import annotations
@@ -20,14 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, and_, bindparam, exists, func, or_, select, text
+from sqlalchemy import and_, or_, select
 
-from exchange.agencies.policy import current_policy
 from exchange.auth.actor import Actor
 from exchange.extensions import db
-from exchange.records.models import Record, RecordAudience, RecordVersion
+from exchange.records.models import Record, RecordVersion
 from exchange.records.normalize import fold
-from exchange.records.reading import SearchQuery, search_records
+from exchange.records.reading import SearchQuery, readable_conditions, search_records, tagged
+from exchange.records.tags import CORPORATE_NUMBER, LICENCE, licence_value
 from schemas import search_fields
 
 # How many names of a record are looked up, and how many matches are shown.
@@ -41,7 +39,8 @@ class Organisation:
 
     names: frozenset[str]
     country: str
-    identifiers: frozenset[str]
+    # (kind, value) as record tags hold them (exchange.records.tags).
+    identifiers: frozenset[tuple[str, str]]
     looked_up: tuple[str, ...]
 
 
@@ -80,10 +79,9 @@ def organisation(envelope: Mapping[str, Any]) -> Organisation:
         holder = payload.get("school") or payload.get("employer") or {}
         names = [n for n in (holder.get("name"), holder.get("name_latin")) if n]
         country = "JP"
-    # A corporate number is unique in Japan; a licence number only within its country.
     identifiers = frozenset(
-        [*(f"corporate_number:JP:{n}" for n in facts.corporate_numbers)]
-        + [f"licence:{country}:{n}" for n in facts.licences]
+        [(CORPORATE_NUMBER, n) for n in facts.corporate_numbers]
+        + [(LICENCE, licence_value(country, n)) for n in facts.licences]
     )
     return Organisation(
         names=frozenset(filter(None, map(fold, names))),
@@ -91,24 +89,6 @@ def organisation(envelope: Mapping[str, Any]) -> Organisation:
         identifiers=identifiers,
         looked_up=tuple(names[:NAMES_LOOKED_UP]),
     )
-
-
-def _readable(actor: Actor) -> list[Any]:
-    """The sharing policy as SQL conditions, the same ones ``search_records`` applies."""
-    readable_types = current_policy().readable_types(actor.agency_kind)
-    return [
-        or_(Record.type.in_(readable_types), Record.publisher == actor.agency_id),
-        or_(
-            Record.audience_restricted.is_(False),
-            Record.publisher == actor.agency_id,
-            exists().where(
-                and_(
-                    RecordAudience.record_pk == Record.pk,
-                    RecordAudience.agency_id.in_(actor.agency_lineage),
-                )
-            ),
-        ),
-    ]
 
 
 def _current_versions(conditions: Sequence[Any], limit: int) -> list[tuple[Any, Any]]:
@@ -145,42 +125,18 @@ def linked_records(*, actor: Actor, record_ids: Iterable[str]) -> dict[str, Rela
     wanted = sorted({i for i in record_ids if isinstance(i, str)})[:MATCHES_SHOWN]
     if not wanted:
         return {}
-    rows = _current_versions([Record.id.in_(wanted), *_readable(actor)], len(wanted))
+    rows = _current_versions([Record.id.in_(wanted), *readable_conditions(actor)], len(wanted))
     found = {}
     for record_id, version in rows:
         found[record_id] = related_from(json.loads(version.canonical), version, ())
     return found
 
 
-def _identifier_needles(subject: Organisation) -> list[bytes]:
-    """The bytes a current version holds when it names one of the subject's identifiers."""
-    needles = []
-    for identifier in sorted(subject.identifiers):
-        scheme, _country, value = identifier.split(":", 2)
-        value_json = json.dumps(value, ensure_ascii=False)
-        # Without its opening quote, corporate_number also finds operator_corporate_number;
-        # only licences have a member called number.
-        member = 'corporate_number":' if scheme == "corporate_number" else '"number":'
-        needles.append((member + value_json).encode())
-    return needles
-
-
-def _holds(needle: bytes, index: int) -> Any:
-    """SQL: the current version's signed bytes contain ``needle`` (no wildcards)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        name = f"needle_{index}"
-        return text(f"position(CAST(:{name} AS bytea) IN record_version.canonical) > 0").bindparams(
-            bindparam(name, needle, type_=LargeBinary)
-        )
-    return func.instr(RecordVersion.canonical, bindparam(None, needle, type_=LargeBinary)) > 0
-
-
 def _by_identifier(actor: Actor, record_id: str, subject: Organisation) -> list[tuple[str, Any]]:
-    needles = _identifier_needles(subject)
-    if not needles:
+    if not subject.identifiers:
         return []
-    matches = [_holds(needle, index) for index, needle in enumerate(needles)]
-    conditions = [Record.id != record_id, or_(*matches), *_readable(actor)]
+    matches = [tagged(kind, value) for kind, value in sorted(subject.identifiers)]
+    conditions = [Record.id != record_id, or_(*matches), *readable_conditions(actor)]
     return _current_versions(conditions, MATCHES_SHOWN)
 
 
@@ -208,7 +164,7 @@ def same_organisation(*, actor: Actor, envelope: Mapping[str, Any]) -> list[Rela
     for version in candidates.values():
         other_envelope = json.loads(version.canonical)
         other = organisation(other_envelope)
-        reasons = [i.split(":", 1)[0] for i in sorted(subject.identifiers & other.identifiers)]
+        reasons = [kind for kind, _ in sorted(subject.identifiers & other.identifiers)]
         if subject.names & other.names and subject.country == other.country:
             reasons.append("name")
         if reasons:

@@ -85,6 +85,11 @@ class SearchArgsSchema(ma.Schema):
     country = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Z]{2}$"))
     prefecture = ma.fields.String(validate=ma.validate.Regexp(r"^(0[1-9]|[1-3][0-9]|4[0-7])$"))
     category = ma.fields.String(validate=ma.validate.Length(max=64))
+    allegation = ma.fields.String(
+        validate=ma.validate.Length(max=64),
+        metadata={"description": "A broker's allegation or an employer's offence code."},
+    )
+    programme = ma.fields.String(validate=ma.validate.Length(max=64))
     status = ma.fields.String(validate=ma.validate.OneOf(("active", "withdrawn")))
     issued_from = ma.fields.Date(data_key="from")
     issued_to = ma.fields.Date(data_key="to")

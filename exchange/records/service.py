@@ -20,6 +20,7 @@ from exchange.pki.vault import load_vault
 from exchange.problems import Problem
 from exchange.records.signing import KeyCache, verify_record_signature
 from exchange.records.store import PendingWrites, RecordState, load_states, stored_version
+from exchange.records.tags import record_tags
 from exchange.records.textsearch import folded_names
 from keys.jcs import canonicalize
 from keys.jws import sign_compact
@@ -285,6 +286,7 @@ class PublishBatch:
             },
             audience=audience,
             cards=projection.card_tokens,
+            tags=record_tags(envelope, projection),
             version_row={
                 "version": version,
                 "status": envelope["status"],

@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from exchange.records.models import Record, RecordAudience, RecordCard, RecordGram, RecordVersion
+from exchange.records.models import (
+    Record,
+    RecordAudience,
+    RecordCard,
+    RecordGram,
+    RecordTag,
+    RecordVersion,
+)
 from exchange.records.textsearch import short_grams
 
 _record = Record.__table__
@@ -22,6 +29,7 @@ _version = RecordVersion.__table__
 _audience = RecordAudience.__table__
 _card = RecordCard.__table__
 _gram = RecordGram.__table__
+_tag = RecordTag.__table__
 
 # Built once, compiled once: every publish runs them.
 _RECORD_STATE = select(
@@ -55,6 +63,8 @@ _INSERT_GRAMS = {
     "format": "INSERT INTO record_gram (gram, record_pk) VALUES (%s, %s)",
     "pyformat": "INSERT INTO record_gram (gram, record_pk) VALUES (%s, %s)",
 }
+_DELETE_TAGS = _tag.delete().where(_tag.c.record_pk == bindparam("record_pk"))
+_INSERT_TAGS = _tag.insert()
 _INSERT_VERSION = _version.insert()
 
 # SQLite allows 32,766 bound parameters per statement; stay far below.
@@ -113,6 +123,7 @@ class PendingWrites:
     audiences: dict[str, Sequence[str] | None] = field(default_factory=dict)
     cards: dict[str, Sequence[str]] = field(default_factory=dict)
     grams: dict[str, list[str]] = field(default_factory=dict)
+    tags: dict[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     versions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def add(
@@ -123,11 +134,13 @@ class PendingWrites:
         audience: Sequence[str] | None,
         version_row: dict[str, Any],
         cards: Sequence[str] = (),
+        tags: Sequence[tuple[str, str]] = (),
     ) -> None:
         # A record named twice in a batch ends with the projection of its last version.
         self.records[state.id] = projection
         self.audiences[state.id] = audience
         self.cards[state.id] = cards
+        self.tags[state.id] = tags
         # Computed now, while submissions are checked, not while the write lock is held.
         self.grams[state.id] = short_grams(projection["names"])
         self.versions.append((state.id, version_row))
@@ -157,6 +170,7 @@ class PendingWrites:
             # The names may have changed: the short grams follow them (the trigram index
             # follows the record row by itself).
             connection.execute(_DELETE_GRAMS, [{"record_pk": s.pk} for s in existing])
+            connection.execute(_DELETE_TAGS, [{"record_pk": s.pk} for s in existing])
         audience_rows = [
             {"record_pk": states[record_id].pk, "agency_id": agency}
             for record_id, audience in self.audiences.items()
@@ -171,6 +185,13 @@ class PendingWrites:
         ]
         if card_rows:
             connection.execute(_INSERT_CARDS, card_rows)
+        tag_rows = [
+            {"kind": kind, "value": value, "record_pk": states[record_id].pk}
+            for record_id, tags in self.tags.items()
+            for kind, value in tags
+        ]
+        if tag_rows:
+            connection.execute(_INSERT_TAGS, tag_rows)
         gram_rows = [
             (gram, states[record_id].pk)
             for record_id, grams in self.grams.items()

@@ -31,15 +31,7 @@ bp = Blueprint("records_ui", __name__)
 bp.before_request(enter_page)
 
 PAGE_SIZE = 50
-# Filters search_records answers itself; the others are applied to the page it returns.
 _QUERY_MEMBERS = frozenset(f.name for f in dataclasses.fields(SearchQuery))
-
-
-def _shown_filters(form: SearchForm) -> tuple[dict[str, Any], str | None]:
-    """(filters for SearchQuery, an allegation to check on each result when it has none)."""
-    given = form.filters()
-    allegation = given.get("allegation") if "allegation" not in _QUERY_MEMBERS else None
-    return {k: v for k, v in given.items() if k in _QUERY_MEMBERS}, allegation
 
 
 def _audit_search(purpose: str, given: dict[str, Any]) -> None:
@@ -49,11 +41,6 @@ def _audit_search(purpose: str, given: dict[str, Any]) -> None:
         # Search terms are kept only as keyed hashes (DESIGN §7), as the API keeps them.
         filters["q"] = protect_term(given["q"], key=load_vault().audit_hmac_key)
     g.audit.details["filters"] = filters
-
-
-def _alleged(envelope: dict[str, Any], allegation: str) -> bool:
-    payload = envelope.get("payload") or {}
-    return allegation in (*payload.get("allegations", ()), *payload.get("offences", ()))
 
 
 def _result(view: VersionView, envelope: dict[str, Any], purpose: str) -> dict[str, Any]:
@@ -108,7 +95,7 @@ def search() -> Any:
         valid = False
     if not valid:
         return render_template("records/search.html", **context), 422
-    given, allegation = _shown_filters(form)
+    given = {k: v for k, v in form.filters().items() if k in _QUERY_MEMBERS}
     _audit_search(purpose, form.filters())
     cursor = (request.args.get("cursor") or "")[:200] or None
     found = search_records(
@@ -117,8 +104,6 @@ def search() -> Any:
     results = []
     for view in found.items:
         envelope = json.loads(view.version.canonical)
-        if allegation is not None and not _alleged(envelope, allegation):
-            continue
         g.audit.targets.append((view.record_id, view.version.version))
         results.append(_result(view, envelope, purpose))
     context.update(

@@ -523,3 +523,51 @@ def test_the_migration_refolds_and_indexes_existing_records(tmp_path: Path) -> N
     assert stored == {1: "cong ty tnhh hoa binh\nほあびん人材", 2: "東京銀行"}
     assert {("東京", 2), ("銀", 2), ("ほあ", 1), ("人材", 1)} <= grams
     assert found == [1]
+
+
+class TestTags:
+    def test_allegation_and_programme_filters_use_the_current_version(
+        self, world: World, server: ExchangeServer
+    ) -> None:
+        publisher = world.agency("otit")
+        fees = _broker(publisher, "手数料過大徴収ブローカー")
+        fees["payload"] = dict(
+            fees["payload"], allegations=["excessive_fees"], programmes=["technical_intern"]
+        )
+        passports = _broker(publisher, "旅券取上げブローカー")
+        passports["payload"] = dict(
+            passports["payload"],
+            allegations=["passport_retention"],
+            programmes=["specified_skilled_worker"],
+        )
+        with publisher.client() as exchange:
+            exchange.publish_batch([fees, passports])
+            assert _ids(exchange, publisher, "ブローカー", allegation="excessive_fees") == {
+                fees["id"]
+            }
+            assert _ids(
+                exchange, publisher, "ブローカー", programme="specified_skilled_worker"
+            ) == {passports["id"]}
+            # An amendment that drops the allegation drops the record from the filter.
+            amended = dict(fees, version=2, issued_at=iso(datetime.now(UTC)))
+            amended["payload"] = dict(fees["payload"], allegations=["document_forgery"])
+            exchange.publish(amended)
+            assert _ids(exchange, publisher, "ブローカー", allegation="excessive_fees") == set()
+            assert _ids(exchange, publisher, "ブローカー", allegation="document_forgery") == {
+                fees["id"]
+            }
+
+    def test_identifiers_of_the_organisation_are_tags(self, app: Flask, world: World) -> None:
+        from exchange.records.tags import record_tags
+        from schemas import search_fields
+
+        envelope = world.agency("police").envelope("broker")
+        envelope["payload"] = dict(
+            envelope["payload"],
+            country="VN",
+            corporate_number="4011001098993",
+            licences=[{"issuer": "DOLAB", "number": "123/LĐTBXH-GPHĐ"}],
+        )
+        tags = record_tags(envelope, search_fields(envelope))
+        assert ("corporate_number", "4011001098993") in tags
+        assert ("licence", "VN:123/LĐTBXH-GPHĐ") in tags

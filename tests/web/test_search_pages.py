@@ -187,11 +187,13 @@ class TestFinding:
         event.listen(engine, "before_cursor_execute", count)
         try:
             common = {"purpose": "statistics", "publisher": mofa.agency}
-            assert len(result_links(search(browser, **common)[1])) == 50
+            assert len(result_links(search(browser, **common, q="Counted Broker")[1])) == 50
             full = len(statements)
             statements.clear()
             assert len(result_links(search(browser, **common, q="Counted Broker 49")[1])) == 1
-            assert len(statements) == full
+            # A page that the newest records do not fill asks the text index once more for
+            # older ones (exchange.records.reading); never once per result.
+            assert full <= len(statements) <= full + 1
         finally:
             event.remove(engine, "before_cursor_execute", count)
 
