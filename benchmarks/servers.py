@@ -73,6 +73,8 @@ class ServerProcess:
     log: Path
     expected: int = 1
     pids: list[int] = field(default_factory=list)
+    # The web UI's listener, for servers that have one.
+    ui_port: int | None = None
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pids)
@@ -175,6 +177,7 @@ def exchange_server(
     server = _start(
         "exchange", arguments, instance, port, expected=processes, environment=environment
     )
+    server.ui_port = ui_port
     try:
         server.wait_ready("API (mutual TLS)")
         yield server
