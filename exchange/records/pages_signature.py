@@ -10,14 +10,12 @@ and versions signed (or received) after the key's compromise are flagged
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from exchange.records.signing import compromise_flag
+from exchange.records.signing import compromise_flag, key_window, public_key
 from keys import errors as key_errors
-from keys.jwk import load_public_jwk
 from keys.jws import read_header, verify_detached
 from schemas import RECORD_SIGNATURE_TYPE
 
@@ -39,17 +37,6 @@ class SignatureCheck:
     failure: str | None = None
 
 
-def _key_valid_at(key: Any, issued_at: datetime) -> str | None:
-    """The publish path's rule (exchange.records.signing): a key signs within its window."""
-    if issued_at < key.not_before:
-        return "key_not_valid"
-    if key.not_after is not None and issued_at >= key.not_after:
-        return "key_expired"
-    if key.retired_at is not None and issued_at >= key.retired_at:
-        return "key_retired"
-    return None
-
-
 def _failure(version: Any, key: Any, publisher: str) -> str | None:
     try:
         header = read_header(version.signature)
@@ -57,14 +44,14 @@ def _failure(version: Any, key: Any, publisher: str) -> str | None:
         return error.code
     if header.kid != key.kid or key.agency_id != publisher:
         return "key_unknown"
-    outside = _key_valid_at(key, version.issued_at)
+    outside = key_window(key, version.issued_at)
     if outside is not None:
         return outside
     try:
         verify_detached(
             version.signature,
             bytes(version.canonical),
-            key=load_public_jwk(json.loads(key.jwk)),
+            key=public_key(key),
             typ=RECORD_SIGNATURE_TYPE,
         )
     except key_errors.Error as error:

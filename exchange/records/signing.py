@@ -33,13 +33,33 @@ class VerifiedSignature:
 _FIND_KEY = select(SigningKey.__table__).where(SigningKey.__table__.c.kid == bindparam("kid"))
 
 
-def _public_key(key: Any) -> PublicSigningKey:
+def public_key(key: Any) -> PublicSigningKey:
+    """A signing key row's public key, parsed once per kid."""
     loaded = _public_keys.get(key.kid)
     if loaded is None:
         loaded = load_public_jwk(json.loads(key.jwk))
         with _public_keys_lock:
             _public_keys[key.kid] = loaded
     return loaded
+
+
+_OUTSIDE_WINDOW = {
+    "key_not_valid": ("Key not yet valid", "issued_at precedes the key's validity."),
+    "key_expired": ("Signing key expired", "issued_at follows the key's validity."),
+    "key_retired": ("Signing key retired", "issued_at follows the key's retirement."),
+}
+
+
+def key_window(key: Any, issued_at: datetime) -> str | None:
+    """Why the key could not sign at ``issued_at`` (a stable code), or None if it could:
+    a key signs within its validity and until it is retired."""
+    if issued_at < key.not_before:
+        return "key_not_valid"
+    if key.not_after is not None and issued_at >= key.not_after:
+        return "key_expired"
+    if key.retired_at is not None and issued_at >= key.retired_at:
+        return "key_retired"
+    return None
 
 
 def _refuse(code: str, title: str, detail: str) -> Problem:
@@ -73,18 +93,11 @@ def verify_record_signature(
         )
     if key.status == "revoked":
         raise _refuse("key_revoked", "Signing key revoked", f"Key {key.kid} was revoked.")
-    if issued_at < key.not_before:
-        raise _refuse(
-            "key_not_valid", "Key not yet valid", "issued_at precedes the key's validity."
-        )
-    if key.not_after is not None and issued_at >= key.not_after:
-        raise _refuse("key_expired", "Signing key expired", "issued_at follows the key's validity.")
-    if key.retired_at is not None and issued_at >= key.retired_at:
-        raise _refuse(
-            "key_retired", "Signing key retired", "issued_at follows the key's retirement."
-        )
+    outside = key_window(key, issued_at)
+    if outside is not None:
+        raise _refuse(outside, *_OUTSIDE_WINDOW[outside])
     try:
-        verify_detached(signature, canonical, key=_public_key(key), typ=RECORD_SIGNATURE_TYPE)
+        verify_detached(signature, canonical, key=public_key(key), typ=RECORD_SIGNATURE_TYPE)
     except key_errors.Error as error:
         raise _refuse(
             error.code, "Signature invalid", "The signature does not match the record."
