@@ -17,6 +17,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from exchange.records import presentation as words
 from exchange.records.pages_places import country_choices, prefecture_choices
+from exchange.ui.widgets import CachedSelect
 
 ANY = _l("Any")
 
@@ -79,12 +80,22 @@ class SearchForm(GetForm):
     q = StringField(_l("Name or alias"), validators=[Optional(), Length(max=200)])
     type = SelectField(_l("Record type"), choices=lambda: choices(words.RECORD_TYPES), default="")
     publisher = SelectField(_l("Publisher"), choices=lambda: choices(()), default="")
-    country = SelectField(_l("Country"), choices=lambda: choices(country_choices()), default="")
-    prefecture = SelectField(
-        _l("Prefecture"), choices=lambda: choices(prefecture_choices()), default=""
+    country = SelectField(
+        _l("Country"),
+        choices=lambda: choices(country_choices()),
+        default="",
+        widget=CachedSelect(),
     )
-    category = SelectField(_l("Category"), choices=_categories, default="")
-    allegation = SelectField(_l("Allegation or offence"), choices=_allegations, default="")
+    prefecture = SelectField(
+        _l("Prefecture"),
+        choices=lambda: choices(prefecture_choices()),
+        default="",
+        widget=CachedSelect(),
+    )
+    category = SelectField(_l("Category"), choices=_categories, default="", widget=CachedSelect())
+    allegation = SelectField(
+        _l("Allegation or offence"), choices=_allegations, default="", widget=CachedSelect()
+    )
     status = SelectField(_l("Status"), choices=lambda: choices(words.STATUSES), default="")
     issued_from = DateField(_l("Issued from"), validators=[Optional()])
     issued_to = DateField(_l("Issued until"), validators=[Optional()])
