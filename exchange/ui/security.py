@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g, render_template, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, current_app, g, render_template, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from exchange.pki.vault import VaultMissing, load_vault
@@ -37,6 +37,8 @@ _HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
 }
 
+_HEADER_LIST = tuple(_HEADERS.items())
+
 # Paths that are not pages: their errors stay RFC 9457 problem documents.
 _MACHINE_PREFIXES = ("/api/", "/pki/", "/.well-known/")
 
@@ -48,13 +50,28 @@ class VaultSessionInterface(SecureCookieSessionInterface):
     from ``exchange init``, after the app object exists.
     """
 
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not _has_key(app):
+            return None
+        # Agency systems send no cookie: their requests need no session, nor the
+        # serializer that reading one takes.
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        if not app.secret_key:
-            try:
-                app.secret_key = load_vault(app).session_key.hex()
-            except VaultMissing:
-                return None
+        if not _has_key(app):
+            return None
         return super().get_signing_serializer(app)
+
+
+def _has_key(app: Flask) -> bool:
+    if not app.secret_key:
+        try:
+            app.secret_key = load_vault(app).session_key.hex()
+        except VaultMissing:
+            return False
+    return True
 
 
 def is_page_request() -> bool:
@@ -83,8 +100,8 @@ def render_problem_page(problem: Problem) -> Response | None:
 
 
 def add_security_headers(response: Response) -> Response:
-    for name, value in _HEADERS.items():
-        response.headers.setdefault(name, value)
+    # No view sets these itself: added at once, without a look-up per header.
+    response.headers.extend(_HEADER_LIST)
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     if getattr(g, "page", False):
