@@ -164,7 +164,9 @@ def _due(connection: Connection, now: datetime, busy: set[str]) -> Any:
             or_(_subscription.c.next_attempt_at.is_(None), _subscription.c.next_attempt_at <= now),
             or_(_subscription.c.cursor < end, redriving),
         )
-        .order_by(_subscription.c.next_attempt_at, _subscription.c.id)
+        # Least recently served first (a delivered subscription's next_attempt_at is the
+        # time it was served), so that none waits while others are served again and again.
+        .order_by(_subscription.c.next_attempt_at.asc().nulls_first(), _subscription.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
@@ -330,7 +332,12 @@ class PushWorker:
                 details["redriven"] = True
                 set_subscription(connection, subscription.id, **RECOVERED)
             else:
-                set_subscription(connection, subscription.id, cursor=page.next_cursor, **RECOVERED)
+                set_subscription(
+                    connection,
+                    subscription.id,
+                    cursor=page.next_cursor,
+                    **dict(RECOVERED, next_attempt_at=now),
+                )
             _audit(connection, "feed.push", 200, page, details, now, http_status=status)
             return
         attempts = subscription.attempts + 1
