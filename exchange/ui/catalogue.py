@@ -2,8 +2,8 @@
 
 ``python -m exchange.ui.catalogue [--check]`` (or ``scripts/translations``): extract every
 message of the Python code and templates, update ``translations/ja/LC_MESSAGES/messages.po``
-(translations in ``translations/fragments/*.po`` fill messages that have none yet), and
-compile ``messages.mo``, which Flask-Babel reads. English is the source language.
+(new messages arrive untranslated, for a translator to fill in), and compile
+``messages.mo``, which Flask-Babel reads. English is the source language.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TRANSLATIONS = ROOT / "exchange" / "translations"
-FRAGMENTS = TRANSLATIONS / "fragments"
 LOCALE = "ja"
 CATALOGUE = TRANSLATIONS / LOCALE / "LC_MESSAGES" / "messages.po"
 COMPILED = CATALOGUE.with_suffix(".mo")
@@ -61,16 +60,6 @@ def _read(path: Path) -> Catalog:
         return read_po(handle, locale=LOCALE)
 
 
-def fragment_translations() -> dict[str, str]:
-    translations: dict[str, str] = {}
-    for path in sorted(FRAGMENTS.glob("*.po")):
-        for message in _read(path):
-            translated = isinstance(message.string, str) and bool(message.string)
-            if isinstance(message.id, str) and message.id and translated:
-                translations.setdefault(message.id, str(message.string))
-    return translations
-
-
 def untranslated(catalog: Catalog) -> list[str]:
     missing = []
     for message in catalog:
@@ -97,10 +86,7 @@ def update() -> Catalog:
     )
     catalog.update(template, no_fuzzy_matching=True)
     catalog.obsolete.clear()
-    extra = fragment_translations()
     for message in catalog:
-        if message.id and isinstance(message.id, str) and not message.string:
-            message.string = extra.get(message.id, "")
         message.flags.discard("fuzzy")
     return catalog
 
