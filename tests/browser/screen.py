@@ -23,8 +23,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 def either(*texts: str) -> re.Pattern[str]:
     """Any of ``texts``, whole: a Japanese term and its English msgid.
 
-    The Japanese catalogue is compiled from the areas' fragments; until it is, a page shows
-    the English msgid, and a test written against the Japanese term alone could not run.
+    A message the catalogue does not translate yet is shown in English; a locator that
+    takes either keeps finding it.
     """
     return re.compile("^(?:" + "|".join(re.escape(t) for t in texts) + ")$")
 
