@@ -571,3 +571,45 @@ class TestTags:
         tags = record_tags(envelope, search_fields(envelope))
         assert ("corporate_number", "4011001098993") in tags
         assert ("licence", "VN:123/LĐTBXH-GPHĐ") in tags
+
+
+def test_the_tag_migration_fills_what_publishing_writes(tmp_path: Path) -> None:
+    """Migration 0006 derives, for records stored before it, the tags a publish writes."""
+    import importlib.util
+
+    from tests.isolated import isolated_app
+
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0006_record_tags.py"
+    spec = importlib.util.spec_from_file_location("record_tags_migration", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with isolated_app(tmp_path / "instance") as app:
+        world = World(app, tmp_path / "bundles")
+        publisher = world.agency("otit")
+        envelopes = []
+        for allegations in (["excessive_fees"], ["passport_retention", "document_forgery"]):
+            envelope = _broker(publisher, "タグ移行ブローカー")
+            envelope["payload"] = dict(
+                envelope["payload"], allegations=allegations, programmes=["student"]
+            )
+            envelopes.append(envelope)
+        response = app.test_client().post(
+            "/api/v1/records",
+            json={"records": [publisher.submission(e) for e in envelopes]},
+            environ_base=publisher.environ(),
+        )
+        assert response.status_code == 201, response.json
+        query = text("SELECT kind, value, record_pk FROM record_tag ORDER BY 1, 2, 3")
+        with app.app_context():
+            written = db.session.execute(query).all()
+            db.session.execute(text("DELETE FROM record_tag"))
+            migration._fill(db.session.connection())
+            filled = db.session.execute(query).all()
+            db.session.rollback()
+    assert filled == written
+    assert {(kind, value) for kind, value, _ in written} >= {
+        ("allegation", "excessive_fees"),
+        ("allegation", "document_forgery"),
+        ("programme", "student"),
+    }
