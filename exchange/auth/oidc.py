@@ -40,10 +40,9 @@ from werkzeug.wrappers import Response
 
 from exchange.auth.models import User
 from exchange.auth.service import find_oidc_user
-from exchange.auth.sessions import start_session
 from exchange.clock import as_utc, utcnow
 from exchange.problems import Problem
-from exchange.ui.access import LANGUAGES, enter_page, page, safe_next
+from exchange.ui.access import enter_page, page, safe_next, sign_in_browser
 
 bp = Blueprint("oidc", __name__)
 bp.before_request(enter_page)
@@ -289,11 +288,5 @@ def callback(provider: str) -> Response | tuple[str, int]:
         return body, refused.status
     g.audit.action = "auth.login"
     g.audit.details["method"] = "oidc"
-    # As after a password and a code (auth.views): a fresh session, only the language kept.
-    language = session.get("lang")
-    session.clear()
-    if language in LANGUAGES:
-        session["lang"] = language
-    session["sid"] = start_session(user, address=request.remote_addr or "unknown")
-    session.permanent = True
+    sign_in_browser(user, address=request.remote_addr or "unknown")
     return redirect(target)

@@ -24,9 +24,16 @@ from exchange.auth.service import (
     pending_enrolment,
     record_failure,
 )
-from exchange.auth.sessions import end_session, start_session
+from exchange.auth.sessions import end_session
 from exchange.extensions import db
-from exchange.ui.access import LANGUAGES, enter_page, page, safe_next
+from exchange.ui.access import (
+    LANGUAGES,
+    enter_page,
+    fresh_browser_session,
+    page,
+    safe_next,
+    sign_in_browser,
+)
 
 bp = Blueprint("auth", __name__)
 bp.before_request(enter_page)
@@ -75,12 +82,7 @@ def _pending_user() -> User | None:
 def _signed_in(user: User) -> Response:
     """A fresh session for the user: everything the browser held before is dropped."""
     target = safe_next(session.get("pending", {}).get("next"), url_for("auth.home"))
-    language = session.get("lang")
-    session.clear()
-    if language in LANGUAGES:
-        session["lang"] = language
-    session["sid"] = start_session(user, address=_address())
-    session.permanent = True
+    sign_in_browser(user, address=_address())
     g.audit.details["user"] = user.username
     return redirect(target)
 
@@ -114,10 +116,7 @@ def login() -> Response | tuple[str, int] | str:
             )
             return render_template("auth/login.html", form=form, error=message), status
         # Whatever the browser held before is dropped here too (no session fixation).
-        language = session.get("lang")
-        session.clear()
-        if language in LANGUAGES:
-            session["lang"] = language
+        fresh_browser_session()
         session["pending"] = {
             "user": user.id,
             "at": time.time(),
@@ -205,10 +204,7 @@ def logout() -> Response:
     token = session.get("sid")
     if token:
         end_session(str(token))
-    language = session.get("lang")
-    session.clear()
-    if language in LANGUAGES:
-        session["lang"] = language
+    fresh_browser_session()
     return redirect(url_for("auth.login"))
 
 

@@ -16,8 +16,9 @@ from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
+from exchange.auth.models import User
 from exchange.auth.service import user_actor
-from exchange.auth.sessions import resume_session
+from exchange.auth.sessions import resume_session, start_session
 from exchange.problems import Problem
 from exchange.trail.recorder import audited
 
@@ -57,6 +58,21 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if any(ord(c) < 0x20 for c in target):
         return default
     return target
+
+
+def fresh_browser_session() -> None:
+    """Drop everything the browser's session held (no session fixation) but its language."""
+    language = session.get("lang")
+    session.clear()
+    if language in LANGUAGES:
+        session["lang"] = language
+
+
+def sign_in_browser(user: User, *, address: str) -> None:
+    """A fresh session for the user, at the end of any way of signing in."""
+    fresh_browser_session()
+    session["sid"] = start_session(user, address=address)
+    session.permanent = True
 
 
 def _resume() -> None:
