@@ -151,10 +151,6 @@ def set_roles(*, actor: Actor, user: User, roles: tuple[str, ...]) -> None:
     user.roles = _check_roles(roles)
 
 
-def set_password(*, user: User, password: str) -> None:
-    user.password_hash = hash_password(password)
-
-
 def set_disabled(*, actor: Actor, user: User, disabled: bool) -> None:
     from exchange.auth.sessions import end_user_sessions
 

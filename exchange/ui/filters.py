@@ -27,11 +27,6 @@ def jst(moment: datetime | str | None, seconds: bool = False) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S JST" if seconds else "%Y-%m-%d %H:%M JST")
 
 
-def jst_date(moment: datetime | str | None) -> str:
-    local = to_jst(moment)
-    return "" if local is None else local.strftime("%Y-%m-%d")
-
-
 def utc_iso(moment: datetime | str | None) -> str:
     if moment is None or moment == "":
         return ""
@@ -53,6 +48,5 @@ def serial_hex(serial: str | int) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(jst, "jst")
-    app.add_template_filter(jst_date, "jst_date")
     app.add_template_filter(utc_iso, "utc_iso")
     app.add_template_filter(serial_hex, "serial_hex")
