@@ -111,9 +111,26 @@ class CompactRange:
         return [(NodeID(level, index >> level), h) for level, h in enumerate(completed)]
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Add leaves when their stored hashes are not wanted, as a verifier does."""
-        for leaf_hash in leaf_hashes:
-            self._push(leaf_hash)
+        """Add leaves when their stored hashes are not wanted, as a verifier does.
+
+        The loop of :meth:`_push` without the list of completed nodes: a verifier
+        rebuilds whole logs through here.
+        """
+        hashes = self._hashes
+        size = self._size
+        try:
+            for leaf_hash in leaf_hashes:
+                if len(leaf_hash) != HASH_SIZE:
+                    raise ProofError(f"leaf hash must be {HASH_SIZE} bytes")
+                h = leaf_hash
+                index = size
+                while index & 1:
+                    h = node_hash(hashes.pop(), h)
+                    index >>= 1
+                hashes.append(h)
+                size += 1
+        finally:
+            self._size = size
 
     def _push(self, leaf_hash: bytes) -> list[bytes]:
         if len(leaf_hash) != HASH_SIZE:

@@ -9,6 +9,7 @@ own (a verification reads every row of the log, and parsing is the costly part).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -74,12 +75,11 @@ class Stretch:
         return len(self.digests) // 32
 
 
-def _naive_utc(value: Any) -> datetime:
-    """A stored or written time as naive UTC: SQLite hands back text, PostgreSQL datetimes."""
+def _utc(value: Any) -> datetime:
+    """A stored or written time, aware: SQLite hands back naive UTC text, PostgreSQL
+    aware datetimes, and the entry's bytes say ``Z``. Aware times compare across zones."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _projection_mismatch(row: Sequence[Any], document: dict[str, Any]) -> str | None:
@@ -97,11 +97,11 @@ def _projection_mismatch(row: Sequence[Any], document: dict[str, Any]) -> str | 
         document.get("purpose"),
         actor.get("user"),
     )
-    if tuple(row[3:11]) != written or _naive_utc(row[2]) != _naive_utc(document["time"]):
+    if tuple(row[3:11]) != written or _utc(row[2]) != _utc(document["time"]):
         stored = dict(zip(_DERIVED, row[2:11], strict=True))
         for name, value in leaf_projection(document).items():
             if name == "recorded_at":
-                if _naive_utc(stored[name]) != _naive_utc(value):
+                if _utc(stored[name]) != _utc(value):
                     return f"column {name} says {stored[name]!s}, the entry's bytes {value!s}"
             elif stored[name] != value:
                 return f"column {name} says {stored[name]!r}, the entry's bytes {value!r}"
@@ -112,28 +112,52 @@ def _rows(
     connection: Connection, batch: int, *, first: int, stop: int
 ) -> Iterator[tuple[Sequence[Any], list[tuple[str, int]]]]:
     """Leaves ``[first, stop)`` in order with their entries, and each one's stored targets."""
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
     leaves_sql = _LEAVES_SQL.format(mark=mark)
     targets_sql = _TARGETS_SQL.format(mark=mark)
-    cursor = connection.connection.cursor()
-    low = first
-    try:
+    # PostgreSQL sends rows in its binary format: the entry's bytes as they are, not as hex.
+    cursor = (
+        connection.connection.cursor(binary=True) if postgres else connection.connection.cursor()
+    )
+
+    def fetch(low: int, high: int) -> tuple[list[Any], dict[int, list[tuple[str, int]]]]:
         # Leaf indices are gap-free: a bounded range holds at most ``batch`` rows, read
-        # without ORDER BY and LIMIT (a planner misjudging the range would sort it on disk)
-        # and put in order here.
-        while low < stop:
-            high = min(stop, low + batch)
-            cursor.execute(leaves_sql, (low, high))
-            rows = sorted(cursor.fetchall(), key=_leaf_index)
-            low = high
-            if not rows:
-                continue
-            targets: dict[int, list[tuple[str, int]]] = {}
+        # without ORDER BY and LIMIT (a planner misjudging the range would sort it on
+        # disk) and put in order here.
+        cursor.execute(leaves_sql, (low, high))
+        rows = sorted(cursor.fetchall(), key=_leaf_index)
+        targets: dict[int, list[tuple[str, int]]] = {}
+        if rows:
             cursor.execute(targets_sql, (rows[0][0], rows[-1][0]))
             for index, record_id, version in cursor.fetchall():
                 targets.setdefault(index, []).append((record_id, version))
-            for row in rows:
-                yield row, targets.get(row[0], [])
+        return rows, targets
+
+    ranges = [(low, min(stop, low + batch)) for low in range(first, stop, batch)]
+    try:
+        if not postgres:
+            for low, high in ranges:
+                rows, targets = fetch(low, high)
+                for row in rows:
+                    yield row, targets.get(row[0], [])
+            return
+        # The next range is read while this one is checked: the server's work and the
+        # wait for it overlap the hashing. One helper thread, so the connection is only
+        # ever used by one thread at a time.
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = reader.submit(fetch, *ranges[0]) if ranges else None
+            for position in range(len(ranges)):
+                assert pending is not None
+                rows, targets = pending.result()
+                following = position + 1
+                pending = (
+                    reader.submit(fetch, *ranges[following]) if following < len(ranges) else None
+                )
+                for row in rows:
+                    yield row, targets.get(row[0], [])
+            if pending is not None:
+                pending.result()
     finally:
         cursor.close()
 
@@ -160,7 +184,11 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
         try:
             document = orjson.loads(canonical)
             mismatch = _projection_mismatch(row, document)
-            if mismatch is None and sorted(entry_targets(document)) != sorted(targets):
+            if (
+                mismatch is None
+                and (targets or document.get("targets"))
+                and sorted(entry_targets(document)) != sorted(targets)
+            ):
                 mismatch = "the record targets stored for it differ from the entry's bytes"
         except (ValueError, KeyError, TypeError, AttributeError):
             # orjson.JSONDecodeError, invalid UTF-8 included, is a ValueError too.
