@@ -47,9 +47,8 @@ _FIND_ONE_RECORD = _RECORD_STATE.where(_record.c.id == bindparam("id"))
 _FIND_VERSION = select(_version.c.sha256, _version.c.receipt).where(
     _version.c.record_pk == bindparam("record_pk"), _version.c.version == bindparam("version")
 )
-_INSERT_RECORD = _record.insert().returning(
-    _record.c.pk, _record.c.id, sort_by_parameter_order=True
-)
+# Rows come back in any order, each with its id: one multi-row statement, not one per row.
+_INSERT_RECORD = _record.insert().returning(_record.c.pk, _record.c.id)
 _UPDATE_RECORD = _record.update().where(_record.c.pk == bindparam("record_pk"))
 _DELETE_AUDIENCE = _audience.delete().where(_audience.c.record_pk == bindparam("record_pk"))
 _INSERT_AUDIENCE = _audience.insert()
