@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from psycopg import errors as pg_errors
+from psycopg import pq
 from sqlalchemy.engine import Connection
 
 from exchange.auth.actor import Actor
@@ -23,6 +25,8 @@ MAX_POSITION = 2**53 - 1
 
 _INSERT_SQLITE = "INSERT INTO audit_entry (id, canonical) VALUES (?, ?)"
 _INSERT_POSTGRES = "INSERT INTO audit_entry (id, canonical) VALUES (%s, %s)"
+_INSERT_LIBPQ = b"INSERT INTO audit_entry (id, canonical) VALUES ($1, $2)"
+_TEXT, _BINARY = 0, 1
 
 
 def outcome_for(status: int) -> str:
@@ -154,8 +158,30 @@ def insert_entry(
         if commit:
             driver.commit()
     elif commit:
-        with driver.pipeline():
-            driver.execute(_INSERT_POSTGRES, (entry_id, canonical))
-            driver.commit()
+        _insert_and_commit_libpq(driver.pgconn, entry_id, canonical)
     else:
         driver.execute(_INSERT_POSTGRES, (entry_id, canonical))
+
+
+def _insert_and_commit_libpq(pgconn: Any, entry_id: str, canonical: bytes) -> None:
+    """The entry and the commit, through libpq itself.
+
+    The last two statements of every request on PostgreSQL: psycopg's cursor and pipeline
+    machinery would spend more of the exchange's CPU on them than it takes to build the
+    entry. The bytes go as a binary parameter, the id as text; psycopg reads the
+    transaction state from libpq, so the connection stays consistent for it.
+    """
+    in_transaction = pgconn.transaction_status == pq.TransactionStatus.INTRANS
+    result = pgconn.exec_params(
+        _INSERT_LIBPQ,
+        [entry_id.encode("ascii"), canonical],
+        param_formats=[_TEXT, _BINARY],
+    )
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise pg_errors.error_from_result(result)
+    if not in_transaction:
+        # Outside a transaction the insert committed itself.
+        return
+    result = pgconn.exec_(b"COMMIT")
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise pg_errors.error_from_result(result)

@@ -134,3 +134,70 @@ class TestFailClosed:
             headers={"Exchange-Purpose": "audit"},
         )
         assert read.status_code == 404
+
+    @pytest.mark.parametrize("path", ["/api/v1/records", "read"])
+    def test_an_entry_the_database_refuses_fails_the_request(
+        self, app: Flask, world: World, path: str
+    ) -> None:
+        caller = world.agency("police")
+        stored = caller.envelope("broker")
+        published = app.test_client().post(
+            "/api/v1/records", json=caller.submission(stored), environ_base=caller.environ()
+        )
+        assert published.status_code == 201
+        envelope = caller.envelope("broker")
+        with app.app_context():
+            _refuse_entries(db.session.connection().dialect.name, refuse=True)
+        try:
+            client = app.test_client()
+            if path == "read":
+                response = client.get(
+                    f"/api/v1/records/{stored['id']}",
+                    environ_base=caller.environ(),
+                    headers={"Exchange-Purpose": "audit"},
+                )
+            else:
+                response = client.post(
+                    path, json=caller.submission(envelope), environ_base=caller.environ()
+                )
+        finally:
+            with app.app_context():
+                _refuse_entries(db.session.connection().dialect.name, refuse=False)
+        assert response.status_code == 503
+        assert response.get_json()["code"] == "audit_unavailable"
+        read = app.test_client().get(
+            f"/api/v1/records/{envelope['id']}",
+            environ_base=caller.environ(),
+            headers={"Exchange-Purpose": "audit"},
+        )
+        assert read.status_code == 404
+
+
+def _refuse_entries(dialect: str, *, refuse: bool) -> None:
+    """A trigger that makes the database itself refuse every new audit entry."""
+    if dialect == "sqlite":
+        statements = (
+            [
+                "CREATE TRIGGER refuse_entries BEFORE INSERT ON audit_entry "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            ]
+            if refuse
+            else ["DROP TRIGGER refuse_entries"]
+        )
+    else:
+        statements = (
+            [
+                "CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
+                "CREATE TRIGGER refuse_entries BEFORE INSERT ON audit_entry "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_entries()",
+            ]
+            if refuse
+            else [
+                "DROP TRIGGER refuse_entries ON audit_entry",
+                "DROP FUNCTION refuse_entries()",
+            ]
+        )
+    for statement in statements:
+        db.session.execute(text(statement))
+    db.session.commit()
