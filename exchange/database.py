@@ -9,6 +9,7 @@ from typing import IO, Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import scoped_session
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -52,6 +53,30 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         # Concurrent writers of the same rows are still kept apart by unique constraints.
         if _writes(statement):
             begin_immediate(connection.connection.driver_connection)
+
+
+def release_between_reads(session: Any) -> None:
+    """On SQLite, hand the process's one pooled connection back while the request computes.
+
+    Reads run in autocommit there, each its own snapshot, so a request that has only read
+    loses nothing by giving the connection back: other threads read and write on it while
+    this one parses, validates and checks signatures (Ed25519 runs outside the GIL), and
+    the next statement takes it again. Nothing is released once a write has begun or the
+    session holds changes. PostgreSQL keeps its transaction: its pool has a connection
+    per thread.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.is_active or session.new or session.dirty or session.deleted:
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        connection = session.connection()
+        if connection.connection.driver_connection.in_transaction:
+            return
+    session.close()
 
 
 def begin_immediate(driver_connection: Any) -> None:

@@ -16,6 +16,8 @@ from exchange.agencies.policy import policy_from_row
 from exchange.agencies.service import system_actor
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
+from exchange.database import release_between_reads
+from exchange.extensions import db
 from exchange.pki.service import identify_certificate
 from exchange.problems import Problem
 
@@ -96,3 +98,5 @@ def authenticate_system() -> Actor:
 def require_system() -> None:
     """``before_request`` hook of the API blueprints."""
     authenticate_system()
+    # The body is parsed and checked next, which needs no database.
+    release_between_reads(db.session)

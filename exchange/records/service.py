@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from exchange.agencies.policy import Policy, current_policy
 from exchange.auth.actor import Actor
 from exchange.clock import parse_rfc3339, rfc3339
+from exchange.database import release_between_reads
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
@@ -133,14 +134,17 @@ def publish_records(
         raise Problem(
             422, "schema_invalid", "The record does not match its schema", errors=schema_errors
         )
-    connection = db.session.connection()
-    states = load_states(connection, (e["id"] for e in envelopes))
+    states = load_states(db.session.connection(), (e["id"] for e in envelopes))
+    keys = KeyCache(db.session.connection)
+    keys.prefetch(s.signature for s in submissions)
+    # What the checks need is read; they run without holding a connection.
+    release_between_reads(db.session)
     batch = PublishBatch(
         context=context,
         policy=current_policy(),
-        connection=connection,
+        connect=db.session.connection,
         states=states,
-        keys=KeyCache(connection),
+        keys=keys,
     )
     results = []
     for submission, envelope in zip(submissions, envelopes, strict=True):
@@ -156,7 +160,7 @@ def publish_records(
             replace(r, receipt=receipts[r.record_id, r.version]) if not r.receipt else r
             for r in results
         ]
-        batch.writes.write(connection, states)
+        batch.writes.write(db.session.connection(), states)
     return results
 
 
@@ -166,7 +170,7 @@ class PublishBatch:
 
     context: PublishContext
     policy: Policy
-    connection: Connection
+    connect: Callable[[], Connection]
     states: dict[str, RecordState]
     keys: KeyCache
     writes: PendingWrites = field(default_factory=PendingWrites)
@@ -230,7 +234,7 @@ class PublishBatch:
                     "This record belongs to another agency or type.",
                 )
             if version <= state.version:
-                sha256, receipt = stored_version(self.connection, state, version)
+                sha256, receipt = stored_version(self.connect(), state, version)
                 if sha256 == digest:
                     # The same version again: idempotent, the original receipt (signed
                     # at the end of this request if the first copy is in it too).

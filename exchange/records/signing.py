@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,13 +70,23 @@ def _refuse(code: str, title: str, detail: str) -> Problem:
 class KeyCache:
     """Key rows read once per request: a batch is usually signed by one key."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    def __init__(self, connect: Callable[[], Connection]) -> None:
+        self._connect = connect
         self._rows: dict[str, Any] = {}
+
+    def prefetch(self, signatures: Iterable[Any]) -> None:
+        """Read now the keys that ``signatures`` name, so the checks need no connection."""
+        for signature in signatures:
+            try:
+                kid = read_header(signature).kid if isinstance(signature, str) else None
+            except key_errors.Error:
+                continue
+            if kid is not None:
+                self.get(kid)
 
     def get(self, kid: str) -> Any:
         if kid not in self._rows:
-            self._rows[kid] = self._connection.execute(_FIND_KEY, {"kid": kid}).first()
+            self._rows[kid] = self._connect().execute(_FIND_KEY, {"kid": kid}).first()
         return self._rows[kid]
 
 
