@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
 
 from audit.merkle import leaf_hash
 from exchange.trail.projection import entry_targets, leaf_projection
@@ -203,11 +203,14 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
     return Stretch(first, bytes(digests), None)
 
 
+# A worker process's engine, kept for the stretches it checks after its first.
+_engines: dict[str, Engine] = {}
+
+
 def check_leaves_at(url: str, first: int, stop: int, batch: int) -> Stretch:
     """:func:`check_leaves` on a connection of its own, for a worker process."""
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            return check_leaves(connection, first=first, stop=stop, batch=batch)
-    finally:
-        engine.dispose()
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = create_engine(url, poolclass=StaticPool)
+    with engine.connect() as connection:
+        return check_leaves(connection, first=first, stop=stop, batch=batch)

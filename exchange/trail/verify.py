@@ -35,8 +35,10 @@ _leaf = AuditLeaf.__table__
 _checkpoint = AuditCheckpoint.__table__
 
 _LOOKAHEAD = 4096
-# Leaves checked per call: what one worker process takes on at a time.
-_STRETCH = 50_000
+# Leaves checked per call: what one worker process takes on at a time. Small enough that
+# the workers finish together, large enough to hold several reads of ``batch`` leaves,
+# each read while the one before is checked.
+_STRETCH = 16_384
 
 
 @dataclass
@@ -85,7 +87,7 @@ def verify_log(
     *,
     verifier: NoteVerifier,
     progress: Callable[[int], None] | None = None,
-    batch: int = 20_000,
+    batch: int = 4_096,
     workers: int = 1,
     parallel_from: int = 200_000,
     hole_window: timedelta = timedelta(minutes=5),
