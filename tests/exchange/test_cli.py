@@ -75,8 +75,9 @@ class TestAdministration:
         assert result.exit_code == 0, result.output
         kid = thumbprint(public_jwk(key))
         assert kid in result.output
+        # A thumbprint may start with "-": after "--" it is never read as an option.
         result = runner.invoke(
-            args=["key", "revoke", kid, "--compromised-at", "2026-01-01T00:00:00"]
+            args=["key", "revoke", "--compromised-at", "2026-01-01T00:00:00", "--", kid]
         )
         assert result.exit_code == 0, result.output
         assert last_entry(app)["action"] == "admin.key.revoke"
