@@ -18,7 +18,7 @@ import random
 import sqlite3
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -149,42 +149,54 @@ def _bare_write_times(instance: Instance, count: int) -> list[float]:
     any durable write to this database costs, beside the exchange's audit write."""
     entries = list(_entries(count))
     times: list[float] = []
+    with _bare_writer(instance) as write:
+        for entry in entries:
+            started = time.perf_counter()
+            write(entry["id"], entry["canonical"])
+            times.append(time.perf_counter() - started)
+    return times
+
+
+@contextmanager
+def _bare_writer(instance: Instance) -> Iterator[Callable[[str, bytes], None]]:
+    """A function that inserts one row into a scratch table and commits, for the block."""
     if instance.dialect == "sqlite":
         raw: Any = sqlite3.connect(instance.sqlite_path, isolation_level=None)
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute("PRAGMA synchronous=NORMAL")
         raw.execute(_BARE_WRITE_TABLE["sqlite"])
+
+        def write_sqlite(entry_id: str, canonical: bytes) -> None:
+            raw.execute("BEGIN IMMEDIATE")
+            raw.execute(
+                "INSERT INTO bench_bare_entry (id, canonical) VALUES (?, ?)",
+                (entry_id, canonical),
+            )
+            raw.commit()
+
         try:
-            for entry in entries:
-                started = time.perf_counter()
-                raw.execute("BEGIN IMMEDIATE")
-                raw.execute(
-                    "INSERT INTO bench_bare_entry (id, canonical) VALUES (?, ?)",
-                    (entry["id"], entry["canonical"]),
-                )
-                raw.commit()
-                times.append(time.perf_counter() - started)
+            yield write_sqlite
         finally:
             raw.execute("DROP TABLE bench_bare_entry")
             raw.close()
-        return times
+        return
     with instance.connect_postgres() as connection:
         connection.execute(_BARE_WRITE_TABLE["postgresql"])
         connection.commit()
+
+        def write_postgres(entry_id: str, canonical: bytes) -> None:
+            with connection.pipeline():
+                connection.execute(
+                    "INSERT INTO bench_bare_entry (id, canonical) VALUES (%s, %s)",
+                    (entry_id, canonical),
+                )
+                connection.commit()
+
         try:
-            for entry in entries:
-                started = time.perf_counter()
-                with connection.pipeline():
-                    connection.execute(
-                        "INSERT INTO bench_bare_entry (id, canonical) VALUES (%s, %s)",
-                        (entry["id"], entry["canonical"]),
-                    )
-                    connection.commit()
-                times.append(time.perf_counter() - started)
+            yield write_postgres
         finally:
             connection.execute("DROP TABLE bench_bare_entry")
             connection.commit()
-    return times
 
 
 def _entries(count: int) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import IO, Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import Session
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def configure_engine(app: Flask, engine: Engine) -> None:
             begin_immediate(connection.connection.driver_connection)
 
 
-def release_between_reads(session: Any) -> None:
+def release_between_reads(session: Session) -> None:
     """On SQLite, hand the process's one pooled connection back while the request computes.
 
     Reads run in autocommit there, each its own snapshot, so a request that has only read
@@ -65,16 +65,14 @@ def release_between_reads(session: Any) -> None:
     session holds changes. PostgreSQL keeps its transaction: its pool has a connection
     per thread.
     """
-    if isinstance(session, scoped_session):
-        session = session()
     if not session.is_active or session.new or session.dirty or session.deleted:
         return
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         return
     if session.in_transaction():
-        connection = session.connection()
-        if connection.connection.driver_connection.in_transaction:
+        driver: Any = session.connection().connection.driver_connection
+        if driver.in_transaction:
             return
     session.close()
 

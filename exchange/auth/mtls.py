@@ -99,4 +99,4 @@ def require_system() -> None:
     """``before_request`` hook of the API blueprints."""
     authenticate_system()
     # The body is parsed and checked next, which needs no database.
-    release_between_reads(db.session)
+    release_between_reads(db.session())

@@ -138,7 +138,7 @@ def publish_records(
     keys = KeyCache(db.session.connection)
     keys.prefetch(s.signature for s in submissions)
     # What the checks need is read; they run without holding a connection.
-    release_between_reads(db.session)
+    release_between_reads(db.session())
     batch = PublishBatch(
         context=context,
         policy=current_policy(),

@@ -27,7 +27,7 @@ class TestRelease:
         with app.app_context():
             db.session.execute(text("SELECT count(*) FROM agency")).scalar()
             assert _checked_out(app) == 1
-            release_between_reads(db.session)
+            release_between_reads(db.session())
             assert _checked_out(app) == 0
             # The next statement takes it again.
             db.session.execute(text("SELECT 1")).scalar()
@@ -38,7 +38,7 @@ class TestRelease:
         with app.app_context():
             db.session.execute(text("CREATE TEMP TABLE scratch (x INTEGER)"))
             db.session.execute(text("INSERT INTO scratch VALUES (1)"))
-            release_between_reads(db.session)
+            release_between_reads(db.session())
             assert _checked_out(app) == 1
             assert db.session.execute(text("SELECT x FROM scratch")).scalar() == 1
             db.session.rollback()
@@ -50,7 +50,7 @@ class TestRelease:
         with app.app_context():
             db.session.execute(text("SELECT 1")).scalar()
             db.session.add(Agency(id="pending-agency", kind="police", name_ja="x", name_en="x"))
-            release_between_reads(db.session)
+            release_between_reads(db.session())
             assert _checked_out(app) == 1
             db.session.rollback()
             db.session.remove()
