@@ -26,7 +26,7 @@ from typing import Any
 from flask import Flask
 
 from exchange import create_app
-from exchange.serving import ExchangeServer
+from exchange.serving import ExchangeServer, settle_collector
 
 
 class ProfiledApp:
@@ -131,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ui_port=options.ui_port,
         threads=options.threads,
     )
+    settle_collector()
     server.start()
     print(f"API (mutual TLS): https://{server.host}:{server.api.port}/api/v1/", flush=True)
     stopping = threading.Event()

@@ -17,7 +17,7 @@ from exchange.cli.operator import operator_action
 from exchange.extensions import db
 from exchange.feeds.running import PushThread
 from exchange.pki.vault import create_vault, load_vault
-from exchange.serving import ExchangeServer
+from exchange.serving import ExchangeServer, settle_collector
 from exchange.trail.privileges import grant_application_role
 from exchange.trail.running import IntegratorThread, build_integrator
 
@@ -94,6 +94,7 @@ def serve_command(
         threads=threads or config["EXCHANGE_SERVER_THREADS"],
         reuse_port=reuse_port,
     )
+    settle_collector()
     server.start()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     background: list[IntegratorThread | PushThread] = []
