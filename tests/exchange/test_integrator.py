@@ -226,6 +226,25 @@ class TestTamper:
         assert [(f.kind, f.seq) for f in report.findings] == [("modified", 4)]
         assert "purpose" in report.findings[0].detail
 
+    @pytest.mark.parametrize(
+        ("column", "value"),
+        [
+            ("recorded_at", "'2001-02-03 04:05:06'"),
+            ("actor_agency", "'someone-else'"),
+            ("status", "299"),
+            ("action", "'record.search'"),
+        ],
+    )
+    def test_each_changed_column_is_named(
+        self, fresh: Flask, caller: AgencySystem, column: str, value: str
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        sql(fresh, f"UPDATE audit_leaf SET {column} = {value} WHERE entry_seq = 6")
+        report = verify(fresh)
+        assert [(f.kind, f.seq) for f in report.findings] == [("modified", 6)]
+        assert column in report.findings[0].detail
+
     def test_a_deleted_entry_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
         checkpointed_log(fresh, caller)
         drop_triggers(fresh)
@@ -297,6 +316,24 @@ class TestTamper:
         checkpointed_log(fresh, caller)
         drop_triggers(fresh)
         sql(fresh, "UPDATE audit_target SET version = 7 WHERE leaf_index = 5")
+        report = verify(fresh)
+        assert [(f.kind, f.index) for f in report.findings] == [("modified", 5)]
+        assert "targets" in report.findings[0].detail
+
+    @pytest.mark.parametrize("change", ["added", "removed"])
+    def test_a_record_target_added_or_removed_is_named(
+        self, fresh: Flask, caller: AgencySystem, change: str
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        if change == "added":
+            sql(
+                fresh,
+                "INSERT INTO audit_target SELECT leaf_index, record_id, version + 1 "
+                "FROM audit_target WHERE leaf_index = 5",
+            )
+        else:
+            sql(fresh, "DELETE FROM audit_target WHERE leaf_index = 5")
         report = verify(fresh)
         assert [(f.kind, f.index) for f in report.findings] == [("modified", 5)]
         assert "targets" in report.findings[0].detail
