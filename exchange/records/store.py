@@ -51,20 +51,53 @@ _FIND_VERSION = select(_version.c.sha256, _version.c.receipt).where(
 _INSERT_RECORD = _record.insert().returning(_record.c.pk, _record.c.id)
 _UPDATE_RECORD = _record.update().where(_record.c.pk == bindparam("record_pk"))
 _DELETE_AUDIENCE = _audience.delete().where(_audience.c.record_pk == bindparam("record_pk"))
-_INSERT_AUDIENCE = _audience.insert()
 _DELETE_CARDS = _card.delete().where(_card.c.record_pk == bindparam("record_pk"))
-_INSERT_CARDS = _card.insert()
 _DELETE_GRAMS = _gram.delete().where(_gram.c.record_pk == bindparam("record_pk"))
-# Straight to the driver's executemany: a batch writes thousands of grams, and SQLAlchemy's
-# per-row parameter handling would double their cost inside the write lock.
-_INSERT_GRAMS = {
-    "qmark": "INSERT INTO record_gram (gram, record_pk) VALUES (?, ?)",
-    "format": "INSERT INTO record_gram (gram, record_pk) VALUES (%s, %s)",
-    "pyformat": "INSERT INTO record_gram (gram, record_pk) VALUES (%s, %s)",
-}
 _DELETE_TAGS = _tag.delete().where(_tag.c.record_pk == bindparam("record_pk"))
-_INSERT_TAGS = _tag.insert()
 _INSERT_VERSION = _version.insert()
+
+
+@dataclass(frozen=True)
+class _IndexRows:
+    """The insert of a record's index rows (audience, cards, tags, grams), for many records.
+
+    A record has dozens of grams and tags, so these rows go straight to the driver:
+    SQLAlchemy's per-row parameter handling would double their cost inside the write lock.
+    SQLite's executemany is a loop in C; PostgreSQL's sends one statement per row, so there
+    the rows go as one array per column through a single ``unnest``.
+    """
+
+    sqlite: str
+    postgresql: str
+
+    def insert(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if connection.dialect.name == "postgresql":
+            columns = tuple(list(column) for column in zip(*rows, strict=True))
+            connection.exec_driver_sql(self.postgresql, columns)
+        else:
+            connection.exec_driver_sql(self.sqlite, rows)
+
+
+_AUDIENCE_ROWS = _IndexRows(
+    "INSERT INTO record_audience (record_pk, agency_id) VALUES (?, ?)",
+    "INSERT INTO record_audience (record_pk, agency_id) "
+    "SELECT * FROM unnest(%s::integer[], %s::text[])",
+)
+_CARD_ROWS = _IndexRows(
+    "INSERT INTO record_card (record_pk, token) VALUES (?, ?)",
+    "INSERT INTO record_card (record_pk, token) SELECT * FROM unnest(%s::integer[], %s::text[])",
+)
+_TAG_ROWS = _IndexRows(
+    "INSERT INTO record_tag (kind, value, record_pk) VALUES (?, ?, ?)",
+    "INSERT INTO record_tag (kind, value, record_pk) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::integer[])",
+)
+_GRAM_ROWS = _IndexRows(
+    "INSERT INTO record_gram (gram, record_pk) VALUES (?, ?)",
+    "INSERT INTO record_gram (gram, record_pk) SELECT * FROM unnest(%s::text[], %s::integer[])",
+)
 
 # SQLite allows 32,766 bound parameters per statement; stay far below.
 _CHUNK = 500
@@ -170,34 +203,38 @@ class PendingWrites:
             # follows the record row by itself).
             connection.execute(_DELETE_GRAMS, [{"record_pk": s.pk} for s in existing])
             connection.execute(_DELETE_TAGS, [{"record_pk": s.pk} for s in existing])
-        audience_rows = [
-            {"record_pk": states[record_id].pk, "agency_id": agency}
-            for record_id, audience in self.audiences.items()
-            for agency in audience or ()
-        ]
-        if audience_rows:
-            connection.execute(_INSERT_AUDIENCE, audience_rows)
-        card_rows = [
-            {"record_pk": states[record_id].pk, "token": token}
-            for record_id, tokens in self.cards.items()
-            for token in tokens
-        ]
-        if card_rows:
-            connection.execute(_INSERT_CARDS, card_rows)
-        tag_rows = [
-            {"kind": kind, "value": value, "record_pk": states[record_id].pk}
-            for record_id, tags in self.tags.items()
-            for kind, value in tags
-        ]
-        if tag_rows:
-            connection.execute(_INSERT_TAGS, tag_rows)
-        gram_rows = [
-            (gram, states[record_id].pk)
-            for record_id, grams in self.grams.items()
-            for gram in grams
-        ]
-        if gram_rows:
-            connection.exec_driver_sql(_INSERT_GRAMS[connection.dialect.paramstyle], gram_rows)
+        _AUDIENCE_ROWS.insert(
+            connection,
+            [
+                (states[record_id].pk, agency)
+                for record_id, audience in self.audiences.items()
+                for agency in audience or ()
+            ],
+        )
+        _CARD_ROWS.insert(
+            connection,
+            [
+                (states[record_id].pk, token)
+                for record_id, tokens in self.cards.items()
+                for token in tokens
+            ],
+        )
+        _TAG_ROWS.insert(
+            connection,
+            [
+                (kind, value, states[record_id].pk)
+                for record_id, tags in self.tags.items()
+                for kind, value in tags
+            ],
+        )
+        _GRAM_ROWS.insert(
+            connection,
+            [
+                (gram, states[record_id].pk)
+                for record_id, grams in self.grams.items()
+                for gram in grams
+            ],
+        )
         connection.execute(
             _INSERT_VERSION,
             [{"record_pk": states[record_id].pk, **row} for record_id, row in self.versions],
