@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_API_PORT": 8443,
     "EXCHANGE_UI_PORT": 8444,
     "EXCHANGE_SERVER_THREADS": 16,
+    # Requests in the application at once, per process (exchange.admission); None: two
+    # per core.
+    "EXCHANGE_ACTIVE_REQUESTS": None,
     "EXCHANGE_SEARCH_PAGE_SIZE": 50,
     # The audit log's integrator: "inline" runs it in the server process (one at a time,
     # under a lock); "off" leaves it to `exchange integrator` processes.
@@ -89,6 +92,7 @@ _ENVIRONMENT = {
     "EXCHANGE_API_PORT": int,
     "EXCHANGE_UI_PORT": int,
     "EXCHANGE_SERVER_THREADS": int,
+    "EXCHANGE_ACTIVE_REQUESTS": int,
     "EXCHANGE_MAX_BODY_BYTES": int,
     "EXCHANGE_LOG_ORIGIN": str,
     "EXCHANGE_INTEGRATOR": str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import os
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from flask import Flask
 
+from exchange.admission import Admission
 from exchange.auth.mtls import CLIENT_CERT_FINGERPRINT
 from exchange.pki.vault import Vault, load_vault
 
@@ -108,13 +110,18 @@ class ExchangeServer:
     # Several processes may bind the same ports (SO_REUSEPORT): the kernel spreads
     # connections over them, and each process brings its own core past the GIL.
     reuse_port: bool = False
+    # Requests let into the application at once, over both listeners (exchange.admission);
+    # by default two per core.
+    active_requests: int | None = None
     listeners: list[Listener] = field(default_factory=list)
+    admission: Admission | None = None
 
     def _listener(self, name: str, port: int, *, mutual: bool) -> Listener:
         vault = load_vault(self.app)
+        assert self.admission is not None
         server = wsgi.Server(
             (self.host, port),
-            self.app,
+            self.admission,
             numthreads=self.threads,
             server_name=self.app.config["EXCHANGE_NAME"],
             timeout=30,
@@ -127,6 +134,15 @@ class ExchangeServer:
         return Listener(name=name, server=server)
 
     def start(self) -> None:
+        config = self.app.config
+        slots = (
+            self.active_requests
+            or config.get("EXCHANGE_ACTIVE_REQUESTS")
+            or 2 * (os.cpu_count() or 1)
+        )
+        self.admission = Admission(
+            self.app, slots=int(slots), max_body=config.get("MAX_CONTENT_LENGTH")
+        )
         self.listeners = [
             self._listener("api", self.api_port, mutual=True),
             self._listener("ui", self.ui_port, mutual=False),

@@ -10,6 +10,7 @@ from flask import Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
+from exchange.admission import waiting_aside
 from exchange.agencies.policy import current_policy
 from exchange.auth.mtls import require_system
 from exchange.extensions import db
@@ -234,7 +235,8 @@ def _long_poll(subscription: Any, after: int, limit: int, wait: float) -> EventP
         after = page.next_cursor
         # Let the connection go while waiting: on SQLite there is one per process.
         db.session.rollback()
-        wait_for_feed(generation, min(remaining, _RECHECK_SECONDS))
+        with waiting_aside():
+            wait_for_feed(generation, min(remaining, _RECHECK_SECONDS))
 
 
 @bp.route("/<string:subscription_id>/ack", methods=["POST"])
