@@ -2,17 +2,17 @@
 
 Most documents the exchange canonicalizes — record envelopes, receipts, audit entries —
 hold only ASCII object keys, strings, safe integers, booleans and nulls. For those, RFC
-8785 coincides with the standard library's compact, key-sorted, non-ASCII-preserving
-``json.dumps``: key order by UTF-16 code units equals order by code points for ASCII keys
-(§3.2.3), integers serialize as ECMAScript does within ±2^53 (§3.2.2.3), and strings are
-escaped alike (only ``"``, ``\\`` and controls; controls as ``\\b \\t \\n \\f \\r`` or
-lowercase ``\\u00xx``, §3.2.2.2). Such documents take that C-speed path after a check of
-their shape; everything else goes through the ``rfc8785`` reference implementation.
+8785 coincides with orjson's compact, key-sorted output: key order by UTF-16 code units
+equals order by code points for ASCII keys (§3.2.3), integers serialize as ECMAScript does
+within ±2^53 (§3.2.2.3), and strings are escaped alike (only ``"``, ``\\`` and controls;
+controls as ``\\b \\t \\n \\f \\r`` or lowercase ``\\u00xx``, §3.2.2.2), with non-ASCII
+characters written as UTF-8. Such documents take that native path after a check of their
+shape; everything else goes through the ``rfc8785`` reference implementation.
 """
 
-import json
 from typing import Any, cast
 
+import orjson
 import rfc8785
 
 from keys.errors import CanonicalizationError
@@ -21,9 +21,6 @@ __all__ = ["canonicalize"]
 
 _SAFE_INTEGER = 2**53 - 1
 _MAX_FAST_NODES = 100_000
-_encode = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-).encode
 
 
 def _fast_path_applies(value: object) -> bool:
@@ -67,8 +64,9 @@ def canonicalize(value: object) -> bytes:
     """
     if _fast_path_applies(value):
         try:
-            return _encode(value).encode("utf-8")
-        except (UnicodeEncodeError, RecursionError):
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            # A lone surrogate, or nesting past orjson's limit: the reference path decides.
             pass
     try:
         return rfc8785.dumps(cast(Any, value))
