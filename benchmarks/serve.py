@@ -29,6 +29,19 @@ from exchange import create_app
 from exchange.serving import ExchangeServer, settle_collector
 
 
+def _run_to_end(
+    application: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_response: Any
+) -> list[bytes]:
+    """Call a WSGI application and take its whole body, so that all its work is done."""
+    result = application(environ, start_response)
+    try:
+        return list(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
 class ProfiledApp:
     """A WSGI wrapper that profiles each request in its thread's own profiler."""
 
@@ -51,13 +64,7 @@ class ProfiledApp:
         profiler = self._profiler()
         profiler.enable()
         try:
-            result = self.app(environ, start_response)
-            try:
-                return list(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            return _run_to_end(self.app, environ, start_response)
         finally:
             profiler.disable()
 
@@ -98,13 +105,9 @@ class AuditTimer:
     ) -> Callable[..., list[bytes]]:
         def timed(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             started = time.perf_counter()
-            result = application(environ, start_response)
             try:
-                return list(result)
+                return _run_to_end(application, environ, start_response)
             finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
                 self.requests.append(time.perf_counter() - started)
 
         return timed
