@@ -32,7 +32,6 @@ class Admission:
         if slots < 1:
             raise ValueError("at least one request must be let in")
         self.application = application
-        self.slots = slots
         self.max_body = max_body
         self._turns = threading.BoundedSemaphore(slots)
 

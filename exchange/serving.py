@@ -114,14 +114,12 @@ class ExchangeServer:
     # by default two per core.
     active_requests: int | None = None
     listeners: list[Listener] = field(default_factory=list)
-    admission: Admission | None = None
 
-    def _listener(self, name: str, port: int, *, mutual: bool) -> Listener:
+    def _listener(self, name: str, port: int, *, mutual: bool, application: Admission) -> Listener:
         vault = load_vault(self.app)
-        assert self.admission is not None
         server = wsgi.Server(
             (self.host, port),
-            self.admission,
+            application,
             numthreads=self.threads,
             server_name=self.app.config["EXCHANGE_NAME"],
             timeout=30,
@@ -140,12 +138,11 @@ class ExchangeServer:
             or config.get("EXCHANGE_ACTIVE_REQUESTS")
             or 2 * (os.cpu_count() or 1)
         )
-        self.admission = Admission(
-            self.app, slots=int(slots), max_body=config.get("MAX_CONTENT_LENGTH")
-        )
+        # One admission for both listeners: they share the process's cores.
+        admission = Admission(self.app, slots=int(slots), max_body=config.get("MAX_CONTENT_LENGTH"))
         self.listeners = [
-            self._listener("api", self.api_port, mutual=True),
-            self._listener("ui", self.ui_port, mutual=False),
+            self._listener("api", self.api_port, mutual=True, application=admission),
+            self._listener("ui", self.ui_port, mutual=False, application=admission),
         ]
         for listener in self.listeners:
             listener.server.prepare()

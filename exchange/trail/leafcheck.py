@@ -82,12 +82,11 @@ def _utc(value: Any) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _projection_agrees(row: Sequence[Any], document: dict[str, Any], aware_times: bool) -> bool:
+def _projection_agrees(row: Sequence[Any], document: dict[str, Any]) -> bool:
     """True when the leaf's query columns and id say exactly what the entry's bytes say.
 
     The common case, decided in one expression; anything else goes to
-    :func:`_projection_mismatch`, which normalises times and names the column. PostgreSQL
-    hands back aware times, which compare with the entry's parsed ``Z`` time as they are.
+    :func:`_projection_mismatch`, which names the column.
     """
     actor = document.get("actor") or {}
     return bool(
@@ -100,8 +99,7 @@ def _projection_agrees(row: Sequence[Any], document: dict[str, Any], aware_times
         and row[9] == document.get("purpose")
         and row[10] == actor.get("user")
         and row[_ID] == document.get("id")
-        and aware_times
-        and row[2] == datetime.fromisoformat(document["time"])
+        and _utc(row[2]) == _utc(document["time"])
     )
 
 
@@ -204,7 +202,6 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
     """Check leaves ``[first, stop)``; stop at the first that is wrong."""
     digests = bytearray()
     expected = first
-    aware_times = connection.dialect.name == "postgresql"
     for row, targets in _rows(connection, batch, first=first, stop=stop):
         index, seq = row[0], row[_SEQ]
         if index != expected:
@@ -219,9 +216,7 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
         try:
             document = orjson.loads(canonical)
             mismatch = (
-                None
-                if _projection_agrees(row, document, aware_times)
-                else _projection_mismatch(row, document)
+                None if _projection_agrees(row, document) else _projection_mismatch(row, document)
             )
             if mismatch is None and not _targets_agree(document, targets):
                 mismatch = "the record targets stored for it differ from the entry's bytes"

@@ -13,7 +13,7 @@ import requests
 from cheroot import wsgi
 from flask import Flask
 
-from exchange.admission import Admission, waiting_aside
+from exchange.admission import ENVIRON_KEY, Admission, waiting_aside
 
 
 class _Probe:
@@ -119,7 +119,7 @@ class TestTurns:
         release = threading.Event()
 
         def waiter() -> None:
-            with app.test_request_context(environ_base={"exchange.admission": admission}):
+            with app.test_request_context(environ_base={ENVIRON_KEY: admission}):
                 with admission._turns:
                     with waiting_aside():
                         entered.set()
