@@ -8,7 +8,7 @@ own (a verification reads every row of the log, and parsing is the costly part).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,7 +82,27 @@ def _utc(value: Any) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _projection_agrees(row: Sequence[Any], document: dict[str, Any]) -> bool:
+def _stored_text(written: str) -> str:
+    """An entry's ``...THH:MM:SS[.f]Z`` time as SQLite holds it: ``... HH:MM:SS.ffffff``."""
+    fraction = written[20:-1]
+    return f"{written[:10]} {written[11:19]}.{fraction:0<6}"
+
+
+def _same_text_time(stored: Any, written: str) -> bool:
+    # SQLite: the column is text, written from the entry's time in one fixed form, so the
+    # two agree exactly when the texts do.
+    return bool(stored == _stored_text(written))
+
+
+def _same_aware_time(stored: Any, written: str) -> bool:
+    # PostgreSQL: the column comes back as an aware time, and compares with the parsed one.
+    return bool(stored == datetime.fromisoformat(written))
+
+
+TimeCheck = Callable[[Any, str], bool]
+
+
+def _projection_agrees(row: Sequence[Any], document: dict[str, Any], same_time: TimeCheck) -> bool:
     """True when the leaf's query columns and id say exactly what the entry's bytes say.
 
     The common case, decided in one expression; anything else goes to
@@ -99,7 +119,7 @@ def _projection_agrees(row: Sequence[Any], document: dict[str, Any]) -> bool:
         and row[9] == document.get("purpose")
         and row[10] == actor.get("user")
         and row[_ID] == document.get("id")
-        and _utc(row[2]) == _utc(document["time"])
+        and same_time(row[2], document["time"])
     )
 
 
@@ -202,6 +222,7 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
     """Check leaves ``[first, stop)``; stop at the first that is wrong."""
     digests = bytearray()
     expected = first
+    same_time = _same_aware_time if connection.dialect.name == "postgresql" else _same_text_time
     for row, targets in _rows(connection, batch, first=first, stop=stop):
         index, seq = row[0], row[_SEQ]
         if index != expected:
@@ -216,7 +237,9 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
         try:
             document = orjson.loads(canonical)
             mismatch = (
-                None if _projection_agrees(row, document) else _projection_mismatch(row, document)
+                None
+                if _projection_agrees(row, document, same_time)
+                else _projection_mismatch(row, document)
             )
             if mismatch is None and not _targets_agree(document, targets):
                 mismatch = "the record targets stored for it differ from the entry's bytes"
