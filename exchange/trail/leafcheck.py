@@ -8,7 +8,7 @@ own (a verification reads every row of the log, and parsing is the costly part).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +37,7 @@ _DERIVED = (
 # Read through the driver, untouched by SQLAlchemy's result processing: a verification
 # reads every row of the log, and per-row processing would cost more than the hashing.
 _LEAVES_SQL = (
-    "SELECT l.leaf_index, l.entry_seq, l.recorded_at, l.action, l.outcome, l.status, "
+    "SELECT l.leaf_index, l.entry_seq, {time}, l.action, l.outcome, l.status, "
     "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user, "
     "e.seq, e.id, e.canonical FROM audit_leaf l "
     "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
@@ -48,6 +48,12 @@ _TARGETS_SQL = (
     "WHERE leaf_index >= {mark} AND leaf_index <= {mark}"
 )
 _SEQ, _ID, _CANONICAL = 11, 12, 13
+# A leaf's time comes back as text in the one form SQLite stores it in, so that either
+# database's rows compare with the entry's bytes alike, without parsing a time per leaf.
+_TIME_TEXT = {
+    "sqlite": "l.recorded_at",
+    "postgresql": "to_char(l.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+}
 
 
 @dataclass(frozen=True)
@@ -88,21 +94,13 @@ def _stored_text(written: str) -> str:
     return f"{written[:10]} {written[11:19]}.{fraction:0<6}"
 
 
-def _same_text_time(stored: Any, written: str) -> bool:
-    # SQLite: the column is text, written from the entry's time in one fixed form, so the
-    # two agree exactly when the texts do.
-    return bool(stored == _stored_text(written))
+def _same_time(stored: str, written: str) -> bool:
+    # The column's text is written from the entry's time in one fixed form, so the two
+    # agree exactly when the texts do.
+    return stored == _stored_text(written)
 
 
-def _same_aware_time(stored: Any, written: str) -> bool:
-    # PostgreSQL: the column comes back as an aware time, and compares with the parsed one.
-    return bool(stored == datetime.fromisoformat(written))
-
-
-TimeCheck = Callable[[Any, str], bool]
-
-
-def _projection_agrees(row: Sequence[Any], document: dict[str, Any], same_time: TimeCheck) -> bool:
+def _projection_agrees(row: Sequence[Any], document: dict[str, Any]) -> bool:
     """True when the leaf's query columns and id say exactly what the entry's bytes say.
 
     The common case, decided in one expression; anything else goes to
@@ -119,7 +117,7 @@ def _projection_agrees(row: Sequence[Any], document: dict[str, Any], same_time: 
         and row[9] == document.get("purpose")
         and row[10] == actor.get("user")
         and row[_ID] == document.get("id")
-        and same_time(row[2], document["time"])
+        and _same_time(row[2], document["time"])
     )
 
 
@@ -155,7 +153,7 @@ def _rows(
     """Leaves ``[first, stop)`` in order with their entries, and each one's stored targets."""
     postgres = connection.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
-    leaves_sql = _LEAVES_SQL.format(mark=mark)
+    leaves_sql = _LEAVES_SQL.format(mark=mark, time=_TIME_TEXT[connection.dialect.name])
     targets_sql = _TARGETS_SQL.format(mark=mark)
     # PostgreSQL sends rows in its binary format: the entry's bytes as they are, not as hex.
     cursor = (
@@ -222,7 +220,6 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
     """Check leaves ``[first, stop)``; stop at the first that is wrong."""
     digests = bytearray()
     expected = first
-    same_time = _same_aware_time if connection.dialect.name == "postgresql" else _same_text_time
     for row, targets in _rows(connection, batch, first=first, stop=stop):
         index, seq = row[0], row[_SEQ]
         if index != expected:
@@ -237,9 +234,7 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
         try:
             document = orjson.loads(canonical)
             mismatch = (
-                None
-                if _projection_agrees(row, document, same_time)
-                else _projection_mismatch(row, document)
+                None if _projection_agrees(row, document) else _projection_mismatch(row, document)
             )
             if mismatch is None and not _targets_agree(document, targets):
                 mismatch = "the record targets stored for it differ from the entry's bytes"
