@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import select
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ _INSERT_SQLITE = "INSERT INTO audit_entry (id, canonical) VALUES (?, ?)"
 _INSERT_POSTGRES = "INSERT INTO audit_entry (id, canonical) VALUES (%s, %s)"
 _INSERT_LIBPQ = b"INSERT INTO audit_entry (id, canonical) VALUES ($1, $2)"
 _TEXT, _BINARY = 0, 1
+_FORMATS = [_TEXT, _BINARY]
 
 
 def outcome_for(status: int) -> str:
@@ -164,24 +166,52 @@ def insert_entry(
 
 
 def _insert_and_commit_libpq(pgconn: Any, entry_id: str, canonical: bytes) -> None:
-    """The entry and the commit, through libpq itself.
+    """The entry and the commit, through libpq itself, in one round trip.
 
     The last two statements of every request on PostgreSQL: psycopg's cursor and pipeline
     machinery would spend more of the exchange's CPU on them than it takes to build the
-    entry. The bytes go as a binary parameter, the id as text; psycopg reads the
-    transaction state from libpq, so the connection stays consistent for it.
+    entry. Inside a transaction the insert and the COMMIT go together in one libpq
+    pipeline; if the insert fails, the server skips the COMMIT and the transaction is left
+    for the caller to roll back. The bytes go as a binary parameter, the id as text;
+    psycopg reads the transaction state from libpq, so the connection stays consistent
+    for it.
     """
-    in_transaction = pgconn.transaction_status == pq.TransactionStatus.INTRANS
-    result = pgconn.exec_params(
-        _INSERT_LIBPQ,
-        [entry_id.encode("ascii"), canonical],
-        param_formats=[_TEXT, _BINARY],
-    )
-    if result.status != pq.ExecStatus.COMMAND_OK:
-        raise pg_errors.error_from_result(result)
-    if not in_transaction:
-        # Outside a transaction the insert committed itself.
+    parameters = [entry_id.encode("ascii"), canonical]
+    if pgconn.transaction_status != pq.TransactionStatus.INTRANS:
+        # Outside a transaction the insert commits itself.
+        _raise_unless_done(pgconn.exec_params(_INSERT_LIBPQ, parameters, param_formats=_FORMATS))
         return
-    result = pgconn.exec_(b"COMMIT")
+    pgconn.enter_pipeline_mode()
+    try:
+        pgconn.send_query_params(_INSERT_LIBPQ, parameters, param_formats=_FORMATS)
+        pgconn.send_query_params(b"COMMIT", None)
+        pgconn.pipeline_sync()
+        while pgconn.flush():
+            select.select((), (pgconn.socket,), ())
+        results = []
+        ended = False
+        while True:
+            result = pgconn.get_result()
+            if result is None:
+                # Each statement's results end with one None; two in a row mean that
+                # nothing more will come (the connection is gone).
+                if ended:
+                    raise pg_errors.OperationalError("the connection ended mid-pipeline")
+                ended = True
+                continue
+            ended = False
+            if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                break
+            results.append(result)
+    finally:
+        pgconn.exit_pipeline_mode()
+    for result in results:
+        _raise_unless_done(result)
+
+
+def _raise_unless_done(result: Any) -> None:
+    if result.status == pq.ExecStatus.PIPELINE_ABORTED:
+        # Skipped because the statement before it failed, which is raised first.
+        return
     if result.status != pq.ExecStatus.COMMAND_OK:
         raise pg_errors.error_from_result(result)
