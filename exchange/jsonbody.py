@@ -18,20 +18,44 @@ from flask import current_app, request
 from exchange.problems import Problem
 from schemas import errors_from_marshmallow
 
-# Strings, written as the "unrolled loop" so the engine does not alternate per character.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"[\[{][\]}]")
 
 
 def nesting_depth(body: bytes, limit: int) -> int:
     """Depth of brackets outside strings; stops counting once past ``limit``.
 
-    Strings are removed and everything but brackets deleted by C-speed passes, so the
-    Python loop runs over brackets only.
+    Strings are removed and everything but brackets deleted by C-speed passes. In JSON the
+    brackets that remain are balanced, and each pass that deletes every adjacent opening
+    and closing pair (the innermost containers) takes one level off: the passes until
+    nothing is left are the depth. Brackets that do not balance are counted one by one.
     """
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    brackets = _outside_strings(body).translate(None, _NOT_BRACKETS)
     if len(brackets) <= limit:
         return len(brackets)
+    remaining = brackets
+    for depth in range(limit + 2):
+        if not remaining:
+            return depth
+        shorter = _INNERMOST.sub(b"", remaining)
+        if len(shorter) == len(remaining):
+            break
+        remaining = shorter
+    return _counted_depth(brackets, limit)
+
+
+def _outside_strings(body: bytes) -> bytes:
+    """The body without its strings.
+
+    Escaped backslashes go first, then escaped quotes, left to right as a parser reads
+    them; the quotes left delimit the strings. Up to the first byte a parser would refuse,
+    this is exact, and a parser reads no further.
+    """
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(unescaped.split(b'"')[0::2])
+
+
+def _counted_depth(brackets: bytes, limit: int) -> int:
     depth = deepest = 0
     for byte in brackets:
         if byte in (0x5B, 0x7B):
