@@ -185,7 +185,7 @@ def _rows(
             # looks up each leaf's entry by its key.
             cursor.execute(entries_sql, (min(seqs), max(seqs)))
             entries = {entry[0]: entry for entry in cursor.fetchall()}
-            joined = [(*leaf, *entries.get(leaf[1], _NO_ENTRY)) for leaf in leaves]
+            joined: Sequence[Any] = [(*leaf, *entries.get(leaf[1], _NO_ENTRY)) for leaf in leaves]
         else:
             cursor.execute(joined_sql, (low, high))
             joined = cursor.fetchall()
