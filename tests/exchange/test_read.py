@@ -57,24 +57,23 @@ class TestPolicy:
             assert exchange.get(envelope["id"], purpose="investigation").record == envelope
         with bureau.client() as exchange:
             assert exchange.get(envelope["id"], purpose="labour_inspection").record == envelope
-            assert [
+            # Other tests' generated records may share the employer's name.
+            assert envelope["id"] in [
                 r.record["id"]
                 for r in exchange.search(
                     purpose="labour_inspection", q=envelope["payload"]["employer"]["name"]
                 )
-            ] == [envelope["id"]]
+            ]
         with police.client() as exchange:
             assert (
                 refused(exchange, envelope["id"], purpose="investigation").code == "policy_denied"
             )
-            assert (
-                list(
-                    exchange.search(
-                        purpose="investigation", q=envelope["payload"]["employer"]["name"]
-                    )
+            assert envelope["id"] not in [
+                r.record["id"]
+                for r in exchange.search(
+                    purpose="investigation", q=envelope["payload"]["employer"]["name"]
                 )
-                == []
-            )
+            ]
 
     def test_read_without_purpose_is_refused_and_audited(
         self, app: Flask, world: World, server: ExchangeServer
