@@ -36,27 +36,27 @@ _DERIVED = (
 )
 # Read through the driver, untouched by SQLAlchemy's result processing: a verification
 # reads every row of the log, and per-row processing would cost more than the hashing.
+_LEAF_COLUMNS = (
+    "l.leaf_index, l.entry_seq, {time}, l.action, l.outcome, l.status, "
+    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user"
+)
 _LEAVES_SQL = (
-    "SELECT l.leaf_index, l.entry_seq, {time}, l.action, l.outcome, l.status, "
-    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user "
-    "FROM audit_leaf l WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
+    "SELECT {columns} FROM audit_leaf l WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
 )
 _ENTRIES_SQL = "SELECT seq, id, canonical FROM audit_entry WHERE seq >= {mark} AND seq <= {mark}"
 _JOINED_SQL = (
-    "SELECT l.leaf_index, l.entry_seq, {time}, l.action, l.outcome, l.status, "
-    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user, "
-    "e.seq, e.id, e.canonical FROM audit_leaf l "
+    "SELECT {columns}, e.seq, e.id, e.canonical FROM audit_leaf l "
     "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
     "WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
+)
+_TARGETS_SQL = (
+    "SELECT leaf_index, record_id, version FROM audit_target "
+    "WHERE leaf_index >= {mark} AND leaf_index <= {mark}"
 )
 # Entries read by one range of seqs, at most this many times the leaves they serve; leaves
 # whose seqs lie further apart are joined with their entries by the database instead.
 _SEQ_SPREAD = 4
 _NO_ENTRY = (None, None, None)
-_TARGETS_SQL = (
-    "SELECT leaf_index, record_id, version FROM audit_target "
-    "WHERE leaf_index >= {mark} AND leaf_index <= {mark}"
-)
 _SEQ, _ID, _CANONICAL = 11, 12, 13
 # A leaf's time comes back as text in the one form SQLite stores it in, so that either
 # database's rows compare with the entry's bytes alike, without parsing a time per leaf.
@@ -99,15 +99,11 @@ def _utc(value: Any) -> datetime:
 
 
 def _stored_text(written: str) -> str:
-    """An entry's ``...THH:MM:SS[.f]Z`` time as SQLite holds it: ``... HH:MM:SS.ffffff``."""
+    """An entry's ``...THH:MM:SS[.f]Z`` time as the integrator stores it on SQLite:
+    ``... HH:MM:SS.ffffff``. The column is written in that one form, so it agrees with the
+    entry exactly when the texts do."""
     fraction = written[20:-1]
     return f"{written[:10]} {written[11:19]}.{fraction:0<6}"
-
-
-def _same_time(stored: str, written: str) -> bool:
-    # The column's text is written from the entry's time in one fixed form, so the two
-    # agree exactly when the texts do.
-    return stored == _stored_text(written)
 
 
 def _projection_agrees(row: Sequence[Any], document: dict[str, Any]) -> bool:
@@ -127,7 +123,7 @@ def _projection_agrees(row: Sequence[Any], document: dict[str, Any]) -> bool:
         and row[9] == document.get("purpose")
         and row[10] == actor.get("user")
         and row[_ID] == document.get("id")
-        and _same_time(row[2], document["time"])
+        and row[2] == _stored_text(document["time"])
     )
 
 
@@ -163,10 +159,10 @@ def _rows(
     """Leaves ``[first, stop)`` in order with their entries, and each one's stored targets."""
     postgres = connection.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
-    time = _TIME_TEXT[connection.dialect.name]
-    leaves_sql = _LEAVES_SQL.format(mark=mark, time=time)
+    columns = _LEAF_COLUMNS.format(time=_TIME_TEXT[connection.dialect.name])
+    leaves_sql = _LEAVES_SQL.format(columns=columns, mark=mark)
     entries_sql = _ENTRIES_SQL.format(mark=mark)
-    joined_sql = _JOINED_SQL.format(mark=mark, time=time)
+    joined_sql = _JOINED_SQL.format(columns=columns, mark=mark)
     targets_sql = _TARGETS_SQL.format(mark=mark)
     # PostgreSQL sends rows in its binary format: the entry's bytes as they are, not as hex.
     cursor = (
@@ -180,10 +176,11 @@ def _rows(
         cursor.execute(leaves_sql, (low, high))
         leaves = cursor.fetchall()
         seqs = [leaf[1] for leaf in leaves if leaf[1] is not None]
-        if seqs and max(seqs) - min(seqs) < _SEQ_SPREAD * len(leaves):
+        lowest, highest = (min(seqs), max(seqs)) if seqs else (0, 0)
+        if seqs and highest - lowest < _SEQ_SPREAD * len(leaves):
             # Two range scans, joined here, cost the database a fraction of a join that
             # looks up each leaf's entry by its key.
-            cursor.execute(entries_sql, (min(seqs), max(seqs)))
+            cursor.execute(entries_sql, (lowest, highest))
             entries = {entry[0]: entry for entry in cursor.fetchall()}
             joined: Sequence[Any] = [(*leaf, *entries.get(leaf[1], _NO_ENTRY)) for leaf in leaves]
         else:
