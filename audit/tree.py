@@ -8,11 +8,12 @@ golang.org/x/mod/sumdb/tlog, after Crosby and Wallach, "Efficient Data Structure
 Tamper-Evident Logging" §3.3.
 """
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from audit.errors import ProofError
-from audit.merkle import EMPTY_ROOT, HASH_SIZE, _split, node_hash
+from audit.merkle import _NODE_PREFIX, EMPTY_ROOT, HASH_SIZE, _split, node_hash
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -132,6 +133,31 @@ class CompactRange:
         finally:
             self._size = size
 
+    def extend_range(self, count: int, hashes: Sequence[bytes]) -> None:
+        """Add ``count`` leaves at once, from the hashes of the perfect subtrees that cover
+        them (:func:`range_edges`), largest first.
+
+        Each subtree must be aligned where it lands: the tree's size before it has to be a
+        multiple of its leaf count, as it is when the range starts at a multiple of
+        ``count`` rounded up to a power of two.
+        """
+        levels = [level for level in reversed(range(count.bit_length())) if count >> level & 1]
+        if count < 0 or len(hashes) != len(levels):
+            raise ProofError(f"{count} leaves are covered by {len(levels)} subtree hashes")
+        if any(len(h) != HASH_SIZE for h in hashes):
+            raise ProofError(f"subtree hashes must be {HASH_SIZE} bytes")
+        # The largest subtree comes first; where it fits, each smaller one after it does.
+        if levels and self._size & ((1 << levels[0]) - 1):
+            raise ProofError(f"a subtree of 2**{levels[0]} leaves cannot start at {self._size}")
+        for level, subtree in zip(levels, hashes, strict=True):
+            h = bytes(subtree)
+            index = self._size >> level
+            while index & 1:
+                h = node_hash(self._hashes.pop(), h)
+                index >>= 1
+            self._hashes.append(h)
+            self._size += 1 << level
+
     def _push(self, leaf_hash: bytes) -> list[bytes]:
         if len(leaf_hash) != HASH_SIZE:
             raise ProofError(f"leaf hash must be {HASH_SIZE} bytes")
@@ -152,6 +178,39 @@ class CompactRange:
     def root(self) -> bytes:
         """The Merkle Tree Hash of the leaves so far (RFC 9162 §2.1.1)."""
         return _fold(self._hashes) if self._hashes else EMPTY_ROOT
+
+
+def range_edges(leaf_hashes: Sequence[bytes], cuts: Iterable[int]) -> dict[int, list[bytes]]:
+    """For each cut, the hashes of the perfect subtrees covering ``leaf_hashes[:cut]``,
+    largest first: what :meth:`CompactRange.extend_range` takes.
+
+    The range is hashed level by level, each interior node once (n - 1 node hashes for n
+    leaves), which costs less than appending leaf by leaf. The subtrees are those of a
+    range starting at leaf 0; they are the tree's own wherever the range starts at a
+    multiple of its length rounded up to a power of two.
+    """
+    sha256 = hashlib.sha256
+    levels = [list(leaf_hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append(
+            [
+                sha256(_NODE_PREFIX + below[i] + below[i + 1]).digest()
+                for i in range(0, len(below) - 1, 2)
+            ]
+        )
+    edges: dict[int, list[bytes]] = {}
+    for cut in cuts:
+        if not 0 <= cut <= len(leaf_hashes):
+            raise ProofError(f"cut {cut} is outside a range of {len(leaf_hashes)} leaves")
+        edge = []
+        offset = 0
+        for level in reversed(range(cut.bit_length())):
+            if cut >> level & 1:
+                edge.append(levels[level][offset >> level])
+                offset += 1 << level
+        edges[cut] = edge
+    return edges
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from audit.merkle import leaf_hash
+from audit.tree import range_edges
 from exchange.trail.projection import entry_targets, leaf_projection
 
 # The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
@@ -57,7 +59,8 @@ _TARGETS_SQL = (
 # whose seqs lie further apart are joined with their entries by the database instead.
 _SEQ_SPREAD = 4
 _NO_ENTRY = (None, None, None)
-_SEQ, _ID, _CANONICAL = 11, 12, 13
+_LEAF_WIDTH = 11
+_by_leaf_index = itemgetter(0)
 # A leaf's time comes back as text in the one form SQLite stores it in, so that either
 # database's rows compare with the entry's bytes alike, without parsing a time per leaf.
 _TIME_TEXT = {
@@ -81,14 +84,18 @@ class Finding:
 
 @dataclass(frozen=True)
 class Stretch:
-    """The leaf hashes of leaves ``first`` onwards, up to the first finding if any."""
+    """Leaves ``first`` onwards, checked up to the first finding if any.
+
+    ``digests`` holds their leaf hashes; a stretch checked for a tree rebuilt elsewhere
+    may carry ``edges`` instead: for each tree size asked for, the hashes of the perfect
+    subtrees covering ``[first, size)`` (:func:`audit.tree.range_edges`).
+    """
 
     first: int
+    count: int
     digests: bytes
     finding: Finding | None
-
-    def __len__(self) -> int:
-        return len(self.digests) // 32
+    edges: dict[int, list[bytes]] = field(default_factory=dict)
 
 
 def _utc(value: Any) -> datetime:
@@ -106,31 +113,34 @@ def _stored_text(written: str) -> str:
     return f"{written[:10]} {written[11:19]}.{fraction:0<6}"
 
 
-def _projection_agrees(row: Sequence[Any], document: dict[str, Any]) -> bool:
-    """True when the leaf's query columns and id say exactly what the entry's bytes say.
+def _projection_agrees(leaf: Sequence[Any], entry_id: Any, document: dict[str, Any]) -> bool:
+    """True when the leaf's query columns and the entry's id say exactly what the entry's
+    bytes say.
 
     The common case, decided in one expression; anything else goes to
     :func:`_projection_mismatch`, which names the column.
     """
     actor = document.get("actor") or {}
     return bool(
-        row[3] == document["action"]
-        and row[4] == document["outcome"]
-        and row[5] == document["status"]
-        and row[6] == actor.get("agency")
-        and row[7] == actor.get("system")
-        and row[8] == actor.get("fingerprint")
-        and row[9] == document.get("purpose")
-        and row[10] == actor.get("user")
-        and row[_ID] == document.get("id")
-        and row[2] == _stored_text(document["time"])
+        leaf[3] == document["action"]
+        and leaf[4] == document["outcome"]
+        and leaf[5] == document["status"]
+        and leaf[6] == actor.get("agency")
+        and leaf[7] == actor.get("system")
+        and leaf[8] == actor.get("fingerprint")
+        and leaf[9] == document.get("purpose")
+        and leaf[10] == actor.get("user")
+        and entry_id == document.get("id")
+        and leaf[2] == _stored_text(document["time"])
     )
 
 
-def _projection_mismatch(row: Sequence[Any], document: dict[str, Any]) -> str | None:
+def _projection_mismatch(
+    leaf: Sequence[Any], entry_id: Any, document: dict[str, Any]
+) -> str | None:
     """Where the leaf's query columns or the entry's id disagree with the entry's bytes."""
-    if document.get("id") != row[_ID]:
-        return f"column id says {row[_ID]!r}, the entry's bytes {document.get('id')!r}"
+    if document.get("id") != entry_id:
+        return f"column id says {entry_id!r}, the entry's bytes {document.get('id')!r}"
     actor = document.get("actor") or {}
     written = (
         document["action"],
@@ -142,8 +152,8 @@ def _projection_mismatch(row: Sequence[Any], document: dict[str, Any]) -> str | 
         document.get("purpose"),
         actor.get("user"),
     )
-    if tuple(row[3:11]) != written or _utc(row[2]) != _utc(document["time"]):
-        stored = dict(zip(_DERIVED, row[2:11], strict=True))
+    if tuple(leaf[3:11]) != written or _utc(leaf[2]) != _utc(document["time"]):
+        stored = dict(zip(_DERIVED, leaf[2:11], strict=True))
         for name, value in leaf_projection(document).items():
             if name == "recorded_at":
                 if _utc(stored[name]) != _utc(value):
@@ -153,10 +163,12 @@ def _projection_mismatch(row: Sequence[Any], document: dict[str, Any]) -> str | 
     return None
 
 
-def _rows(
-    connection: Connection, batch: int, *, first: int, stop: int
-) -> Iterator[tuple[Sequence[Any], list[tuple[str, int]]]]:
-    """Leaves ``[first, stop)`` in order with their entries, and each one's stored targets."""
+_Row = tuple[Sequence[Any], Sequence[Any], list[tuple[str, int]]]
+
+
+def _rows(connection: Connection, batch: int, *, first: int, stop: int) -> Iterator[_Row]:
+    """Leaves ``[first, stop)`` in order, each with its entry (seq, id, bytes; or Nones when
+    there is none) and its stored targets."""
     postgres = connection.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
     columns = _LEAF_COLUMNS.format(time=_TIME_TEXT[connection.dialect.name])
@@ -168,13 +180,14 @@ def _rows(
     cursor = (
         connection.connection.cursor(binary=True) if postgres else connection.connection.cursor()
     )
+    no_targets: list[tuple[str, int]] = []
 
-    def fetch(low: int, high: int) -> tuple[list[Any], dict[int, list[tuple[str, int]]]]:
+    def fetch(low: int, high: int) -> list[_Row]:
         # Leaf indices are gap-free: a bounded range holds at most ``batch`` rows, read
         # without ORDER BY and LIMIT (a planner misjudging the range would sort it on
         # disk) and put in order here.
         cursor.execute(leaves_sql, (low, high))
-        leaves = cursor.fetchall()
+        leaves = sorted(cursor.fetchall(), key=_by_leaf_index)
         seqs = [leaf[1] for leaf in leaves if leaf[1] is not None]
         lowest, highest = (min(seqs), max(seqs)) if seqs else (0, 0)
         if seqs and highest - lowest < _SEQ_SPREAD * len(leaves):
@@ -182,25 +195,23 @@ def _rows(
             # looks up each leaf's entry by its key.
             cursor.execute(entries_sql, (lowest, highest))
             entries = {entry[0]: entry for entry in cursor.fetchall()}
-            joined: Sequence[Any] = [(*leaf, *entries.get(leaf[1], _NO_ENTRY)) for leaf in leaves]
+            paired = [(leaf, entries.get(leaf[1], _NO_ENTRY)) for leaf in leaves]
         else:
             cursor.execute(joined_sql, (low, high))
-            joined = cursor.fetchall()
-        rows = sorted(joined, key=_leaf_index)
+            joined = sorted(cursor.fetchall(), key=_by_leaf_index)
+            paired = [(row[:_LEAF_WIDTH], row[_LEAF_WIDTH:]) for row in joined]
         targets: dict[int, list[tuple[str, int]]] = {}
-        if rows:
-            cursor.execute(targets_sql, (rows[0][0], rows[-1][0]))
+        if paired:
+            cursor.execute(targets_sql, (paired[0][0][0], paired[-1][0][0]))
             for index, record_id, version in cursor.fetchall():
                 targets.setdefault(index, []).append((record_id, version))
-        return rows, targets
+        return [(leaf, entry, targets.get(leaf[0], no_targets)) for leaf, entry in paired]
 
     ranges = [(low, min(stop, low + batch)) for low in range(first, stop, batch)]
     try:
         if not postgres:
             for low, high in ranges:
-                rows, targets = fetch(low, high)
-                for row in rows:
-                    yield row, targets.get(row[0], [])
+                yield from fetch(low, high)
             return
         # The next range is read while this one is checked: the server's work and the
         # wait for it overlap the hashing. One helper thread, so the connection is only
@@ -209,21 +220,16 @@ def _rows(
             pending = reader.submit(fetch, *ranges[0]) if ranges else None
             for position in range(len(ranges)):
                 assert pending is not None
-                rows, targets = pending.result()
+                rows = pending.result()
                 following = position + 1
                 pending = (
                     reader.submit(fetch, *ranges[following]) if following < len(ranges) else None
                 )
-                for row in rows:
-                    yield row, targets.get(row[0], [])
+                yield from rows
             if pending is not None:
                 pending.result()
     finally:
         cursor.close()
-
-
-def _leaf_index(row: Sequence[Any]) -> int:
-    return int(row[0])
 
 
 def _targets_agree(document: dict[str, Any], targets: list[tuple[str, int]]) -> bool:
@@ -237,25 +243,41 @@ def _targets_agree(document: dict[str, Any], targets: list[tuple[str, int]]) -> 
     return sorted(entry_targets(document)) == sorted(targets)
 
 
-def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -> Stretch:
-    """Check leaves ``[first, stop)``; stop at the first that is wrong."""
-    digests = bytearray()
+def check_leaves(
+    connection: Connection,
+    *,
+    first: int,
+    stop: int,
+    batch: int,
+    sizes: Sequence[int] | None = None,
+) -> Stretch:
+    """Check leaves ``[first, stop)``; stop at the first that is wrong.
+
+    With ``sizes``, a stretch that is all correct carries the edges of the tree at each of
+    those sizes and at ``stop`` instead of its leaf hashes; ``first`` must then be a
+    multiple of the stretch's length rounded up to a power of two.
+    """
+    hashes: list[bytes] = []
     expected = first
-    for row, targets in _rows(connection, batch, first=first, stop=stop):
-        index, seq = row[0], row[_SEQ]
+    finding = None
+    for leaf, entry, targets in _rows(connection, batch, first=first, stop=stop):
+        index = leaf[0]
         if index != expected:
             finding = Finding(
                 "deleted", expected, None, f"leaves {expected}..{index - 1} are missing"
             )
-            return Stretch(first, bytes(digests), finding)
+            break
+        seq, entry_id, canonical = entry
         if seq is None:
-            finding = Finding("deleted", index, row[1], "the leaf's entry is gone")
-            return Stretch(first, bytes(digests), finding)
-        canonical = bytes(row[_CANONICAL])
+            finding = Finding("deleted", index, leaf[1], "the leaf's entry is gone")
+            break
+        canonical = bytes(canonical)
         try:
             document = orjson.loads(canonical)
             mismatch = (
-                None if _projection_agrees(row, document) else _projection_mismatch(row, document)
+                None
+                if _projection_agrees(leaf, entry_id, document)
+                else _projection_mismatch(leaf, entry_id, document)
             )
             if mismatch is None and not _targets_agree(document, targets):
                 mismatch = "the record targets stored for it differ from the entry's bytes"
@@ -263,23 +285,31 @@ def check_leaves(connection: Connection, *, first: int, stop: int, batch: int) -
             # orjson.JSONDecodeError, invalid UTF-8 included, is a ValueError too.
             mismatch = "the entry's bytes are not a JSON entry"
         if mismatch is not None:
-            return Stretch(first, bytes(digests), Finding("modified", index, seq, mismatch))
-        digests += leaf_hash(canonical)
+            finding = Finding("modified", index, seq, mismatch)
+            break
+        hashes.append(leaf_hash(canonical))
         expected = index + 1
-    if expected != stop:
+    if finding is None and expected != stop:
         finding = Finding("deleted", expected, None, f"leaves {expected}..{stop - 1} are missing")
-        return Stretch(first, bytes(digests), finding)
-    return Stretch(first, bytes(digests), None)
+    if finding is not None or sizes is None:
+        return Stretch(first, len(hashes), b"".join(hashes), finding)
+    cuts = [size - first for size in sizes if first < size < stop]
+    edges = range_edges(hashes, [*cuts, stop - first])
+    return Stretch(
+        first, len(hashes), b"", None, {first + cut: edge for cut, edge in edges.items()}
+    )
 
 
 # A worker process's engine, kept for the stretches it checks after its first.
 _engines: dict[str, Engine] = {}
 
 
-def check_leaves_at(url: str, first: int, stop: int, batch: int) -> Stretch:
+def check_leaves_at(
+    url: str, first: int, stop: int, batch: int, sizes: Sequence[int] | None = None
+) -> Stretch:
     """:func:`check_leaves` on a connection of its own, for a worker process."""
     engine = _engines.get(url)
     if engine is None:
         engine = _engines[url] = create_engine(url, poolclass=StaticPool)
     with engine.connect() as connection:
-        return check_leaves(connection, first=first, stop=stop, batch=batch)
+        return check_leaves(connection, first=first, stop=stop, batch=batch, sizes=sizes)

@@ -100,7 +100,19 @@ def verify_log(
     report = Report()
     roots = _signed_checkpoints(connection, verifier, report)
     total = integrated_size(connection)
-    stretches = [(first, min(first + _STRETCH, total)) for first in range(0, total, _STRETCH)]
+    sizes = sorted(roots)
+    # Each stretch brings back the edges of the tree at the signed sizes within it and at
+    # its end, hashed where it was checked; stretches start at multiples of their length,
+    # a power of two, as those edges require.
+    stretches = [
+        (
+            first,
+            stop,
+            tuple(sizes[bisect.bisect_right(sizes, first) : bisect.bisect_left(sizes, stop)]),
+        )
+        for first in range(0, total, _STRETCH)
+        for stop in [min(first + _STRETCH, total)]
+    ]
     if workers > 1 and total >= parallel_from:
         url = connection.engine.url.render_as_string(hide_password=False)
         # Fork is quick and safe in a process of one thread (the command line); a threaded
@@ -108,13 +120,13 @@ def verify_log(
         method = "fork" if threading.active_count() == 1 else "spawn"
         with multiprocessing.get_context(method).Pool(workers) as pool:
             parallel = pool.imap(
-                _check_at, [(url, first, stop, batch) for first, stop in stretches]
+                _check_at, [(url, first, stop, batch, inner) for first, stop, inner in stretches]
             )
             _rebuild(connection, report, roots, parallel, progress)
     else:
         checked: Iterable[Stretch] = (
-            check_leaves(connection, first=first, stop=stop, batch=batch)
-            for first, stop in stretches
+            check_leaves(connection, first=first, stop=stop, batch=batch, sizes=inner)
+            for first, stop, inner in stretches
         )
         _rebuild(connection, report, roots, checked, progress)
     if report.ok and report.latest_checkpoint > total:
@@ -131,7 +143,7 @@ def verify_log(
     return report
 
 
-def _check_at(arguments: tuple[str, int, int, int]) -> Stretch:
+def _check_at(arguments: tuple[str, int, int, int, tuple[int, ...]]) -> Stretch:
     return check_leaves_at(*arguments)
 
 
@@ -142,24 +154,42 @@ def _rebuild(
     stretches: Iterable[Stretch],
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Rebuild the tree from the leaf hashes in order, checking each signed root."""
+    """Rebuild the tree from the stretches in order, checking each signed root."""
     tree = CompactRange.empty()
     sizes = sorted(roots)
     good_size = 0
     for stretch in stretches:
-        digests = stretch.digests
-        hashes = [digests[offset : offset + 32] for offset in range(0, len(digests), 32)]
         start = tree.size
-        end = start + len(hashes)
-        for size in sizes[bisect.bisect_right(sizes, start) : bisect.bisect_right(sizes, end)]:
-            tree.extend(hashes[tree.size - start : size - start])
-            if tree.root() != roots[size]:
-                report.findings.append(_locate(connection, good_size, size, roots[size]))
-                return
-            good_size = size
-        tree.extend(hashes[tree.size - start :])
+        end = start + stretch.count
+        signed = sizes[bisect.bisect_right(sizes, start) : bisect.bisect_right(sizes, end)]
+        if stretch.edges:
+            for size in signed:
+                if size == end:
+                    continue
+                within = CompactRange.from_hashes(size=start, hashes=tree.hashes)
+                within.extend_range(size - start, stretch.edges[size])
+                if within.root() != roots[size]:
+                    report.findings.append(_locate(connection, good_size, size, roots[size]))
+                    return
+                good_size = size
+            tree.extend_range(stretch.count, stretch.edges[end])
+            if end in roots:
+                if tree.root() != roots[end]:
+                    report.findings.append(_locate(connection, good_size, end, roots[end]))
+                    return
+                good_size = end
+        else:
+            digests = stretch.digests
+            hashes = [digests[offset : offset + 32] for offset in range(0, len(digests), 32)]
+            for size in signed:
+                tree.extend(hashes[tree.size - start : size - start])
+                if tree.root() != roots[size]:
+                    report.findings.append(_locate(connection, good_size, size, roots[size]))
+                    return
+                good_size = size
+            tree.extend(hashes[tree.size - start :])
         if progress is not None:
-            progress(len(hashes))
+            progress(stretch.count)
         if stretch.finding is not None:
             report.findings.append(stretch.finding)
             return

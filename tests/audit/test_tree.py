@@ -19,6 +19,7 @@ from audit.tree import (
     NodeID,
     consistency_plan,
     inclusion_plan,
+    range_edges,
     root_from_stored,
     stored_count,
     stored_index,
@@ -141,6 +142,49 @@ class TestCompactRange:
         verifier = CompactRange.empty()
         verifier.extend(many)
         assert (verifier.size, verifier.hashes) == (tree.size, tree.hashes)
+
+
+class TestRanges:
+    @given(st.integers(0, 3), st.lists(st.integers(0, 64), max_size=4))
+    def test_a_range_extends_as_its_leaves_would(self, start_block: int, cuts: list[int]) -> None:
+        # Ranges of up to 64 leaves starting at multiples of 64, each cut checked against
+        # the reference root of every leaf before it.
+        start = start_block * 64
+        leaves = LEAVES[start : start + 64]
+        edges = range_edges(leaves, [*cuts, len(leaves)])
+        for cut in cuts:
+            tree = CompactRange.from_hashes(
+                size=start, hashes=[STORED[node] for node in CompactRange.nodes_of(start)]
+            )
+            tree.extend_range(cut, edges[cut])
+            assert tree.size == start + cut
+            assert tree.root() == root_from_leaf_hashes(LEAVES[: start + cut])
+        whole = CompactRange.empty()
+        whole.extend(LEAVES[:start])
+        whole.extend_range(len(leaves), edges[len(leaves)])
+        stepwise = CompactRange.empty()
+        stepwise.extend(LEAVES[: start + len(leaves)])
+        assert (whole.size, whole.hashes) == (stepwise.size, stepwise.hashes)
+
+    def test_edges_are_stored_subtree_hashes(self) -> None:
+        edges = range_edges(LEAVES[:256], [13, 256])
+        assert edges[13] == [STORED[node] for node in CompactRange.nodes_of(13)]
+        assert edges[256] == [STORED[NodeID(8, 0)]]
+        assert range_edges([], [0]) == {0: []}
+
+    def test_refuses_subtrees_that_do_not_fit(self) -> None:
+        tree = CompactRange.empty()
+        tree.extend(LEAVES[:3])
+        with pytest.raises(ProofError, match="cannot start at 3"):
+            tree.extend_range(2, [STORED[NodeID(1, 0)]])
+        with pytest.raises(ProofError, match="covered by"):
+            tree.extend_range(3, [LEAVES[0]])
+        with pytest.raises(ProofError, match="32 bytes"):
+            tree.extend_range(1, [b"short"])
+        with pytest.raises(ProofError, match="outside"):
+            range_edges(LEAVES[:4], [5])
+        # Nothing was added by a refused range.
+        assert tree.size == 3
 
 
 @st.composite

@@ -25,6 +25,7 @@ from audit.note import NoteVerifier
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.trail import leafcheck
+from exchange.trail import verify as verify_module
 from exchange.trail.integrator import Integrator
 from exchange.trail.running import IntegratorLock, build_integrator, lock_path, log_origin
 from exchange.trail.tree import consistency_proof
@@ -209,12 +210,39 @@ class TestIntegration:
 
 
 class TestTamper:
-    @pytest.fixture(autouse=True, params=["entries by range", "entries joined"])
+    @pytest.fixture(
+        autouse=True, params=["entries by range", "entries joined", "stretches of four"]
+    )
     def _fetch(self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
         # A stretch's entries are read by one range of seqs, or joined with their leaves by
-        # the database when the seqs lie far apart: every tamper is found either way.
+        # the database when the seqs lie far apart; a log longer than a stretch is rebuilt
+        # from the edges each stretch brings back: every tamper is found in each case.
         if request.param == "entries joined":
             monkeypatch.setattr(leafcheck, "_SEQ_SPREAD", 0)
+        if request.param == "stretches of four":
+            monkeypatch.setattr(verify_module, "_STRETCH", 4)
+
+    @pytest.mark.parametrize("stretch", [1, 2, 4, 8, 32])
+    @pytest.mark.parametrize("workers", [1, 2])
+    def test_a_clean_log_passes_in_stretches_of_any_length(
+        self,
+        fresh: Flask,
+        caller: AgencySystem,
+        monkeypatch: pytest.MonkeyPatch,
+        stretch: int,
+        workers: int,
+    ) -> None:
+        # Signed sizes fall inside stretches, at their ends, and in a last short one.
+        checkpointed_log(fresh, caller)
+        monkeypatch.setattr(verify_module, "_STRETCH", stretch)
+        with fresh.app_context():
+            connection = db.session.connection()
+            report = verify_log(
+                connection, verifier=verifier(fresh), workers=workers, parallel_from=0
+            )
+            db.session.remove()
+        assert report.ok, report.findings
+        assert (report.leaves, report.checkpoints) == (22, 3)
 
     def test_a_changed_entry_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
         checkpointed_log(fresh, caller)
