@@ -39,6 +39,7 @@ from benchmarks.instance import (
     postgres_reachable,
 )
 from benchmarks.load import ClientIdentity, LoadResult, LoadSpec, Request, run_load
+from benchmarks.required import ceiling, required_work
 from benchmarks.search import measure_search
 from benchmarks.servers import ServerProcess, bare_server, cpu_seconds, exchange_server
 
@@ -70,6 +71,7 @@ class Counts:
     max_seconds: float
     records_filled: int
     search_records: int
+    required: int
 
 
 FULL = Counts(
@@ -83,6 +85,7 @@ FULL = Counts(
     max_seconds=60.0,
     records_filled=1_000_000,
     search_records=1_000_000,
+    required=2000,
 )
 QUICK = Counts(
     single=48,
@@ -95,6 +98,7 @@ QUICK = Counts(
     max_seconds=20.0,
     records_filled=20_000,
     search_records=20_000,
+    required=200,
 )
 
 
@@ -319,7 +323,7 @@ def measure_batch(bench: Bench) -> list[Row]:
             )
     rates = {name: result.rate * BATCH_SIZE for name, result in results.items()}
     ratio = _ratio(rates["exchange"], rates["bare"])
-    return [
+    rows = [
         _against_baselines(
             "batch",
             f"{BATCH_SIZE} records/request, c={bench.concurrency}",
@@ -330,6 +334,30 @@ def measure_batch(bench: Bench) -> list[Row]:
             ratio is not None and ratio >= 0.5 and rates["exchange"] >= 3000,
         )
     ]
+    return rows + _required_rows(bench, results["bare"])
+
+
+def _required_rows(bench: Bench, bare: LoadResult) -> list[Row]:
+    """The work a record needs beyond the bare endpoint, and the ceiling it sets."""
+    bare_cpu = bare.server_cpu_share * bare.elapsed / (bare.completed * BATCH_SIZE)
+    pieces = required_work(bench.instance, bench.maker(), bench.counts.required)
+    rows = [
+        Row("batch", "  the bare endpoint's server CPU per record", f"{bare_cpu * 1e6:,.0f} µs")
+    ]
+    rows += [
+        Row("batch", f"  required beyond it, alone: {what}", f"{seconds * 1e6:,.0f} µs")
+        for what, seconds in pieces
+    ]
+    most = ceiling(bare_cpu, pieces)
+    rows.append(
+        Row(
+            "batch",
+            f"  ceiling: {os.cpu_count()} cores busy with only the above, no overhead",
+            f"{most:,.0f} rec/s",
+            f"{(bare_cpu + sum(seconds for _, seconds in pieces)) * 1e6:,.0f} µs CPU per record",
+        )
+    )
+    return rows
 
 
 def measure_read(bench: Bench) -> list[Row]:
