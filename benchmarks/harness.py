@@ -76,7 +76,7 @@ class Counts:
 
 FULL = Counts(
     single=4000,
-    batch=60,
+    batch=150,
     read=3000,
     read_serial=1000,
     fill_publish=3000,
