@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,6 +151,28 @@ def _start(
     return ServerProcess(name, process, port, log, expected)
 
 
+# A port found free may be taken before the server binds it (by another process, or a
+# client connection's ephemeral port): the server is then started again on new ports.
+START_ATTEMPTS = 3
+_PORT_TAKEN = "Address already in use"
+
+
+def _ready(
+    start: Callable[[], ServerProcess], marker: str, attempts: int = START_ATTEMPTS
+) -> ServerProcess:
+    """A server from ``start`` that announced ``marker``; started again if its port was taken."""
+    for attempt in range(1, attempts + 1):
+        server = start()
+        try:
+            server.wait_ready(marker)
+            return server
+        except RuntimeError as error:
+            server.stop()
+            if _PORT_TAKEN not in str(error) or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextlib.contextmanager
 def exchange_server(
     instance: Instance,
@@ -162,24 +184,29 @@ def exchange_server(
     environment: dict[str, str] | None = None,
 ) -> Iterator[ServerProcess]:
     """``exchange serve`` (or the profiling or timing wrapper) on a free port, for the block."""
-    port, ui_port = free_port(), free_port()
-    if profile is not None or time_audit is not None:
-        arguments = [sys.executable, "-m", "benchmarks.serve"]
-        if profile is not None:
-            arguments += ["--profile", str(profile)]
-        if time_audit is not None:
-            arguments += ["--time-audit", str(time_audit)]
-    else:
-        arguments = [sys.executable, "-m", "exchange", "serve"]
-    arguments += ["--api-port", str(port), "--ui-port", str(ui_port), "--threads", str(threads)]
-    if processes > 1:
-        arguments += ["--processes", str(processes)]
-    server = _start(
-        "exchange", arguments, instance, port, expected=processes, environment=environment
-    )
-    server.ui_port = ui_port
+
+    def start() -> ServerProcess:
+        port, ui_port = free_port(), free_port()
+        if profile is not None or time_audit is not None:
+            arguments = [sys.executable, "-m", "benchmarks.serve"]
+            if profile is not None:
+                arguments += ["--profile", str(profile)]
+            if time_audit is not None:
+                arguments += ["--time-audit", str(time_audit)]
+        else:
+            arguments = [sys.executable, "-m", "exchange", "serve"]
+        arguments += ["--api-port", str(port), "--ui-port", str(ui_port)]
+        arguments += ["--threads", str(threads)]
+        if processes > 1:
+            arguments += ["--processes", str(processes)]
+        server = _start(
+            "exchange", arguments, instance, port, expected=processes, environment=environment
+        )
+        server.ui_port = ui_port
+        return server
+
+    server = _ready(start, "API (mutual TLS)")
     try:
-        server.wait_ready("API (mutual TLS)")
         yield server
     finally:
         server.stop()
@@ -190,12 +217,15 @@ def bare_server(
     instance: Instance, *, threads: int, stack: str = "flask"
 ) -> Iterator[ServerProcess]:
     """The bare endpoint on ``stack`` (``flask`` or ``wsgi``) on a free port, for the block."""
-    port = free_port()
-    arguments = [sys.executable, "-m", "benchmarks.bare", "--port", str(port)]
-    arguments += ["--threads", str(threads), "--stack", stack]
-    server = _start(f"bare-{stack}", arguments, instance, port)
+
+    def start() -> ServerProcess:
+        port = free_port()
+        arguments = [sys.executable, "-m", "benchmarks.bare", "--port", str(port)]
+        arguments += ["--threads", str(threads), "--stack", stack]
+        return _start(f"bare-{stack}", arguments, instance, port)
+
+    server = _ready(start, "bare endpoint")
     try:
-        server.wait_ready("bare endpoint")
         yield server
     finally:
         server.stop()
