@@ -137,8 +137,9 @@ def publish_records(
     states = load_states(db.session.connection(), (e["id"] for e in envelopes))
     keys = KeyCache(db.session.connection)
     keys.prefetch(s.signature for s in submissions)
-    # What the checks need is read; they run without holding a connection.
-    release_between_reads(db.session())
+    if len(submissions) > 1:
+        # What the checks need is read; a batch's checks run without holding a connection.
+        release_between_reads(db.session())
     batch = PublishBatch(
         context=context,
         policy=current_policy(),
