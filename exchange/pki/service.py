@@ -14,6 +14,7 @@ from exchange.agencies.models import Agency, PolicyVersion, System
 from exchange.agencies.service import get_agency
 from exchange.auth.actor import Actor
 from exchange.clock import as_utc, rfc3339, utcnow
+from exchange.driverstatements import DriverStatement
 from exchange.extensions import db
 from exchange.pki.models import Certificate, SigningKey
 from exchange.pki.vault import load_vault
@@ -126,7 +127,7 @@ class SystemIdentity:
 _certificate, _system, _agency = Certificate.__table__, System.__table__, Agency.__table__
 _policy = PolicyVersion.__table__
 _LATEST_POLICY = select(func.max(_policy.c.version)).scalar_subquery()
-_IDENTIFY = (
+_IDENTIFY = DriverStatement(
     select(
         _certificate.c.revoked_at,
         _certificate.c.not_before,
@@ -150,7 +151,7 @@ _IDENTIFY = (
 
 
 def identify_certificate(fingerprint: str) -> SystemIdentity | None:
-    row = db.session.connection().execute(_IDENTIFY, {"fingerprint": fingerprint}).first()
+    row = _IDENTIFY.first(db.session.connection(), {"fingerprint": fingerprint})
     return None if row is None else SystemIdentity(*row)
 
 

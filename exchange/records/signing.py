@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
+from exchange.driverstatements import DriverStatement
 from exchange.pki.models import SigningKey
 from exchange.problems import Problem
 from keys import errors as key_errors
@@ -31,7 +32,9 @@ class VerifiedSignature:
 
 
 # Prebuilt: the publish path runs it for every record.
-_FIND_KEY = select(SigningKey.__table__).where(SigningKey.__table__.c.kid == bindparam("kid"))
+_FIND_KEY = DriverStatement(
+    select(SigningKey.__table__).where(SigningKey.__table__.c.kid == bindparam("kid"))
+)
 
 
 def public_key(key: Any) -> PublicSigningKey:
@@ -86,7 +89,7 @@ class KeyCache:
 
     def get(self, kid: str) -> Any:
         if kid not in self._rows:
-            self._rows[kid] = self._connect().execute(_FIND_KEY, {"kid": kid}).first()
+            self._rows[kid] = _FIND_KEY.first(self._connect(), {"kid": kid})
         return self._rows[kid]
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
+from exchange.database import begin_immediate
+from exchange.driverstatements import DriverStatement
 from exchange.records.models import (
     Record,
     RecordAudience,
@@ -43,7 +45,7 @@ _RECORD_STATE = select(
 _FIND_RECORDS = _RECORD_STATE.where(_record.c.id.in_(bindparam("ids", expanding=True)))
 # One record (the common single publish) without an expanding IN, which is re-rendered
 # on every execution.
-_FIND_ONE_RECORD = _RECORD_STATE.where(_record.c.id == bindparam("id"))
+_FIND_ONE_RECORD = DriverStatement(_RECORD_STATE.where(_record.c.id == bindparam("id")))
 _FIND_VERSION = select(_version.c.sha256, _version.c.receipt).where(
     _version.c.record_pk == bindparam("record_pk"), _version.c.version == bindparam("version")
 )
@@ -54,7 +56,39 @@ _DELETE_AUDIENCE = _audience.delete().where(_audience.c.record_pk == bindparam("
 _DELETE_CARDS = _card.delete().where(_card.c.record_pk == bindparam("record_pk"))
 _DELETE_GRAMS = _gram.delete().where(_gram.c.record_pk == bindparam("record_pk"))
 _DELETE_TAGS = _tag.delete().where(_tag.c.record_pk == bindparam("record_pk"))
-_INSERT_VERSION = _version.insert()
+_RECORD_COLUMNS = (
+    "id",
+    "publisher",
+    "type",
+    "version",
+    "status",
+    "issued_at",
+    "first_received_at",
+    "updated_at",
+    "prefecture",
+    "category",
+    "countries",
+    "names",
+    "audience_restricted",
+)
+_INSERT_ONE_RECORD = DriverStatement(_INSERT_RECORD, column_keys=_RECORD_COLUMNS)
+_INSERT_VERSION = DriverStatement(
+    _version.insert(),
+    column_keys=(
+        "record_pk",
+        "version",
+        "status",
+        "canonical",
+        "sha256",
+        "signature",
+        "kid",
+        "issued_at",
+        "received_at",
+        "system_id",
+        "audit_entry_id",
+        "receipt",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -73,11 +107,13 @@ class _IndexRows:
     def insert(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        driver: Any = connection.connection.driver_connection
         if connection.dialect.name == "postgresql":
             columns = tuple(list(column) for column in zip(*rows, strict=True))
-            connection.exec_driver_sql(self.postgresql, columns)
+            driver.execute(self.postgresql, columns)
         else:
-            connection.exec_driver_sql(self.sqlite, rows)
+            begin_immediate(driver)
+            driver.executemany(self.sqlite, rows)
 
 
 _AUDIENCE_ROWS = _IndexRows(
@@ -123,7 +159,7 @@ def load_states(connection: Connection, ids: Iterable[str]) -> dict[str, RecordS
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
         rows = (
-            connection.execute(_FIND_ONE_RECORD, {"id": chunk[0]})
+            _FIND_ONE_RECORD.rows(connection, {"id": chunk[0]})
             if len(chunk) == 1
             else connection.execute(_FIND_RECORDS, {"ids": chunk})
         )
@@ -183,12 +219,14 @@ class PendingWrites:
         new = [states[i] for i in self.records if states[i].pk is None]
         existing = [states[i] for i in self.records if states[i].pk is not None]
         if new:
-            rows = connection.execute(
-                _INSERT_RECORD,
-                [
-                    {"id": s.id, "publisher": s.publisher, "type": s.type, **self.records[s.id]}
-                    for s in new
-                ],
+            values = [
+                {"id": s.id, "publisher": s.publisher, "type": s.type, **self.records[s.id]}
+                for s in new
+            ]
+            rows = (
+                _INSERT_ONE_RECORD.rows(connection, values[0])
+                if len(values) == 1
+                else connection.execute(_INSERT_RECORD, values)
             )
             for pk, record_id in rows:
                 states[record_id].pk = pk
@@ -235,8 +273,8 @@ class PendingWrites:
                 for gram in grams
             ],
         )
-        connection.execute(
-            _INSERT_VERSION,
+        _INSERT_VERSION.many(
+            connection,
             [{"record_pk": states[record_id].pk, **row} for record_id, row in self.versions],
         )
 

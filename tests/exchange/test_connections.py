@@ -80,9 +80,7 @@ def _checkouts(app: Flask) -> Iterator[list[None]]:
 
 
 def _publish(app: Flask, caller: AgencySystem, body: dict[str, Any]) -> int:
-    response = app.test_client().post(
-        "/api/v1/records", json=body, environ_base=caller.environ()
-    )
+    response = app.test_client().post("/api/v1/records", json=body, environ_base=caller.environ())
     return response.status_code
 
 
