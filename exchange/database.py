@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from exchange.checkpointer import FALLBACK_PAGES
+
 
 def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
@@ -39,6 +41,7 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "before_cursor_execute")

@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from exchange.agencies.policy import ensure_default_policy
+from exchange.checkpointer import WalCheckpointer
 from exchange.cli.operator import operator_action
 from exchange.extensions import db
 from exchange.feeds.running import PushThread
@@ -97,7 +98,10 @@ def serve_command(
     settle_collector()
     server.start()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    background: list[IntegratorThread | PushThread] = []
+    background: list[IntegratorThread | PushThread | WalCheckpointer] = []
+    engine = db.engine
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        background.append(WalCheckpointer(engine.url.database))
     if config["EXCHANGE_INTEGRATOR"] == "inline":
         background.append(IntegratorThread(app))
     if config["EXCHANGE_PUSH"] == "inline":
