@@ -12,16 +12,40 @@ with its lock taken, as every write through the engine does (``begin_immediate``
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Delete, Insert, Select, Update
 
 from exchange.database import begin_immediate
 
 Processor = Callable[[Any], Any] | None
+
+
+@contextmanager
+def on_driver(connection: Connection, sql: str, parameters: Any, *, writes: bool) -> Iterator[Any]:
+    """The DBAPI connection under ``connection``, for running ``sql`` on it.
+
+    A write on SQLite first takes the write lock (``begin_immediate``). The driver's
+    errors are raised as SQLAlchemy raises them (an ``IntegrityError`` for a duplicate
+    key, say), so that the same handlers answer them; a lost connection is invalidated.
+    """
+    dialect = connection.dialect
+    driver = connection.connection.driver_connection
+    try:
+        if writes and dialect.name == "sqlite":
+            begin_immediate(driver)
+        yield driver
+    except dialect.loaded_dbapi.Error as error:
+        if dialect.is_disconnect(error, driver, None):
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
 
 
 @dataclass(frozen=True)
@@ -87,16 +111,12 @@ class DriverStatement:
             return converted
         return tuple(converted[name] for name in compiled.order)
 
-    def _driver(self, connection: Connection) -> Any:
-        driver = connection.connection.driver_connection
-        if self._writes and connection.dialect.name == "sqlite":
-            begin_immediate(driver)
-        return driver
-
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[Any]:
         """Run once; every row it returns."""
         compiled = self._compile(connection.dialect)
-        cursor = self._driver(connection).execute(compiled.sql, self._parameters(compiled, values))
+        parameters = self._parameters(compiled, values)
+        with on_driver(connection, compiled.sql, parameters, writes=self._writes) as driver:
+            fetched = driver.execute(compiled.sql, parameters).fetchall()
         if compiled.row is None:
             return []
         processors = compiled.results
@@ -105,7 +125,7 @@ class DriverStatement:
                 value if processor is None or value is None else processor(value)
                 for processor, value in zip(processors, raw, strict=True)
             )
-            for raw in cursor.fetchall()
+            for raw in fetched
         ]
 
     def first(self, connection: Connection, values: Mapping[str, Any]) -> Any:
@@ -118,10 +138,10 @@ class DriverStatement:
         if not values:
             return
         compiled = self._compile(connection.dialect)
-        driver = self._driver(connection)
         parameters = [self._parameters(compiled, v) for v in values]
-        if connection.dialect.name == "sqlite":
-            driver.executemany(compiled.sql, parameters)
-        else:
-            with driver.cursor() as cursor:
-                cursor.executemany(compiled.sql, parameters)
+        with on_driver(connection, compiled.sql, parameters, writes=self._writes) as driver:
+            if connection.dialect.name == "sqlite":
+                driver.executemany(compiled.sql, parameters)
+            else:
+                with driver.cursor() as cursor:
+                    cursor.executemany(compiled.sql, parameters)

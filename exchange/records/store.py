@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from exchange.database import begin_immediate
-from exchange.driverstatements import DriverStatement
+from exchange.driverstatements import DriverStatement, on_driver
 from exchange.records.models import (
     Record,
     RecordAudience,
@@ -107,13 +106,13 @@ class _IndexRows:
     def insert(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        driver: Any = connection.connection.driver_connection
         if connection.dialect.name == "postgresql":
             columns = tuple(list(column) for column in zip(*rows, strict=True))
-            driver.execute(self.postgresql, columns)
+            with on_driver(connection, self.postgresql, columns, writes=True) as driver:
+                driver.execute(self.postgresql, columns)
         else:
-            begin_immediate(driver)
-            driver.executemany(self.sqlite, rows)
+            with on_driver(connection, self.sqlite, rows, writes=True) as driver:
+                driver.executemany(self.sqlite, rows)
 
 
 _AUDIENCE_ROWS = _IndexRows(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from exchange.columns import UTCDateTime
 from exchange.driverstatements import DriverStatement
@@ -32,7 +33,7 @@ SCRATCH = Table(
     "driver_statement_scratch",
     METADATA,
     Column("pk", Integer, primary_key=True),
-    Column("name", Text, nullable=False),
+    Column("name", Text, nullable=False, unique=True),
     Column("at", UTCDateTime(), nullable=True),
     Column("flag", Boolean, nullable=False),
     Column("blob", LargeBinary, nullable=True),
@@ -121,6 +122,17 @@ def test_a_write_returns_what_it_is_asked_for(connection: Connection) -> None:
 def test_a_missing_value_is_refused_before_anything_is_sent(connection: Connection) -> None:
     with pytest.raises(KeyError):
         INSERT.many(connection, [{"name": "incomplete", "flag": True}])
+    assert connection.execute(text("SELECT count(*) FROM driver_statement_scratch")).scalar() == 0
+
+
+def test_a_refused_statement_raises_as_sqlalchemy_raises(connection: Connection) -> None:
+    """So that the same problem handlers answer it (409, not a 500)."""
+    with pytest.raises(IntegrityError) as refused, connection.begin():
+        INSERT.many(connection, ROWS[:1])
+        INSERT.many(connection, ROWS[:1])
+    assert "INSERT INTO driver_statement_scratch" in str(refused.value.statement)
+    with pytest.raises(IntegrityError), connection.begin():
+        INSERT_RETURNING.rows(connection, {**ROWS[0], "name": None})
     assert connection.execute(text("SELECT count(*) FROM driver_statement_scratch")).scalar() == 0
 
 
