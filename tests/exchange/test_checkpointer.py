@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,10 @@ def _fill(connection: sqlite3.Connection, pages: int) -> None:
         connection.execute("INSERT INTO filler VALUES (randomblob(4000))")
 
 
-def _wait_for(condition: object, seconds: float = 10.0) -> bool:
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if callable(condition) and condition():
+        if condition():
             return True
         time.sleep(0.02)
     return False
