@@ -20,6 +20,7 @@ from keys import (
     public_jwk,
     thumbprint,
 )
+from tests.keys.vectors import SMALL_ORDER_ENCODINGS, P
 
 # RFC 7638 §3.1
 RFC7638_RSA_JWK = {
@@ -51,17 +52,6 @@ RFC7515_EC_JWK = {
     "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
     "d": "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI",
 }
-
-_P = 2**255 - 19
-# The y-coordinate of the order-8 points of edwards25519 (libsodium's blocklist)
-_Y8 = int.from_bytes(
-    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little"
-)
-SMALL_ORDER_ENCODINGS = [
-    (y | sign << 255).to_bytes(32, "little")
-    for y in (0, 1, _P - 1, _Y8, _P - _Y8)
-    for sign in (0, 1)
-]
 
 
 def _b64(data: bytes) -> str:
@@ -221,7 +211,7 @@ class TestLoadPublicJwk:
             load_public_jwk({"kty": "OKP", "crv": "Ed25519", "x": _b64(encoded)})
 
     def test_refuses_non_canonical_ed25519_y(self) -> None:
-        encoded = (_P + 2).to_bytes(32, "little")
+        encoded = (P + 2).to_bytes(32, "little")
         with pytest.raises(KeyFormatInvalid):
             load_public_jwk({"kty": "OKP", "crv": "Ed25519", "x": _b64(encoded)})
 

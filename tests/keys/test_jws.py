@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from keys import (
@@ -25,7 +25,8 @@ from keys import (
     verify_compact,
     verify_detached,
 )
-from keys.jws import _check_signature
+from keys.jws import _check_signature, _signature
+from tests.keys.vectors import SMALL_ORDER_ENCODINGS
 
 RECORD_TYPE = "exchange-record+jws"
 # RFC 8037 appendix A.1 and A.4
@@ -249,6 +250,25 @@ class TestAlgorithms:
             signing_input=f"{header_segment}.{payload_segment}".encode(),
             signature=base64.urlsafe_b64decode(signature_segment + "=="),
         )
+
+    def test_rfc8037_appendix_a4_signature_is_reproduced(self) -> None:
+        # Ed25519 is deterministic: the same key and input give the vector's exact bytes.
+        header_segment, payload_segment, signature_segment = RFC8037_A4_TOKEN.split(".")
+        key = load_private_jwk(RFC8037_PRIVATE_JWK)
+        assert isinstance(key, Ed25519PrivateKey)
+        signature = _signature(key, f"{header_segment}.{payload_segment}".encode())
+        assert _b64(signature) == signature_segment
+
+    @pytest.mark.parametrize("encoded", SMALL_ORDER_ENCODINGS, ids=lambda e: e.hex()[:8])
+    def test_small_order_key_verifies_no_forgery(self, encoded: bytes) -> None:
+        # Registration refuses such keys; verification refuses them too, on its own.
+        weak = Ed25519PublicKey.from_public_bytes(encoded)
+        forged = (1).to_bytes(32, "little") + bytes(32)
+        for n in range(16):
+            with pytest.raises(SignatureInvalid):
+                _check_signature(
+                    alg="Ed25519", key=weak, signing_input=b"record %d" % n, signature=forged
+                )
 
 
 def _header_token(header: bytes) -> str:
