@@ -160,12 +160,12 @@ def _sodium_secret_key(seed: bytes) -> bytes:
     return sodium.crypto_sign_seed_keypair(seed)[1]
 
 
-def _ed25519_verifies(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+def _ed25519_verify(key: Ed25519PublicKey, signature: bytes, message: bytes) -> None:
+    """``Ed25519PublicKey.verify``, by libsodium: raises ``InvalidSignature`` as it does."""
     try:
         sodium.crypto_sign_open(signature + message, key.public_bytes_raw())
     except BadSignatureError:
-        return False
-    return True
+        raise InvalidSignature from None
 
 
 def _verify(
@@ -207,8 +207,7 @@ def _check_signature(
         raise SignatureInvalid(f"{alg} signatures are {_SIGNATURE_OCTETS} octets")
     try:
         if isinstance(key, Ed25519PublicKey):
-            if not _ed25519_verifies(key, signature, signing_input):
-                raise InvalidSignature
+            _ed25519_verify(key, signature, signing_input)
         else:
             r = int.from_bytes(signature[:_P256_SCALAR_OCTETS], "big")
             s = int.from_bytes(signature[_P256_SCALAR_OCTETS:], "big")
