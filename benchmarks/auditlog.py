@@ -29,10 +29,10 @@ from exchange.auth.actor import Actor
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.trail import service
-from exchange.trail.running import build_integrator, log_origin
-from exchange.trail.tree import inclusion_proof
-from exchange.trail.verify import verify_log
+from exchange.trail import entries
+from exchange.trail.full_verification import verify_log
+from exchange.trail.integrator_process import build_integrator, log_origin
+from exchange.trail.stored_tree import inclusion_proof
 
 if TYPE_CHECKING:
     from benchmarks.harness import Bench, Row
@@ -225,7 +225,7 @@ def _entries(count: int) -> Iterator[dict[str, Any]]:
     for _ in range(count):
         entry_id = uuid7()
         targets = [(str(uuid7()), 1)]
-        canonical = service.entry_bytes(
+        canonical = entries.entry_bytes(
             entry_id=entry_id,
             recorded_at=now,
             actor=actor,

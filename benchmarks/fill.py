@@ -39,7 +39,7 @@ from exchange.clock import parse_rfc3339, rfc3339
 from exchange.extensions import db
 from exchange.records.service import sign_receipt
 from exchange.records.textsearch import folded_names, short_grams
-from exchange.trail.service import entry_document
+from exchange.trail.entries import entry_document
 from keys.jcs import canonicalize
 from schemas import search_fields
 

@@ -18,12 +18,12 @@ from audit.note import NoteVerifier
 from exchange.cli.operator import operator_action
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.trail.exporting import ExportFilter, export_log
-from exchange.trail.log import AUDITOR, checkpoint_row, cosigned_note
-from exchange.trail.lookup import lookup_term
-from exchange.trail.running import build_integrator, log_origin, run_integrator
-from exchange.trail.tree import integrated_size
-from exchange.trail.verify import verify_log
+from exchange.trail.evidence_bundle import ExportFilter, export_log
+from exchange.trail.full_verification import verify_log
+from exchange.trail.integrator_process import build_integrator, log_origin, run_integrator
+from exchange.trail.published_log import AUDITOR, checkpoint_row, cosigned_note
+from exchange.trail.stored_tree import integrated_size
+from exchange.trail.term_lookup import lookup_term
 
 
 @click.command("integrator")

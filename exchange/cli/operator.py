@@ -15,7 +15,7 @@ from exchange.auth.actor import Actor, operator_actor
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
 from exchange.problems import Problem
-from exchange.trail.service import append_entry
+from exchange.trail.entries import append_entry
 
 
 @dataclass

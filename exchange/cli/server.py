@@ -19,8 +19,8 @@ from exchange.extensions import db
 from exchange.feeds.running import PushThread
 from exchange.pki.vault import create_vault, load_vault
 from exchange.serving import ExchangeServer, settle_collector
+from exchange.trail.integrator_process import IntegratorThread, build_integrator
 from exchange.trail.privileges import grant_application_role
-from exchange.trail.running import IntegratorThread, build_integrator
 
 
 def initialise(

@@ -22,7 +22,7 @@ from exchange.extensions import db
 from exchange.pki.bundles import default_api_url
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
-from exchange.trail.service import append_entry, entry_bytes
+from exchange.trail.entries import append_entry, entry_bytes
 from keys.jcs import canonicalize
 from keys.jwk import PrivateSigningKey, public_jwk, thumbprint
 from keys.jws import sign_detached

@@ -21,8 +21,8 @@ from exchange.jsonbody import load_body
 from exchange.problems import Problem
 from exchange.records.api import require_purpose
 from exchange.records.schemas import PURPOSE_HEADER
+from exchange.trail.entries import MAX_POSITION
 from exchange.trail.recorder import audited
-from exchange.trail.service import MAX_POSITION
 from schemas import RECORD_TYPES
 
 bp = Blueprint(

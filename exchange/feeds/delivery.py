@@ -40,7 +40,7 @@ from exchange.feeds.events import LAST_POSITION, EventPage, read_events
 from exchange.feeds.models import DeadLetter, Subscription
 from exchange.pki.models import Certificate
 from exchange.pki.vault import Vault
-from exchange.trail.service import entry_bytes, insert_entry
+from exchange.trail.entries import entry_bytes, insert_entry
 from keys.jws import sign_compact
 
 log = logging.getLogger(__name__)

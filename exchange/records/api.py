@@ -26,8 +26,8 @@ from exchange.records.schemas import (
     VersionListSchema,
 )
 from exchange.records.service import PublishContext, Submission, publish_records
+from exchange.trail.entries import protect_term
 from exchange.trail.recorder import audited, seal_entry
-from exchange.trail.service import protect_term
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1/records", description="Signed records")
 bp.before_request(require_system)

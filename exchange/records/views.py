@@ -23,7 +23,7 @@ from exchange.records.pages_record import AgencyName, agency_directory, build_re
 from exchange.records.reading import SearchQuery, VersionView, read_versions, search_records
 from exchange.records.related import subject_name
 from exchange.records.signing import compromise_flag
-from exchange.trail.service import protect_term
+from exchange.trail.entries import protect_term
 from exchange.ui.access import enter_page, page
 from schemas import search_fields
 

@@ -13,10 +13,10 @@ from exchange.auth.mtls import require_system
 from exchange.jsonbody import load_body
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
-from exchange.trail import log, lookup, witnesses
+from exchange.trail import published_log, term_lookup, witnesses
+from exchange.trail.entries import MAX_POSITION, protect_term
+from exchange.trail.integrator_process import log_origin
 from exchange.trail.recorder import audited
-from exchange.trail.running import log_origin
-from exchange.trail.service import MAX_POSITION, protect_term
 from schemas import residence_card_token
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Verifiable audit log")
@@ -139,7 +139,7 @@ def _text(body: str) -> Response:
 )
 @audited("audit.checkpoint.read")
 def checkpoint(size: int | None = None) -> ResponseReturnValue:
-    checkpoint_size, note = log.cosigned_note(size=size)
+    checkpoint_size, note = published_log.cosigned_note(size=size)
     g.audit.details["size"] = checkpoint_size
     return _text(note)
 
@@ -161,7 +161,7 @@ def verifier_key() -> ResponseReturnValue:
 def inclusion_proof(
     index: int | None = None, entry: Any = None, size: int | None = None
 ) -> ResponseReturnValue:
-    proof = log.inclusion(
+    proof = published_log.inclusion(
         actor=g.actor,
         index=index,
         entry_id=None if entry is None else str(entry),
@@ -176,7 +176,7 @@ def inclusion_proof(
 @bp.response(200, ConsistencySchema)
 @audited("audit.proof.consistency")
 def consistency_proof(old: int, new: int | None = None) -> ResponseReturnValue:
-    document = log.consistency(old_size=old, new_size=new)
+    document = published_log.consistency(old_size=old, new_size=new)
     g.audit.details.update({"old": document["old"], "new": document["new"]})
     return jsonify(document)
 
@@ -187,7 +187,7 @@ def consistency_proof(old: int, new: int | None = None) -> ResponseReturnValue:
 @audited("audit.entries.read")
 def entries(start: int, end: int | None = None) -> ResponseReturnValue:
     limit = int(current_app.config["EXCHANGE_PROOF_MAX_ENTRIES"])
-    document = log.entries(actor=g.actor, start=start, end=end, limit=limit)
+    document = published_log.entries(actor=g.actor, start=start, end=end, limit=limit)
     g.audit.details.update({"start": document["start"], "end": document["end"]})
     return jsonify(document)
 
@@ -236,5 +236,5 @@ def lookup_term() -> ResponseReturnValue:
     g.audit.details["term"] = protect_term(term, key=load_vault().audit_hmac_key)
     limit = int(current_app.config["EXCHANGE_PROOF_MAX_ENTRIES"])
     return jsonify(
-        lookup.lookup_term(actor=g.actor, term=term, since=body.get("since"), limit=limit)
+        term_lookup.lookup_term(actor=g.actor, term=term, since=body.get("since"), limit=limit)
     )

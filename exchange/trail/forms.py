@@ -20,8 +20,8 @@ from wtforms.validators import Length, Optional, Regexp, ValidationError
 from exchange.agencies.models import Agency
 from exchange.extensions import db
 from exchange.records.presentation import label_of as label
+from exchange.trail.access_trails import ATTEMPTS, TrailFilter
 from exchange.trail.labels import ACTIONS, FILTER_ACTIONS, OUTCOMES
-from exchange.trail.trails import ATTEMPTS, TrailFilter
 from exchange.ui.filters import JST
 
 _ACTION_CODE = r"^[a-z][a-z0-9_.-]{0,63}$"

@@ -33,9 +33,9 @@ from exchange.clock import utcnow
 from exchange.feeds.models import FeedPosition
 from exchange.feeds.signal import announce_feed
 from exchange.records.models import RecordVersion
+from exchange.trail.entry_fields import entry_targets, leaf_projection
 from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
-from exchange.trail.projection import entry_targets, leaf_projection
-from exchange.trail.tree import compact_range, integrated_size
+from exchange.trail.stored_tree import compact_range, integrated_size
 
 log = logging.getLogger(__name__)
 

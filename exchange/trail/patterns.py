@@ -17,8 +17,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from exchange.clock import as_utc
+from exchange.trail.access_trails import ATTEMPTS, DENIAL_ACTIONS
 from exchange.trail.models import AuditEntry, AuditLeaf, AuditTarget
-from exchange.trail.trails import ATTEMPTS, DENIAL_ACTIONS
 from exchange.ui.filters import JST
 
 _entry = AuditEntry.__table__

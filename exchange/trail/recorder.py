@@ -21,8 +21,8 @@ from exchange.auth.mtls import client_fingerprint
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
 from exchange.problems import Problem, problem_response
-from exchange.trail.running import wake_integrator
-from exchange.trail.service import append_entry, entry_bytes
+from exchange.trail.entries import append_entry, entry_bytes
+from exchange.trail.integrator_process import wake_integrator
 
 log = logging.getLogger(__name__)
 

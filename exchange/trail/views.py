@@ -25,10 +25,10 @@ from exchange.extensions import db
 from exchange.problems import Problem
 from exchange.records.presentation import label_of
 from exchange.trail import labels
-from exchange.trail.evidence import EXPORT_MAX, csv_export, jsonl_export
+from exchange.trail.access_trails import ATTEMPTS, count_at_most, entry_at, trail_page
+from exchange.trail.entries import MAX_POSITION
 from exchange.trail.forms import TrailForm, WindowForm
-from exchange.trail.log import cosigned_note
-from exchange.trail.logstate import (
+from exchange.trail.log_status import (
     check_inclusion,
     latest_checkpoint,
     log_verifier,
@@ -42,10 +42,10 @@ from exchange.trail.patterns import (
     Thresholds,
     find_patterns,
 )
-from exchange.trail.service import MAX_POSITION
-from exchange.trail.trails import ATTEMPTS, count_at_most, entry_at, trail_page
-from exchange.trail.tree import integrated_size
-from exchange.trail.verifying import INLINE_MAX, Verification, background, run_verification
+from exchange.trail.published_log import cosigned_note
+from exchange.trail.stored_tree import integrated_size
+from exchange.trail.trail_exports import EXPORT_MAX, csv_export, jsonl_export
+from exchange.trail.verify_now import INLINE_MAX, Verification, background, run_verification
 from exchange.ui.access import enter_page, page
 
 bp = Blueprint("audit_ui", __name__)

@@ -22,8 +22,8 @@ from exchange.clock import utcnow
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
 from exchange.problems import Problem
-from exchange.trail.log import checkpoint_row, parse_signature_line
 from exchange.trail.models import AuditCosignature
+from exchange.trail.published_log import checkpoint_row, parse_signature_line
 from keys.jwk import load_public_jwk
 
 _cosignature = AuditCosignature.__table__

@@ -17,9 +17,9 @@ from playwright.sync_api import Locator, expect
 
 from exchange.agencies.labels import REVOCATION_REASON_LABELS
 from exchange.client.sdk import ExchangeError
+from exchange.trail.integrator_process import build_integrator
 from exchange.trail.labels import ACTIONS
 from exchange.trail.labels import PURPOSES as TRAIL_PURPOSES
-from exchange.trail.running import build_integrator
 from exchange.ui.filters import serial_hex
 from tests.browser.casework import BROKER_NAME, broker_payload, publish_broker, search
 from tests.browser.screen import Tab, either

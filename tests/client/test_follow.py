@@ -35,7 +35,7 @@ from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError
 from exchange.clock import utcnow
 from exchange.extensions import db
 from exchange.serving import ExchangeServer
-from exchange.trail.running import build_integrator
+from exchange.trail.integrator_process import build_integrator
 from tests.factories import AgencySystem, World, iso
 
 pytestmark = pytest.mark.skipif(

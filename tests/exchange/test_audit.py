@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 
 from exchange.extensions import db
 from exchange.trail import recorder
+from exchange.trail.integrator_process import build_integrator
 from exchange.trail.models import AuditEntry
-from exchange.trail.running import build_integrator
 from keys.jcs import canonicalize
 from tests.exchange.helpers import audit_entry
 from tests.factories import World

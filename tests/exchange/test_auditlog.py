@@ -21,7 +21,7 @@ from exchange.client.sdk import ExchangeClient, ExchangeError
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.serving import ExchangeServer
-from exchange.trail.running import build_integrator
+from exchange.trail.integrator_process import build_integrator
 from schemas import residence_card_token
 from tests.audit import independent
 from tests.exchange.helpers import audit_entry

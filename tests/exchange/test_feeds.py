@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from exchange.agencies.policy import DEFAULT_RULES, set_policy
 from exchange.extensions import db
-from exchange.trail.running import build_integrator
+from exchange.trail.integrator_process import build_integrator
 from tests.exchange.helpers import audit_entry
 from tests.factories import OPERATOR, AgencySystem, World
 from tests.isolated import isolated_app

@@ -24,12 +24,16 @@ from audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency
 from audit.note import NoteVerifier
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.trail import leafcheck
-from exchange.trail import verify as verify_module
+from exchange.trail import full_verification, leaf_checks
+from exchange.trail.full_verification import Report, verify_log
 from exchange.trail.integrator import Integrator
-from exchange.trail.running import IntegratorLock, build_integrator, lock_path, log_origin
-from exchange.trail.tree import consistency_proof
-from exchange.trail.verify import Report, verify_log
+from exchange.trail.integrator_process import (
+    IntegratorLock,
+    build_integrator,
+    lock_path,
+    log_origin,
+)
+from exchange.trail.stored_tree import consistency_proof
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app
 
@@ -194,7 +198,7 @@ class TestIntegration:
     def test_the_in_process_integrator_follows_the_requests(
         self, fresh: Flask, caller: AgencySystem
     ) -> None:
-        from exchange.trail.running import IntegratorThread
+        from exchange.trail.integrator_process import IntegratorThread
 
         fresh.config["EXCHANGE_CHECKPOINT_INTERVAL"] = 0.05
         thread = IntegratorThread(fresh)
@@ -218,9 +222,9 @@ class TestTamper:
         # the database when the seqs lie far apart; a log longer than a stretch is rebuilt
         # from the edges each stretch brings back: every tamper is found in each case.
         if request.param == "entries joined":
-            monkeypatch.setattr(leafcheck, "_SEQ_SPREAD", 0)
+            monkeypatch.setattr(leaf_checks, "_SEQ_SPREAD", 0)
         if request.param == "stretches of four":
-            monkeypatch.setattr(verify_module, "_STRETCH", 4)
+            monkeypatch.setattr(full_verification, "_STRETCH", 4)
 
     @pytest.mark.parametrize("stretch", [1, 2, 4, 8, 32])
     @pytest.mark.parametrize("workers", [1, 2])
@@ -234,7 +238,7 @@ class TestTamper:
     ) -> None:
         # Signed sizes fall inside stretches, at their ends, and in a last short one.
         checkpointed_log(fresh, caller)
-        monkeypatch.setattr(verify_module, "_STRETCH", stretch)
+        monkeypatch.setattr(full_verification, "_STRETCH", stretch)
         with fresh.app_context():
             connection = db.session.connection()
             report = verify_log(

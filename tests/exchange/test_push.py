@@ -22,7 +22,7 @@ from exchange.extensions import db
 from exchange.feeds.delivery import PushWorker
 from exchange.feeds.running import build_worker
 from exchange.pki.vault import load_vault
-from exchange.trail.running import build_integrator
+from exchange.trail.integrator_process import build_integrator
 from tests.exchange.helpers import audit_entry
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app

@@ -21,14 +21,14 @@ from audit.verify import verify_export
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
-from exchange.trail import verifying
-from exchange.trail.leafcheck import Finding
-from exchange.trail.logstate import log_verifier
+from exchange.trail import verify_now
+from exchange.trail.entries import append_entry
+from exchange.trail.full_verification import Report
+from exchange.trail.integrator_process import build_integrator
+from exchange.trail.leaf_checks import Finding
+from exchange.trail.log_status import log_verifier
 from exchange.trail.models import AuditEntry, AuditLeaf
-from exchange.trail.running import build_integrator
-from exchange.trail.service import append_entry
-from exchange.trail.verify import Report
-from exchange.trail.verifying import background
+from exchange.trail.verify_now import background
 from exchange.ui.filters import JST
 from tests.exchange.helpers import audit_entry
 from tests.factories import AgencySystem, Person, World
@@ -316,7 +316,7 @@ class TestLogState:
         self, app: Flask, audit_browser: Browser, monkeypatch: Any
     ) -> None:
         tampered = Report(leaves=0, findings=[Finding("modified", 2, 7, "bytes changed")])
-        monkeypatch.setattr(verifying, "verify_log", lambda *args, **kwargs: tampered)
+        monkeypatch.setattr(verify_now, "verify_log", lambda *args, **kwargs: tampered)
         audit_browser.get("/audit/log")
         response = audit_browser.post("/audit/log/verify")
         page = response.get_data(as_text=True)

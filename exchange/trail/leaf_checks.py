@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from audit.merkle import leaf_hash
 from audit.tree import range_edges
-from exchange.trail.projection import entry_targets, leaf_projection
+from exchange.trail.entry_fields import entry_targets, leaf_projection
 
 # The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
 _DERIVED = (

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from audit.export import write_export
-from exchange.trail import tree
+from exchange.trail import stored_tree
 from exchange.trail.models import AuditEntry, AuditLeaf
 
 _entry = AuditEntry.__table__
@@ -118,5 +118,5 @@ def _selected(
             .exists()
         )
     for index, canonical in connection.execute(query).all():
-        proof = tree.inclusion_proof(connection, index=int(index), size=size)
+        proof = stored_tree.inclusion_proof(connection, index=int(index), size=size)
         yield int(index), bytes(canonical), proof

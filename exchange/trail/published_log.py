@@ -16,7 +16,7 @@ from audit.tree import NodeID
 from exchange.auth.actor import Actor
 from exchange.extensions import db
 from exchange.problems import Problem
-from exchange.trail import tree
+from exchange.trail import stored_tree
 from exchange.trail.models import AuditCheckpoint, AuditCosignature, AuditEntry, AuditLeaf
 
 _checkpoint = AuditCheckpoint.__table__
@@ -158,8 +158,8 @@ def inclusion(
         raise _parameter(
             400, "index_invalid", "Index outside the tree", "index", f"0 <= index < {size}."
         )
-    leaf = tree.stored_hashes(connection, [NodeID(0, index)])[NodeID(0, index)]
-    proof = tree.inclusion_proof(connection, index=index, size=size)
+    leaf = stored_tree.stored_hashes(connection, [NodeID(0, index)])[NodeID(0, index)]
+    proof = stored_tree.inclusion_proof(connection, index=index, size=size)
     return InclusionProof(index=index, size=size, leaf_hash=leaf, proof=proof, entry=entry)
 
 
@@ -176,7 +176,7 @@ def consistency(*, old_size: int, new_size: int | None) -> dict[str, Any]:
         raise _parameter(
             400, "size_invalid", "Sizes out of order", "old", f"0 <= old <= new ({new_size})."
         )
-    proof = tree.consistency_proof(connection, old_size=old_size, new_size=new_size)
+    proof = stored_tree.consistency_proof(connection, old_size=old_size, new_size=new_size)
     return {"old": old_size, "new": new_size, "proof": [b64(h) for h in proof]}
 
 
@@ -184,7 +184,7 @@ def entries(*, actor: Actor, start: int, end: int | None, limit: int) -> dict[st
     """Leaves ``[start, end)`` with their entries' bytes, for auditor systems."""
     require_auditor(actor)
     connection = db.session.connection()
-    size = tree.integrated_size(connection)
+    size = stored_tree.integrated_size(connection)
     end = min(size if end is None else end, start + limit, size)
     rows = connection.execute(
         select(_leaf.c.leaf_index, _entry.c.id, _entry.c.canonical)

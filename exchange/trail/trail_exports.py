@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection
 
 from audit.export import write_export
 from audit.tree import inclusion_plan
-from exchange.trail import tree
-from exchange.trail.trails import TrailFilter, matching_entries
+from exchange.trail import stored_tree
+from exchange.trail.access_trails import TrailFilter, matching_entries
 
 EXPORT_MAX = 100_000
 # Excel reads a UTF-8 file as UTF-8 (and Japanese as Japanese) only after this mark.
@@ -77,7 +77,7 @@ def _with_proofs(
 ) -> list[tuple[int, bytes, Sequence[bytes] | None]]:
     # One look-up of stored hashes for the whole batch, not one per entry.
     plans = [inclusion_plan(index=index, size=size) for index, _ in batch]
-    hashes = tree.stored_hashes(connection, {node for plan in plans for node in plan.nodes})
+    hashes = stored_tree.stored_hashes(connection, {node for plan in plans for node in plan.nodes})
     return [
         (index, canonical, plan.assemble(hashes))
         for (index, canonical), plan in zip(batch, plans, strict=True)

@@ -17,9 +17,9 @@ from exchange.auth.actor import Actor
 from exchange.clock import rfc3339
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.trail.log import require_auditor
+from exchange.trail.entries import protect_term
 from exchange.trail.models import AuditEntry, AuditLeaf
-from exchange.trail.service import protect_term
+from exchange.trail.published_log import require_auditor
 
 _entry = AuditEntry.__table__
 _leaf = AuditLeaf.__table__

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Connection
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow, uuid7
 from exchange.extensions import db
-from exchange.trail.logstate import VERIFY_ACTION, log_verifier
-from exchange.trail.running import wake_integrator
-from exchange.trail.service import append_entry
-from exchange.trail.verify import verify_log
+from exchange.trail.entries import append_entry
+from exchange.trail.full_verification import verify_log
+from exchange.trail.integrator_process import wake_integrator
+from exchange.trail.log_status import VERIFY_ACTION, log_verifier
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from audit.errors import AuditError
 from audit.note import NoteVerifier, open_note
 from audit.tree import CompactRange, NodeID
 from exchange.clock import parse_rfc3339, utcnow
-from exchange.trail.leafcheck import Finding, Stretch, check_leaves, check_leaves_at
+from exchange.trail.leaf_checks import Finding, Stretch, check_leaves, check_leaves_at
 from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
-from exchange.trail.tree import integrated_size, stored_hashes
+from exchange.trail.stored_tree import integrated_size, stored_hashes
 
 _entry = AuditEntry.__table__
 _leaf = AuditLeaf.__table__

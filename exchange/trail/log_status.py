@@ -24,10 +24,10 @@ from audit.merkle import leaf_hash, verify_inclusion
 from audit.note import Note, NoteSignature, NoteVerifier, open_note
 from exchange.pki.models import SigningKey
 from exchange.pki.vault import load_vault
-from exchange.trail import tree
-from exchange.trail.log import b64
+from exchange.trail import stored_tree
+from exchange.trail.integrator_process import log_origin
 from exchange.trail.models import AuditCheckpoint, AuditCosignature, AuditEntry, AuditLeaf
-from exchange.trail.running import log_origin
+from exchange.trail.published_log import b64
 from keys.jwk import load_public_jwk
 
 _checkpoint = AuditCheckpoint.__table__
@@ -105,7 +105,7 @@ def check_inclusion(
         return InclusionCheck("failed", b64(hashed), checkpoint.size, problem=checkpoint.problem)
     if leaf_index >= checkpoint.size:
         return InclusionCheck("pending", b64(hashed), checkpoint.size)
-    proof = tree.inclusion_proof(connection, index=leaf_index, size=checkpoint.size)
+    proof = stored_tree.inclusion_proof(connection, index=leaf_index, size=checkpoint.size)
     encoded = tuple(b64(node) for node in proof)
     try:
         verify_inclusion(
