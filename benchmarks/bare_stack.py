@@ -164,5 +164,5 @@ def flask_application(url: str) -> Flask:
     """The Flask application on an engine built and configured as the exchange's."""
     app = Flask(__name__)
     engine = create_engine(url, **engine_options(url))
-    configure_engine(app, engine)
+    configure_engine(engine)
     return create_stack_app(Endpoint(SQLAlchemyStore(engine)), app)

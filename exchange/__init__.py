@@ -12,11 +12,10 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    from exchange import blueprints, cli, guards, models, ui
+    from exchange import blueprints, cli, guards, models, ui, unit_of_work
     from exchange.config import load_configuration
     from exchange.database import configure_engine, engine_options
     from exchange.extensions import api, db, migrate
-    from exchange.trail import recorder
 
     instance_path = (test_config or {}).get("EXCHANGE_INSTANCE_PATH") or os.environ.get(
         "EXCHANGE_INSTANCE_PATH"
@@ -29,9 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     with app.app_context():
-        configure_engine(app, db.engine)
+        configure_engine(db.engine)
     models.register()
-    recorder.init_app(app)
+    unit_of_work.init_app(app)
     guards.init_app(app)
     api.init_app(app)
     ui.init_app(app)

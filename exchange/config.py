@@ -20,9 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_API_PORT": 8443,
     "EXCHANGE_UI_PORT": 8444,
     "EXCHANGE_SERVER_THREADS": 16,
-    # Requests in the application at once, per process (exchange.admission); None: two
-    # per core.
-    "EXCHANGE_ACTIVE_REQUESTS": None,
+    # Pulls of one process that may wait for events at once; None: half the threads.
+    "EXCHANGE_WAITING_PULLS": None,
     "EXCHANGE_SEARCH_PAGE_SIZE": 50,
     # The audit log's integrator: "inline" runs it in the server process (one at a time,
     # under a lock); "off" leaves it to `exchange integrator` processes.
@@ -92,7 +91,7 @@ _ENVIRONMENT = {
     "EXCHANGE_API_PORT": int,
     "EXCHANGE_UI_PORT": int,
     "EXCHANGE_SERVER_THREADS": int,
-    "EXCHANGE_ACTIVE_REQUESTS": int,
+    "EXCHANGE_WAITING_PULLS": int,
     "EXCHANGE_MAX_BODY_BYTES": int,
     "EXCHANGE_LOG_ORIGIN": str,
     "EXCHANGE_INTEGRATOR": str,

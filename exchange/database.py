@@ -6,17 +6,19 @@ import fcntl
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Engine
 
 from exchange.checkpointer import FALLBACK_PAGES
+
+# Execution option of a connection that only reads (a verification, an export): on SQLite
+# its transaction begins without the write lock.
+READ_ONLY = "exchange_read_only"
 
 
 def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        # Every request writes (at least its audit entry), and SQLite has one writer. One
+        # SQLite has one writer, and every request writes (at least its audit entry). One
         # pooled connection per process makes threads queue on the pool, in order, instead
         # of sleeping in SQLite's busy handler; other processes wait on busy_timeout.
         return {
@@ -28,13 +30,14 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_size": 20, "max_overflow": 10, "pool_pre_ping": True}
 
 
-def configure_engine(app: Flask, engine: Engine) -> None:
+def configure_engine(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        # SQLAlchemy's recipe for SQLite transactions: the sqlite3 module emits no BEGIN
+        # of its own, the "begin" event below does.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -44,57 +47,19 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
         cursor.close()
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _before_execute(
-        connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        # Reads run in autocommit, each its own snapshot; the first write opens the
-        # transaction with the write lock taken at once (BEGIN IMMEDIATE). So the lock is
-        # held only from a request's first write to its commit — not while it parses,
-        # validates and verifies signatures — and a deferred transaction never has to
-        # upgrade, which in WAL mode fails outright when another process wrote meanwhile.
-        # Concurrent writers of the same rows are still kept apart by unique constraints.
-        if _writes(statement):
-            begin_immediate(connection.connection.driver_connection)
-
-
-def release_between_reads(session: Session) -> None:
-    """On SQLite, hand the process's one pooled connection back while the request computes.
-
-    Reads run in autocommit there, each its own snapshot, so a request that has only read
-    loses nothing by giving the connection back: other threads read and write on it while
-    this one parses, validates and checks signatures (Ed25519 runs outside the GIL), and
-    the next statement takes it again. Nothing is released once a write has begun or the
-    session holds changes. PostgreSQL keeps its transaction: its pool has a connection
-    per thread.
-    """
-    if not session.is_active or session.new or session.dirty or session.deleted:
-        return
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
-    if session.in_transaction():
-        driver: Any = session.connection().connection.driver_connection
-        if driver.in_transaction:
-            return
-    session.close()
-
-
-def begin_immediate(driver_connection: Any) -> None:
-    """Open a SQLite write transaction, lock taken now, unless one is open already."""
-    if not driver_connection.in_transaction:
-        driver_connection.execute("BEGIN IMMEDIATE")
-
-
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
-
-
-def _writes(statement: str) -> bool:
-    return statement.lstrip()[:7].upper().startswith(_WRITE_VERBS)
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A unit of work that writes takes the write lock when it begins (IMMEDIATE): a
+        # deferred transaction that reads first and writes later must upgrade its lock,
+        # which in WAL mode fails outright when another process wrote meanwhile.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def libpq_url(engine: Engine) -> str:
-    """The engine's database as psycopg connects to it, for a connection of one's own."""
+    """The engine's database as psycopg connects to it, for LISTEN and advisory locks."""
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from exchange.problems import Problem
+from exchange.request_body import TOO_LARGE
 
 
 def refuse_nul_characters() -> None:
@@ -26,5 +28,12 @@ def refuse_nul_characters() -> None:
             )
 
 
+def refuse_too_large() -> None:
+    """A body over the limit (exchange.request_body): answered 413, which ends the connection."""
+    if request.environ.get(TOO_LARGE):
+        raise RequestEntityTooLarge()
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_too_large)
     app.before_request(refuse_nul_characters)

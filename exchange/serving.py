@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import os
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -21,9 +20,9 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from flask import Flask
 
-from exchange.admission import Admission
 from exchange.auth.mtls import CLIENT_CERT_FINGERPRINT
 from exchange.pki.vault import Vault, load_vault
+from exchange.request_body import RequestBody
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +109,11 @@ class ExchangeServer:
     # Several processes may bind the same ports (SO_REUSEPORT): the kernel spreads
     # connections over them, and each process brings its own core past the GIL.
     reuse_port: bool = False
-    # Requests let into the application at once, over both listeners (exchange.admission);
-    # by default two per core.
-    active_requests: int | None = None
     listeners: list[Listener] = field(default_factory=list)
 
-    def _listener(self, name: str, port: int, *, mutual: bool, application: Admission) -> Listener:
+    def _listener(
+        self, name: str, port: int, *, mutual: bool, application: RequestBody
+    ) -> Listener:
         vault = load_vault(self.app)
         server = wsgi.Server(
             (self.host, port),
@@ -132,17 +130,10 @@ class ExchangeServer:
         return Listener(name=name, server=server)
 
     def start(self) -> None:
-        config = self.app.config
-        slots = (
-            self.active_requests
-            or config.get("EXCHANGE_ACTIVE_REQUESTS")
-            or 2 * (os.cpu_count() or 1)
-        )
-        # One admission for both listeners: they share the process's cores.
-        admission = Admission(self.app, slots=int(slots), max_body=config.get("MAX_CONTENT_LENGTH"))
+        application = RequestBody(self.app, max_body=int(self.app.config["MAX_CONTENT_LENGTH"]))
         self.listeners = [
-            self._listener("api", self.api_port, mutual=True, application=admission),
-            self._listener("ui", self.ui_port, mutual=False, application=admission),
+            self._listener("api", self.api_port, mutual=True, application=application),
+            self._listener("ui", self.ui_port, mutual=False, application=application),
         ]
         for listener in self.listeners:
             listener.server.prepare()

@@ -74,12 +74,19 @@ def policy_from_row(version: int | None, rules: str | None) -> Policy:
     return policy
 
 
+# A request applies one policy throughout: the one in force when it first asked.
+_REQUEST_POLICY = "sharing_policy"
+
+
 def current_policy() -> Policy:
-    """The policy in force; a request keeps the one it read with its caller's identity."""
-    if has_request_context() and "policy" in g:
-        request_policy: Policy = g.policy
-        return request_policy
-    return policy_in(db.session.connection())
+    """The policy in force, read once per request."""
+    if not has_request_context():
+        return policy_in(db.session.connection())
+    policy: Policy | None = g.get(_REQUEST_POLICY)
+    if policy is None:
+        policy = policy_in(db.session.connection())
+        setattr(g, _REQUEST_POLICY, policy)
+    return policy
 
 
 def policy_in(connection: Connection) -> Policy:
@@ -121,7 +128,7 @@ def set_policy(*, actor: Actor, rules: Any, note: str = "") -> Policy:
     db.session.flush()
     policy = Policy(version=version, rules=clean)
     if has_request_context():
-        g.policy = policy
+        setattr(g, _REQUEST_POLICY, policy)
     return policy
 
 

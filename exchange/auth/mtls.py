@@ -12,20 +12,13 @@ import ssl
 
 from flask import g, request
 
-from exchange.agencies.policy import policy_from_row
 from exchange.agencies.service import system_actor
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
-from exchange.database import release_between_reads
-from exchange.extensions import db
 from exchange.pki.service import identify_certificate
 from exchange.problems import Problem
 
 CLIENT_CERT_FINGERPRINT = "exchange.client_cert_sha256"
-# A body this large takes long enough to parse and check (no database needed) that the
-# connection is worth handing back meanwhile; a smaller one is done sooner than giving the
-# connection back and taking it again costs.
-RELEASE_ABOVE_BYTES = 16 * 1024
 
 
 def client_fingerprint() -> str | None:
@@ -80,7 +73,6 @@ def authenticate_system() -> Actor:
         address=address,
     )
     g.actor = actor
-    g.policy = policy_from_row(identity.policy_version, identity.policy_rules)
     if identity.revoked_at is not None:
         raise _denied(
             403,
@@ -102,5 +94,3 @@ def authenticate_system() -> Actor:
 def require_system() -> None:
     """``before_request`` hook of the API blueprints."""
     authenticate_system()
-    if (request.content_length or 0) > RELEASE_ABOVE_BYTES:
-        release_between_reads(db.session())

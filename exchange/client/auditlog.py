@@ -67,9 +67,11 @@ class PublicationProof:
 def prove_publication(
     client: ExchangeClient, receipt: Receipt, *, log_key: str
 ) -> PublicationProof:
-    """Demand and check the inclusion proof of the entry that recorded a publication."""
-    if receipt.audit_leaf is None:
-        raise VerificationError("the receipt names no audit leaf")
+    """Demand and check the inclusion proof of the entry that recorded a publication.
+
+    The receipt binds the entry by its id; the entry proven must carry that id and record
+    this version's successful publication.
+    """
     _, checkpoint = fetch_checkpoint(client, log_key=log_key)
     proof = client.request(
         "GET",
@@ -78,13 +80,14 @@ def prove_publication(
     )
     entry_bytes = base64.b64decode(proof["entry"], validate=True)
     leaf = leaf_hash(entry_bytes)
-    if base64.b64encode(leaf).decode() != receipt.audit_leaf:
-        raise VerificationError("the entry is not the one the receipt names")
     entry = json.loads(entry_bytes)
-    if entry.get("id") != receipt.audit_entry or {
-        "id": receipt.record_id,
-        "version": receipt.version,
-    } not in entry.get("targets", []):
+    if entry.get("id") != receipt.audit_entry:
+        raise VerificationError("the entry is not the one the receipt names")
+    if (
+        entry.get("action") != "record.publish"
+        or entry.get("outcome") != "ok"
+        or {"id": receipt.record_id, "version": receipt.version} not in entry.get("targets", [])
+    ):
         raise VerificationError("the entry does not record this publication")
     try:
         verify_inclusion(

@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from exchange.client.sdk import ExchangeClient, VerificationError, VerifiedRecor
 MAX_WAIT_SECONDS = 30.0
 # A long poll must end, and its answer arrive, inside the client's read timeout.
 _READ_MARGIN_SECONDS = 5.0
+_EARLY_ANSWER_PAUSE_SECONDS = 1.0
 _RECENT_EVENT_IDS = 100_000
 
 Stop: TypeAlias = threading.Event | Callable[[], bool]
@@ -225,6 +227,13 @@ def _stopped(stop: Stop | None) -> bool:
     return bool(stop())
 
 
+def _pause(stop: Stop | None, seconds: float) -> None:
+    if isinstance(stop, threading.Event):
+        stop.wait(seconds)
+    elif not _stopped(stop):
+        time.sleep(seconds)
+
+
 def follow(
     client: ExchangeClient,
     subscription_id: str,
@@ -251,9 +260,14 @@ def follow(
     cursor = store.load() if store is not None else None
     yielded = RecentEventIds()
     while True:
+        asked_at = time.monotonic()
         page = fetch_events(
             client, subscription_id, purpose=purpose, after=cursor, limit=limit, wait=wait
         )
+        if not page["events"] and wait > 0 and time.monotonic() - asked_at < wait / 2:
+            # The exchange answered early with nothing (its waiting pulls were all
+            # taken): ask again after a pause, not at once.
+            _pause(stop, _EARLY_ANSWER_PAUSE_SECONDS)
         for event in page["events"]:
             feed_event = verify_event(client, event)
             if feed_event.event_id in yielded:

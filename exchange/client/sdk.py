@@ -59,7 +59,6 @@ class Receipt:
     token: str
     created: bool
     # Base64 RFC 9162 leaf hash of the publish's audit entry (DESIGN §3).
-    audit_leaf: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,7 +267,6 @@ class ExchangeClient:
                 audit_entry=str(claims["audit_entry"]),
                 token=token,
                 created=created,
-                audit_leaf=claims.get("audit_leaf"),
             )
         except key_errors.Error as error:
             raise VerificationError(f"receipt does not verify: {error}") from None

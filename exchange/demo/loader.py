@@ -11,7 +11,6 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from audit.merkle import leaf_hash
 from exchange.agencies.models import Agency
 from exchange.agencies.provisioning import provision_agency_system
 from exchange.agencies.service import get_system, system_actor
@@ -22,7 +21,7 @@ from exchange.extensions import db
 from exchange.pki.bundles import default_api_url
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
-from exchange.trail.entries import append_entry, entry_bytes
+from exchange.trail.entries import append_entry
 from keys.jcs import canonicalize
 from keys.jwk import PrivateSigningKey, public_jwk, thumbprint
 from keys.jws import sign_detached
@@ -125,16 +124,11 @@ def _publish_as_gateway(envelope: dict[str, Any], key: PrivateSigningKey) -> Non
         "details": {"via": "demo"},
     }
 
-    def seal(status: int) -> bytes:
-        entry["canonical"] = entry_bytes(**entry, targets=context.targets)
-        return leaf_hash(entry["canonical"])
-
     context = PublishContext(
         actor=actor,
         received_at=entry["recorded_at"],
         audit_entry_id=entry["entry_id"],
         clock_skew=timedelta(minutes=5),
-        seal_audit=seal,
     )
     submission = Submission(envelope, sign_envelope(envelope, key=key))
     publish_records(context=context, submissions=[submission])

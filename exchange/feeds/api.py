@@ -6,23 +6,24 @@ import time
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
-from exchange.admission import waiting_aside
 from exchange.agencies.policy import current_policy
 from exchange.auth.mtls import require_system
 from exchange.extensions import db
 from exchange.feeds import deadletters, service
 from exchange.feeds.events import EventPage, read_events
 from exchange.feeds.signal import feed_generation, wait_for_feed
+from exchange.feeds.waiting import RETRY_AFTER_SECONDS, waiting_pulls
 from exchange.jsonbody import load_body
 from exchange.problems import Problem
 from exchange.records.api import require_purpose
 from exchange.records.schemas import PURPOSE_HEADER
 from exchange.trail.entries import MAX_POSITION
 from exchange.trail.recorder import audited
+from exchange.unit_of_work import wait_outside
 from schemas import RECORD_TYPES
 
 bp = Blueprint(
@@ -210,10 +211,15 @@ def events(
         )
     start = subscription.cursor if after is None else after
     g.audit.details["after"] = start
-    page = _long_poll(subscription, start, limit, wait)
+    with waiting_pulls(current_app).slot() as may_wait:
+        page = _long_poll(subscription, start, limit, wait if may_wait else 0.0)
     g.audit.targets.extend(page.targets)
     g.audit.details["next_cursor"] = page.next_cursor
-    return Response(page.body(), mimetype="application/json")
+    response = Response(page.body(), mimetype="application/json")
+    if wait > 0 and not may_wait and not page.events:
+        g.audit.details["waiting_pulls_full"] = True
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _long_poll(subscription: Any, after: int, limit: int, wait: float) -> EventPage:
@@ -233,10 +239,7 @@ def _long_poll(subscription: Any, after: int, limit: int, wait: float) -> EventP
         if page.events or not page.reached_end or remaining <= 0:
             return page
         after = page.next_cursor
-        # Let the connection go while waiting: on SQLite there is one per process.
-        db.session.rollback()
-        with waiting_aside():
-            wait_for_feed(generation, min(remaining, _RECHECK_SECONDS))
+        wait_outside(wait_for_feed, generation, min(remaining, _RECHECK_SECONDS))
 
 
 @bp.route("/<string:subscription_id>/ack", methods=["POST"])

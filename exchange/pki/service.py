@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
-from exchange.agencies.models import Agency, PolicyVersion, System
+from exchange.agencies.models import Agency, System
 from exchange.agencies.service import get_agency
 from exchange.auth.actor import Actor
 from exchange.clock import as_utc, rfc3339, utcnow
-from exchange.driverstatements import DriverStatement
 from exchange.extensions import db
 from exchange.pki.models import Certificate, SigningKey
 from exchange.pki.vault import load_vault
@@ -119,15 +118,10 @@ class SystemIdentity:
     agency_id: str
     agency_kind: str
     agency_parent: str | None
-    # The sharing policy in force, read in the same round trip.
-    policy_version: int | None
-    policy_rules: str | None
 
 
 _certificate, _system, _agency = Certificate.__table__, System.__table__, Agency.__table__
-_policy = PolicyVersion.__table__
-_LATEST_POLICY = select(func.max(_policy.c.version)).scalar_subquery()
-_IDENTIFY = DriverStatement(
+_IDENTIFY = (
     select(
         _certificate.c.revoked_at,
         _certificate.c.not_before,
@@ -138,8 +132,6 @@ _IDENTIFY = DriverStatement(
         _agency.c.id,
         _agency.c.kind,
         _agency.c.parent_id,
-        _LATEST_POLICY,
-        select(_policy.c.rules).where(_policy.c.version == _LATEST_POLICY).scalar_subquery(),
     )
     .select_from(
         _certificate.join(_system, _certificate.c.system_id == _system.c.id).join(
@@ -151,7 +143,7 @@ _IDENTIFY = DriverStatement(
 
 
 def identify_certificate(fingerprint: str) -> SystemIdentity | None:
-    row = _IDENTIFY.first(db.session.connection(), {"fingerprint": fingerprint})
+    row = db.session.execute(_IDENTIFY, {"fingerprint": fingerprint}).first()
     return None if row is None else SystemIdentity(*row)
 
 

@@ -27,7 +27,7 @@ from exchange.records.schemas import (
 )
 from exchange.records.service import PublishContext, Submission, publish_records
 from exchange.trail.entries import protect_term
-from exchange.trail.recorder import audited, seal_entry
+from exchange.trail.recorder import audited
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1/records", description="Signed records")
 bp.before_request(require_system)
@@ -129,7 +129,6 @@ def publish() -> ResponseReturnValue:
         received_at=g.audit.received_at,
         audit_entry_id=g.request_id,
         clock_skew=timedelta(seconds=current_app.config["EXCHANGE_CLOCK_SKEW_SECONDS"]),
-        seal_audit=seal_entry,
         targets=g.audit.targets,
     )
     results = publish_records(context=context, submissions=submissions)

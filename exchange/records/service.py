@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,6 @@ from sqlalchemy.engine import Connection
 from exchange.agencies.policy import Policy, current_policy
 from exchange.auth.actor import Actor
 from exchange.clock import parse_rfc3339, rfc3339
-from exchange.database import release_between_reads
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.problems import Problem
@@ -51,8 +49,6 @@ class PublishContext:
     received_at: datetime
     audit_entry_id: str
     clock_skew: timedelta
-    # Fixes the request's audit entry for the given status; returns its leaf hash.
-    seal_audit: Callable[[int], bytes]
     targets: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -106,7 +102,11 @@ def _target_of(envelope: Any) -> tuple[str, int] | None:
 
 
 def sign_receipt(claims: dict[str, Any]) -> str:
-    """The exchange's JWS over {id, version, sha256, received_at, audit_entry, audit_leaf, iss}."""
+    """The exchange's JWS over {id, version, sha256, received_at, audit_entry, iss}.
+
+    The receipt binds the audit entry of the request by its id; the entry's leaf is
+    assigned by the integrator moments later and proven by ``/audit/proof/inclusion?entry=``.
+    """
     vault = load_vault()
     return sign_compact(
         canonicalize(claims),
@@ -134,16 +134,14 @@ def publish_records(
         raise Problem(
             422, "schema_invalid", "The record does not match its schema", errors=schema_errors
         )
-    states = load_states(db.session.connection(), (e["id"] for e in envelopes))
-    keys = KeyCache(db.session.connection)
+    connection = db.session.connection()
+    states = load_states(connection, (e["id"] for e in envelopes))
+    keys = KeyCache(connection)
     keys.prefetch(s.signature for s in submissions)
-    if len(submissions) > 1:
-        # What the checks need is read; a batch's checks run without holding a connection.
-        release_between_reads(db.session())
     batch = PublishBatch(
         context=context,
         policy=current_policy(),
-        connect=db.session.connection,
+        connection=connection,
         states=states,
         keys=keys,
     )
@@ -153,15 +151,7 @@ def publish_records(
             results.append(batch.check(envelope, submission.signature))
         except Problem as problem:
             raise _at(submission.pointer, problem) from None
-    if batch.writes.versions:
-        # Every check passed: the request's entry is now fixed, and the receipts of the
-        # new versions carry its leaf hash.
-        receipts = batch.sign_receipts(audit_leaf=context.seal_audit(201))
-        results = [
-            replace(r, receipt=receipts[r.record_id, r.version]) if not r.receipt else r
-            for r in results
-        ]
-        batch.writes.write(db.session.connection(), states)
+    batch.writes.write(connection, states)
     return results
 
 
@@ -171,25 +161,22 @@ class PublishBatch:
 
     context: PublishContext
     policy: Policy
-    connect: Callable[[], Connection]
+    connection: Connection
     states: dict[str, RecordState]
     keys: KeyCache
     writes: PendingWrites = field(default_factory=PendingWrites)
 
-    def sign_receipts(self, *, audit_leaf: bytes) -> dict[tuple[str, int], str]:
-        """Sign the receipt of every new version, once the audit entry is fixed."""
-        shared = {
-            "received_at": rfc3339(self.context.received_at),
-            "audit_entry": self.context.audit_entry_id,
-            "audit_leaf": base64.b64encode(audit_leaf).decode("ascii"),
-            "iss": load_vault().issuer,
-        }
-        receipts = {}
-        for record_id, row in self.writes.versions:
-            version = row["version"]
-            claims = {"id": record_id, "version": version, "sha256": row["sha256"], **shared}
-            row["receipt"] = receipts[record_id, version] = sign_receipt(claims)
-        return receipts
+    def receipt(self, *, record_id: str, version: int, sha256: str) -> str:
+        return sign_receipt(
+            {
+                "id": record_id,
+                "version": version,
+                "sha256": sha256,
+                "received_at": rfc3339(self.context.received_at),
+                "audit_entry": self.context.audit_entry_id,
+                "iss": load_vault().issuer,
+            }
+        )
 
     def check(self, envelope: dict[str, Any], signature: str) -> Published:
         actor, context = self.context.actor, self.context
@@ -235,10 +222,9 @@ class PublishBatch:
                     "This record belongs to another agency or type.",
                 )
             if version <= state.version:
-                sha256, receipt = stored_version(self.connect(), state, version)
+                sha256, receipt = stored_version(self.connection, state, version)
                 if sha256 == digest:
-                    # The same version again: idempotent, the original receipt (signed
-                    # at the end of this request if the first copy is in it too).
+                    # The same version again: idempotent, the original receipt.
                     return Published(
                         record_id=record_id, version=version, receipt=receipt, created=False
                     )
@@ -271,8 +257,9 @@ class PublishBatch:
                 status=envelope["status"],
             )
             self.states[record_id] = state
+        receipt = self.receipt(record_id=record_id, version=version, sha256=digest)
         state.version, state.status = version, envelope["status"]
-        state.pending[version] = (digest, "")
+        state.pending[version] = (digest, receipt)
         projection = search_fields(envelope)
         audience = envelope["handling"]["audience"]
         self.writes.add(
@@ -303,10 +290,10 @@ class PublishBatch:
                 "received_at": context.received_at,
                 "system_id": actor.system_id,
                 "audit_entry_id": context.audit_entry_id,
-                "receipt": "",
+                "receipt": receipt,
             },
         )
-        return Published(record_id=record_id, version=version, receipt="", created=True)
+        return Published(record_id=record_id, version=version, receipt=receipt, created=True)
 
 
 def _version_conflict(detail: str) -> Problem:

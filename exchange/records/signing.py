@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from exchange.driverstatements import DriverStatement
 from exchange.pki.models import SigningKey
 from exchange.problems import Problem
 from keys import errors as key_errors
@@ -31,10 +30,7 @@ class VerifiedSignature:
     kid: str
 
 
-# Prebuilt: the publish path runs it for every record.
-_FIND_KEY = DriverStatement(
-    select(SigningKey.__table__).where(SigningKey.__table__.c.kid == bindparam("kid"))
-)
+_signing_key = SigningKey.__table__
 
 
 def public_key(key: Any) -> PublicSigningKey:
@@ -73,23 +69,31 @@ def _refuse(code: str, title: str, detail: str) -> Problem:
 class KeyCache:
     """Key rows read once per request: a batch is usually signed by one key."""
 
-    def __init__(self, connect: Callable[[], Connection]) -> None:
-        self._connect = connect
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
         self._rows: dict[str, Any] = {}
 
     def prefetch(self, signatures: Iterable[Any]) -> None:
-        """Read now the keys that ``signatures`` name, so the checks need no connection."""
+        """Read in one query the keys that ``signatures`` name."""
+        kids = set()
         for signature in signatures:
             try:
                 kid = read_header(signature).kid if isinstance(signature, str) else None
             except key_errors.Error:
                 continue
-            if kid is not None:
-                self.get(kid)
+            if kid is not None and kid not in self._rows:
+                kids.add(kid)
+        if not kids:
+            return
+        rows = self._connection.execute(select(_signing_key).where(_signing_key.c.kid.in_(kids)))
+        self._rows.update({row.kid: row for row in rows})
+        self._rows.update({kid: None for kid in kids - self._rows.keys()})
 
     def get(self, kid: str) -> Any:
         if kid not in self._rows:
-            self._rows[kid] = _FIND_KEY.first(self._connect(), {"kid": kid})
+            self._rows[kid] = self._connection.execute(
+                select(_signing_key).where(_signing_key.c.kid == kid)
+            ).first()
         return self._rows[kid]
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from audit.checkpoint import Checkpoint
@@ -34,7 +34,7 @@ from exchange.feeds.models import FeedPosition
 from exchange.feeds.signal import announce_feed
 from exchange.records.models import RecordVersion
 from exchange.trail.entry_fields import entry_targets, leaf_projection
-from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
+from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditHash, AuditLeaf, AuditTarget
 from exchange.trail.stored_tree import compact_range, integrated_size
 
 log = logging.getLogger(__name__)
@@ -49,39 +49,8 @@ PUBLISH_ACTION = "record.publish"
 # Entry ids per IN list: far below SQLite's bound-parameter limit.
 _ID_CHUNK = 2000
 
-_SQLITE_INSERTS = (
-    "INSERT INTO audit_leaf (leaf_index, entry_seq, recorded_at, action, outcome, status, "
-    "actor_agency, actor_system, actor_fingerprint, purpose, actor_user) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "INSERT INTO audit_target (leaf_index, record_id, version) VALUES (?, ?, ?)",
-    "INSERT INTO audit_hash (stored_index, hash) VALUES (?, ?)",
-    "INSERT INTO record_feed (position, record_pk, version, leaf_index) VALUES (?, ?, ?, ?)",
-)
-# PostgreSQL's bulk path, COPY, for the same four tables and columns.
-_POSTGRES_COPIES = (
-    "COPY audit_leaf (leaf_index, entry_seq, recorded_at, action, outcome, status, "
-    "actor_agency, actor_system, actor_fingerprint, purpose, actor_user) FROM STDIN",
-    "COPY audit_target (leaf_index, record_id, version) FROM STDIN",
-    "COPY audit_hash (stored_index, hash) FROM STDIN",
-    "COPY record_feed (position, record_pk, version, leaf_index) FROM STDIN",
-)
-
-
-def _copy_rows(connection: Connection, batches: Sequence[Sequence[tuple[Any, ...]]]) -> None:
-    cursor = connection.connection.cursor()
-    try:
-        for statement, rows in zip(_POSTGRES_COPIES, batches, strict=True):
-            if rows:
-                with cursor.copy(statement) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-    finally:
-        cursor.close()
-
-
-def _sqlite_time(moment: datetime) -> str:
-    # As SQLAlchemy stores DateTime on SQLite: naive UTC text, microseconds always written.
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+_target = AuditTarget.__table__
+_hash = AuditHash.__table__
 
 
 _INSERT_CHECKPOINT = _checkpoint.insert()
@@ -240,10 +209,9 @@ class Integrator:
                 connection.rollback()
                 return 0
             tree = CompactRange.from_hashes(size=self._range.size, hashes=self._range.hashes)
-            sqlite = connection.dialect.name == "sqlite"
-            leaves: list[tuple[Any, ...]] = []
-            targets: list[tuple[int, str, int]] = []
-            hashes: list[tuple[int, bytes]] = []
+            leaves: list[dict[str, Any]] = []
+            targets: list[dict[str, Any]] = []
+            hashes: list[dict[str, Any]] = []
             publishes: dict[str, int] = {}
             new_holes: list[int] = []
             high = self._high_seq
@@ -259,26 +227,23 @@ class Integrator:
                     and projection["outcome"] == "ok"
                 ):
                     publishes[entry_id] = index
-                if sqlite:
-                    projection["recorded_at"] = _sqlite_time(projection["recorded_at"])
-                leaves.append((index, seq, *projection.values()))
-                targets.extend((index, record_id, version) for record_id, version in entry_targets)
+                leaves.append({"leaf_index": index, "entry_seq": seq, **projection})
+                targets.extend(
+                    {"leaf_index": index, "record_id": record_id, "version": version}
+                    for record_id, version in entry_targets
+                )
                 hashes.extend(
-                    (stored_index(node), digest)
+                    {"stored_index": stored_index(node), "hash": digest}
                     for node, digest in tree.append(leaf_hash(canonical))
                 )
-            # Thousands of rows a batch: straight to the driver's executemany, without
-            # SQLAlchemy's per-row parameter processing.
             feed = self._feed_rows(connection, publishes)
-            batches: tuple[Sequence[tuple[Any, ...]], ...] = (leaves, targets, hashes, feed)
-            if sqlite:
-                for statement, parameters in zip(_SQLITE_INSERTS, batches, strict=True):
-                    if parameters:
-                        connection.exec_driver_sql(statement, parameters)
-            else:
-                _copy_rows(connection, batches)
-                if feed:
-                    connection.exec_driver_sql("SELECT pg_notify('exchange_feed', '')")
+            # Thousands of rows a batch, one multi-row statement per table.
+            batches = ((_leaf, leaves), (_target, targets), (_hash, hashes), (_feed, feed))
+            for table, batch in batches:
+                if batch:
+                    connection.execute(insert(table), batch)
+            if feed and connection.dialect.name == "postgresql":
+                connection.execute(select(func.pg_notify("exchange_feed", "")))
             connection.commit()
         if feed:
             self._feed_next += len(feed)
@@ -290,9 +255,7 @@ class Integrator:
         self._range, self._high_seq = tree, high
         return len(rows)
 
-    def _feed_rows(
-        self, connection: Connection, publishes: dict[str, int]
-    ) -> list[tuple[int, int, int, int]]:
+    def _feed_rows(self, connection: Connection, publishes: dict[str, int]) -> list[dict[str, int]]:
         """Feed positions for the versions the batch's publishes created, in leaf order.
 
         A publish's entry names every version it touched, replays included; the versions
@@ -311,7 +274,12 @@ class Integrator:
                 created.append((publishes[entry_id], int(record_pk), int(version)))
         created.sort()
         return [
-            (self._feed_next + offset, record_pk, version, leaf_index)
+            {
+                "position": self._feed_next + offset,
+                "record_pk": record_pk,
+                "version": version,
+                "leaf_index": leaf_index,
+            }
             for offset, (leaf_index, record_pk, version) in enumerate(created)
         ]
 

@@ -1,30 +1,22 @@
-"""One audit entry per request, written in the request's own transaction.
+"""The audit entry of each request: what it did, to which records, why, and how it ended.
 
-The rule that keeps records and log in step: a response of 400 or above rolls back
-whatever the request did before its entry is written, and a request whose entry cannot
-be written fails. The commit below is the only one a request makes.
+The entry is written in the request's own transaction, just before its one commit
+(exchange.unit_of_work).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import current_app, g, request
 
-from audit.merkle import leaf_hash
 from exchange.auth.actor import Actor
 from exchange.auth.mtls import client_fingerprint
 from exchange.clock import utcnow, uuid7
-from exchange.extensions import db
-from exchange.problems import Problem, problem_response
-from exchange.trail.entries import append_entry, entry_bytes
-from exchange.trail.integrator_process import wake_integrator
-
-log = logging.getLogger(__name__)
+from exchange.trail.entries import append_entry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,8 +33,6 @@ class RequestAudit:
     # Keep the request's writes though it answers 400 or above: a refused sign-in still
     # counts against the account and the address.
     keep_work: bool = False
-    # (status, targets, bytes) once a response has committed to its entry: see seal_entry.
-    sealed: tuple[int, tuple[tuple[str, int], ...], bytes] | None = None
 
 
 def audited(action: str) -> Callable[[F], F]:
@@ -92,58 +82,16 @@ def _entry_arguments(audit: RequestAudit, status: int) -> dict[str, Any]:
     }
 
 
-def seal_entry(status: int) -> bytes:
-    """Fix this request's entry now and return its RFC 9162 leaf hash.
-
-    For a response that carries its own audit leaf (the publish receipt, DESIGN §3). The
-    entry is written with these bytes if the response keeps this status; if it fails
-    after all, the work is rolled back and an entry with the real status is written.
-    """
-    audit: RequestAudit = g.audit
-    canonical = entry_bytes(**_entry_arguments(audit, status))
-    audit.sealed = (status, tuple(audit.targets), canonical)
-    return leaf_hash(canonical)
+def request_audit() -> RequestAudit | None:
+    """This request's audit, or None once it was given up (see :func:`forget`)."""
+    return getattr(g, "audit", None)
 
 
-def write_entry(arguments: dict[str, Any]) -> None:
-    """The entry, and with it the request's one commit: a read commits only for its entry."""
-    # Whatever the session still holds goes first, into the same transaction.
-    db.session.flush()
-    append_entry(**arguments, commit=True)
-    # The transaction is committed; the session ends its own view of it.
-    db.session.commit()
+def add_entry(audit: RequestAudit, status: int) -> None:
+    """Add the request's entry, for a response of ``status``, to its transaction."""
+    append_entry(**_entry_arguments(audit, status))
 
 
-def finish_request(response: Response) -> Response:
-    audit: RequestAudit | None = getattr(g, "audit", None)
-    if audit is None:
-        return response
-    status = response.status_code
-    try:
-        if status >= 400 and not audit.keep_work:
-            db.session.rollback()
-        arguments = _entry_arguments(audit, status)
-        if audit.sealed is not None and audit.sealed[0] == status:
-            arguments.update(targets=audit.sealed[1], canonical=audit.sealed[2])
-        write_entry(arguments)
-        wake_integrator()
-    except Exception:
-        # Fail closed: without its audit entry the request did not happen.
-        log.exception("audit entry for request %s could not be written", g.request_id)
-        db.session.rollback()
-        g.audit = None
-        return problem_response(
-            Problem(
-                503,
-                "audit_unavailable",
-                "Audit log unavailable",
-                "The request was not carried out.",
-            )
-        )
-    response.headers["Exchange-Request-Id"] = g.request_id
-    return response
-
-
-def init_app(app: Flask) -> None:
-    app.before_request(begin_request)
-    app.after_request(finish_request)
+def forget() -> None:
+    """No entry for this request: its transaction failed and its response says so."""
+    g.audit = None

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow, uuid7
+from exchange.database import READ_ONLY
 from exchange.extensions import db
 from exchange.trail.entries import append_entry
 from exchange.trail.full_verification import verify_log
@@ -105,9 +106,9 @@ class BackgroundVerification:
         try:
             with app.app_context():
                 try:
-                    result = run_verification(
-                        db.session.connection(), app, workers=os.cpu_count() or 1
-                    )
+                    # A long read: on SQLite it must not hold the write lock meanwhile.
+                    connection = db.session.connection(execution_options={READ_ONLY: True})
+                    result = run_verification(connection, app, workers=os.cpu_count() or 1)
                     db.session.rollback()
                     details = {"mode": "background", **result.details()}
                     append_entry(
@@ -117,7 +118,6 @@ class BackgroundVerification:
                         action=VERIFY_ACTION,
                         status=200,
                         details=details,
-                        commit=True,
                     )
                     db.session.commit()
                     wake_integrator()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from flask import Flask
 
 from audit.merkle import leaf_hash
 from exchange.client.auditlog import Witness, prove_publication
-from exchange.client.sdk import ExchangeClient, ExchangeError
+from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.serving import ExchangeServer
@@ -135,22 +136,35 @@ class TestProofs:
     ) -> None:
         with police.client() as exchange:
             receipt = exchange.publish(police.envelope())
-            assert receipt.audit_leaf is not None
             integrate(app)
             proof = prove_publication(exchange, receipt, log_key=log_key)
         entry = audit_entry(app, receipt.audit_entry)
         assert proof.entry == entry and entry["action"] == "record.publish"
         assert {"id": receipt.record_id, "version": 1} in entry["targets"]
 
-    def test_batch_receipts_share_the_leaf_of_their_one_entry(
+    def test_batch_receipts_share_their_one_entry(
         self, app: Flask, police: AgencySystem, log_key: str
     ) -> None:
         with police.client() as exchange:
             receipts = exchange.publish_batch([police.envelope(), police.envelope()])
             integrate(app)
-            assert len({r.audit_leaf for r in receipts}) == 1
-            for receipt in receipts:
-                prove_publication(exchange, receipt, log_key=log_key)
+            assert len({r.audit_entry for r in receipts}) == 1
+            proofs = [prove_publication(exchange, r, log_key=log_key) for r in receipts]
+        assert len({p.index for p in proofs}) == 1
+
+    def test_a_refused_publication_proves_nothing(
+        self, app: Flask, police: AgencySystem, log_key: str
+    ) -> None:
+        with police.client() as exchange:
+            receipt = exchange.publish(police.envelope())
+            # A later request's entry, which names the same version but refused it.
+            other = police.envelope(id=receipt.record_id)
+            error = refused(exchange, "POST", "/api/v1/records", json=police.submission(other))
+            assert error.code == "version_conflict"
+            forged = replace(receipt, audit_entry=error.problem["request_id"])
+            integrate(app)
+            with pytest.raises(VerificationError, match="does not record this publication"):
+                prove_publication(exchange, forged, log_key=log_key)
 
     def test_an_entry_is_proven_only_to_its_own_agency_or_an_auditor(
         self, app: Flask, world: World, police: AgencySystem, auditor: AgencySystem
