@@ -1,7 +1,9 @@
 """RFC 9457 problem details: every error leaves the exchange in this one shape.
 
-An error carries its own HTTP status and a stable ``code``; the text of an unexpected
-exception never reaches the client (it is logged with the request id instead).
+A service's refusal (exchange.errors) is answered with the status of its kind; views and
+the HTTP layer raise problems with a status of their own. Either way the code is stable,
+and the text of an unexpected exception never reaches the client (it is logged with the
+request id instead).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from flask import Response, current_app, g, has_request_context, json, request
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from exchange.errors import Kind, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +41,23 @@ _HTTP_CODES = {
 }
 
 
-class Problem(Exception):
-    """An error the exchange answers with; raise it from services and views."""
+STATUS_OF_KIND = {
+    Kind.MALFORMED: 400,
+    Kind.UNAUTHENTICATED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.GONE: 410,
+    Kind.TOO_LARGE: 413,
+    Kind.INVALID: 422,
+    Kind.TOO_MANY: 429,
+    Kind.UNAVAILABLE: 503,
+}
+_KIND_OF_STATUS = {status: kind for kind, status in STATUS_OF_KIND.items()}
+
+
+class Problem(Refusal):
+    """An error the exchange answers with, at the HTTP layer: views, guards, handlers."""
 
     def __init__(
         self,
@@ -51,14 +70,26 @@ class Problem(Exception):
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(code)
+        kind = _KIND_OF_STATUS.get(status, Kind.UNAVAILABLE if status >= 500 else Kind.MALFORMED)
+        super().__init__(kind, code, title, detail, errors=errors, extra=extra)
         self.status = status
-        self.code = code
-        self.title = title
-        self.detail = detail
-        self.errors = list(errors)
-        self.extra = dict(extra or {})
         self.headers = dict(headers or {})
+
+    @classmethod
+    def of(cls, refusal: Refusal) -> Problem:
+        """The answer to a service's refusal."""
+        if isinstance(refusal, Problem):
+            return refusal
+        problem = cls(
+            STATUS_OF_KIND[refusal.kind],
+            refusal.code,
+            refusal.title,
+            refusal.detail,
+            errors=refusal.errors,
+            extra=refusal.extra,
+        )
+        problem.__cause__ = refusal
+        return problem
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -78,7 +109,8 @@ class Problem(Exception):
         return body
 
 
-def problem_response(problem: Problem) -> Response:
+def problem_response(refusal: Refusal) -> Response:
+    problem = Problem.of(refusal)
     # The web UI answers its own requests with a page (exchange.ui.security).
     render_page = current_app.extensions.get("exchange.problem_page")
     if render_page is not None and has_request_context():
@@ -152,15 +184,15 @@ class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
-        self._app.register_error_handler(Problem, self.handle_problem)
+        self._app.register_error_handler(Refusal, self.handle_problem)
         self._app.register_error_handler(HTTPException, self.handle_http_exception)
         self._app.register_error_handler(IntegrityError, self.handle_integrity_error)
         self._app.register_error_handler(DataError, self.handle_data_error)
         self._app.register_error_handler(OperationalError, self.handle_database_unavailable)
         self._app.register_error_handler(Exception, self.handle_unexpected)
 
-    def handle_problem(self, problem: Problem) -> Response:
-        return problem_response(problem)
+    def handle_problem(self, refusal: Refusal) -> Response:
+        return problem_response(refusal)
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         if error.code is not None and error.code >= 500:

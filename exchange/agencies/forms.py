@@ -23,7 +23,7 @@ from exchange.agencies.labels import AGENCY_KIND_LABELS, USER_ROLE_LABELS
 from exchange.agencies.models import Agency
 from exchange.auth.models import USER_ROLES
 from exchange.auth.service import MIN_PASSWORD_LENGTH
-from exchange.problems import Problem
+from exchange.errors import Refusal
 
 # The services' refusals, in words an administrator can act on; the services speak English
 # to the API and the console, the pages say the same in the reader's language.
@@ -48,7 +48,7 @@ _CODES: dict[str, Any] = {
 }
 
 
-def explain(problem: Problem) -> Any:
+def explain(problem: Refusal) -> Any:
     """What a service's refusal means, for the person at the form."""
     if problem.code in _CODES:
         return _CODES[problem.code]
@@ -59,7 +59,7 @@ def explain(problem: Problem) -> Any:
     return problem.detail or problem.title
 
 
-def refused_field(problem: Problem) -> str | None:
+def refused_field(problem: Refusal) -> str | None:
     """The form field a refusal is about, when the service names one."""
     for error in problem.errors:
         if error.get("field"):

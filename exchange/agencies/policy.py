@@ -7,15 +7,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, SessionTransaction
 
 from exchange.agencies.models import AGENCY_KINDS, PolicyVersion
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
-from exchange.problems import Problem
 from schemas import RECORD_TYPES
 
 PURPOSES = (
@@ -74,18 +74,22 @@ def policy_from_row(version: int | None, rules: str | None) -> Policy:
     return policy
 
 
-# A request applies one policy throughout: the one in force when it first asked.
-_REQUEST_POLICY = "sharing_policy"
+# A unit of work applies one policy throughout: the one in force when it first asked.
+_SESSION_POLICY = "exchange.sharing_policy"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_policy(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_SESSION_POLICY, None)
 
 
 def current_policy() -> Policy:
-    """The policy in force, read once per request."""
-    if not has_request_context():
-        return policy_in(db.session.connection())
-    policy: Policy | None = g.get(_REQUEST_POLICY)
+    """The policy in force, read once per unit of work (the session's transaction)."""
+    info = db.session.info
+    policy: Policy | None = info.get(_SESSION_POLICY)
     if policy is None:
-        policy = policy_in(db.session.connection())
-        setattr(g, _REQUEST_POLICY, policy)
+        policy = info[_SESSION_POLICY] = policy_in(db.session.connection())
     return policy
 
 
@@ -97,16 +101,18 @@ def policy_in(connection: Connection) -> Policy:
 
 def validate_rules(rules: Any) -> dict[str, dict[str, list[str]]]:
     if not isinstance(rules, dict):
-        raise Problem(422, "policy_invalid", "Policy rules must be an object")
+        raise Refusal(Kind.INVALID, "policy_invalid", "Policy rules must be an object")
     clean: dict[str, dict[str, list[str]]] = {}
     for record_type, rule in rules.items():
         if record_type not in RECORD_TYPES or not isinstance(rule, dict):
-            raise Problem(422, "policy_invalid", f"Unknown record type {record_type!r}")
+            raise Refusal(Kind.INVALID, "policy_invalid", f"Unknown record type {record_type!r}")
         clean[record_type] = {}
         for verb in ("publish", "read"):
             kinds = rule.get(verb, [])
             if not isinstance(kinds, list) or any(k not in AGENCY_KINDS for k in kinds):
-                raise Problem(422, "policy_invalid", f"{record_type}.{verb}: unknown agency kind")
+                raise Refusal(
+                    Kind.INVALID, "policy_invalid", f"{record_type}.{verb}: unknown agency kind"
+                )
             clean[record_type][verb] = sorted(set(kinds))
     return clean
 
@@ -127,8 +133,7 @@ def set_policy(*, actor: Actor, rules: Any, note: str = "") -> Policy:
     )
     db.session.flush()
     policy = Policy(version=version, rules=clean)
-    if has_request_context():
-        setattr(g, _REQUEST_POLICY, policy)
+    db.session.info[_SESSION_POLICY] = policy
     return policy
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from exchange.agencies.models import AGENCY_KINDS, Agency, System
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
-from exchange.problems import Problem
 
 AGENCY_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
@@ -20,7 +20,9 @@ SYSTEM_ROLES = ("auditor",)
 def get_agency(agency_id: str) -> Agency:
     agency = db.session.get(Agency, agency_id)
     if agency is None:
-        raise Problem(404, "agency_not_found", "No such agency", f"No agency {agency_id!r}.")
+        raise Refusal(
+            Kind.NOT_FOUND, "agency_not_found", "No such agency", f"No agency {agency_id!r}."
+        )
     return agency
 
 
@@ -38,11 +40,15 @@ def create_agency(
     parent_id: str | None = None,
 ) -> Agency:
     if not AGENCY_ID.match(agency_id):
-        raise Problem(422, "agency_invalid", "Invalid agency id", "Use a-z, 0-9 and '-'.")
+        raise Refusal(Kind.INVALID, "agency_invalid", "Invalid agency id", "Use a-z, 0-9 and '-'.")
     if kind not in AGENCY_KINDS:
-        raise Problem(422, "agency_invalid", "Invalid agency kind", f"One of {AGENCY_KINDS}.")
+        raise Refusal(
+            Kind.INVALID, "agency_invalid", "Invalid agency kind", f"One of {AGENCY_KINDS}."
+        )
     if db.session.get(Agency, agency_id) is not None:
-        raise Problem(409, "agency_exists", "Agency exists", f"{agency_id!r} already exists.")
+        raise Refusal(
+            Kind.CONFLICT, "agency_exists", "Agency exists", f"{agency_id!r} already exists."
+        )
     if parent_id is not None:
         get_agency(parent_id)
     agency = Agency(
@@ -99,7 +105,9 @@ def get_system(agency_id: str, name: str) -> System:
         select(System).where(System.agency_id == agency_id, System.name == name)
     )
     if system is None:
-        raise Problem(404, "system_not_found", "No such system", f"No system {agency_id}/{name}.")
+        raise Refusal(
+            Kind.NOT_FOUND, "system_not_found", "No such system", f"No system {agency_id}/{name}."
+        )
     return system
 
 
@@ -108,15 +116,19 @@ def create_system(
 ) -> System:
     get_agency(agency_id)
     if not SYSTEM_NAME.match(name):
-        raise Problem(422, "system_invalid", "Invalid system name", "Use a-z, 0-9 and '-'.")
+        raise Refusal(
+            Kind.INVALID, "system_invalid", "Invalid system name", "Use a-z, 0-9 and '-'."
+        )
     unknown = set(roles) - set(SYSTEM_ROLES)
     if unknown:
-        raise Problem(422, "system_invalid", "Unknown role", ", ".join(sorted(unknown)))
+        raise Refusal(Kind.INVALID, "system_invalid", "Unknown role", ", ".join(sorted(unknown)))
     existing = db.session.scalar(
         select(System).where(System.agency_id == agency_id, System.name == name)
     )
     if existing is not None:
-        raise Problem(409, "system_exists", "System exists", f"{agency_id}/{name} exists.")
+        raise Refusal(
+            Kind.CONFLICT, "system_exists", "System exists", f"{agency_id}/{name} exists."
+        )
     system = System(agency_id=agency_id, name=name, roles=" ".join(roles), created_at=utcnow())
     db.session.add(system)
     db.session.flush()  # assigns system.id for the certificate row

@@ -20,7 +20,7 @@ from exchange.auth.service import (
     set_roles,
 )
 from exchange.clock import as_utc, utcnow
-from exchange.problems import Problem
+from exchange.errors import Refusal
 from exchange.ui.access import page
 
 
@@ -102,7 +102,7 @@ def create_user_page() -> Response | tuple[str, int]:
             roles=roles,
             password=form.password.data or "",
         )
-    except Problem as problem:
+    except Refusal as problem:
         target = {"user_exists": "username", "agency_not_found": "agency"}.get(problem.code)
         getattr(form, target or refused_field(problem) or "username").errors.append(
             explain(problem)
@@ -147,14 +147,14 @@ def change_roles(username: str) -> Response | tuple[str, int]:
     g.audit.details.update(before=found.roles, roles=" ".join(roles))
     try:
         set_roles(actor=g.actor, user=found, roles=roles)
-    except Problem as problem:
+    except Refusal as problem:
         form.roles.errors.append(explain(problem))
         return _user_page(found, form, 422)
     flash(_("The roles of %(user)s were changed.", user=found.username), "success")
     return redirect(url_for("agencies_ui.user", username=found.username))
 
 
-def _refused(found: User, problem: Problem) -> tuple[str, int]:
+def _refused(found: User, problem: Refusal) -> tuple[str, int]:
     form = RolesForm(data={"roles": sorted(found.role_set)})
     return _user_page(found, form, 422, error=explain(problem))
 
@@ -186,7 +186,7 @@ def _set_disabled(username: str, *, disabled: bool) -> Response | tuple[str, int
     found = _user(username)
     try:
         set_disabled(actor=g.actor, user=found, disabled=disabled)
-    except Problem as problem:
+    except Refusal as problem:
         return _refused(found, problem)
     message = (
         _("%(user)s was disabled; their open sessions have ended.", user=found.username)

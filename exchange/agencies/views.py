@@ -18,6 +18,7 @@ from exchange.agencies.labels import admin_labels
 from exchange.agencies.models import Agency
 from exchange.agencies.service import create_agency, get_agency, list_agencies, list_systems
 from exchange.auth.service import list_users
+from exchange.errors import Refusal
 from exchange.pki.service import agency_keys
 from exchange.problems import Problem
 from exchange.ui.access import enter_page, page
@@ -77,10 +78,11 @@ def add_agency() -> Response | tuple[str, int]:
             name_en=(form.name_en.data or "").strip(),
             parent_id=form.parent.data or None,
         )
-    except Problem as problem:
+    except Refusal as problem:
         target = {"agency_exists": "agency_id"}.get(problem.code) or refused_field(problem)
         getattr(form, target or "agency_id").errors.append(explain(problem))
-        return _agencies_page(form, problem.status if problem.status < 500 else 422)
+        status = Problem.of(problem).status
+        return _agencies_page(form, status if status < 500 else 422)
     if form.parent.data:
         g.audit.details["parent"] = form.parent.data
     flash(_("Agency %(agency)s was created.", agency=agency_id), "success")

@@ -23,9 +23,9 @@ from exchange.agencies.service import agency_lineage, get_agency
 from exchange.auth.actor import Actor
 from exchange.auth.models import USER_ROLES, LoginThrottle, User
 from exchange.clock import as_utc, utcnow
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.problems import Problem
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
@@ -70,8 +70,10 @@ def user_actor(user: User, *, address: str | None) -> Actor:
     )
 
 
-def _invalid(title: str, detail: str, field: str) -> Problem:
-    return Problem(422, "user_invalid", title, detail, errors=[{"field": field, "detail": detail}])
+def _invalid(title: str, detail: str, field: str) -> Refusal:
+    return Refusal(
+        Kind.INVALID, "user_invalid", title, detail, errors=[{"field": field, "detail": detail}]
+    )
 
 
 def check_password_strength(password: str) -> None:
@@ -100,7 +102,7 @@ def _check_roles(roles: tuple[str, ...]) -> str:
 def get_user(username: str) -> User:
     user: User | None = db.session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise Problem(404, "user_not_found", "No such user", f"No user {username!r}.")
+        raise Refusal(Kind.NOT_FOUND, "user_not_found", "No such user", f"No user {username!r}.")
     return user
 
 
@@ -129,7 +131,7 @@ def create_user(
         raise _invalid("Invalid name", "A name of 1-200 characters.", "display_name")
     get_agency(agency_id)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Problem(409, "user_exists", "User exists", f"{username!r} already exists.")
+        raise Refusal(Kind.CONFLICT, "user_exists", "User exists", f"{username!r} already exists.")
     user = User(
         username=username,
         display_name=display_name,
@@ -327,8 +329,11 @@ def link_oidc(*, actor: Actor, user: User, issuer: str, subject: str) -> None:
         raise _invalid("Invalid identity", "An https issuer and a subject.", "issuer")
     holder = find_oidc_user(issuer=issuer, subject=subject)
     if holder is not None and holder.id != user.id:
-        raise Problem(
-            409, "identity_linked", "Identity in use", f"It is linked to {holder.username!r}."
+        raise Refusal(
+            Kind.CONFLICT,
+            "identity_linked",
+            "Identity in use",
+            f"It is linked to {holder.username!r}.",
         )
     user.oidc_issuer, user.oidc_subject = issuer, subject
 

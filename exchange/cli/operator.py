@@ -13,6 +13,7 @@ import click
 
 from exchange.auth.actor import Actor, operator_actor
 from exchange.clock import utcnow, uuid7
+from exchange.errors import Refusal
 from exchange.extensions import db
 from exchange.problems import Problem
 from exchange.trail.entries import append_entry
@@ -36,9 +37,9 @@ def operator_action(action: str, **details: Any) -> Iterator[OperatorAction]:
     status = 200
     try:
         yield current
-    except Problem as problem:
+    except Refusal as problem:
         db.session.rollback()
-        status = problem.status
+        status = Problem.of(problem).status
         current.details["error"] = problem.code
         _write(current, action, started, status)
         click.echo(

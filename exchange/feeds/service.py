@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from exchange.agencies.policy import Policy
 from exchange.auth.actor import Actor
 from exchange.clock import rfc3339, utcnow, uuid7
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.feeds.models import DeadLetter, FeedPosition, Subscription
-from exchange.problems import Problem
 from exchange.records.tags import allegations, programmes
 from schemas import RECORD_TYPES, search_fields
 
@@ -51,9 +51,9 @@ class Candidate:
     envelope: Mapping[str, Any]
 
 
-def _invalid(pointer: str, detail: str) -> Problem:
-    return Problem(
-        422,
+def _invalid(pointer: str, detail: str) -> Refusal:
+    return Refusal(
+        Kind.INVALID,
         "schema_invalid",
         "Invalid subscription",
         errors=[{"pointer": pointer, "detail": detail}],
@@ -103,8 +103,8 @@ def create_subscription(
         raise _invalid("/types", f"One or more of: {', '.join(RECORD_TYPES)}.")
     refused = [t for t in types if not policy.may_read(actor.agency_kind, t)]
     if refused:
-        raise Problem(
-            403,
+        raise Refusal(
+            Kind.FORBIDDEN,
             "policy_denied",
             "Not allowed by the sharing policy",
             f"Agencies of kind {actor.agency_kind!r} may not subscribe to {', '.join(refused)}.",
@@ -144,8 +144,11 @@ def get_subscription(*, actor: Actor, subscription_id: str) -> Subscription:
         or subscription.state == "deleted"
         or (actor.kind != "operator" and subscription.agency_id != actor.agency_id)
     ):
-        raise Problem(
-            404, "subscription_not_found", "No such subscription", "No subscription of yours."
+        raise Refusal(
+            Kind.NOT_FOUND,
+            "subscription_not_found",
+            "No such subscription",
+            "No subscription of yours.",
         )
     return subscription
 

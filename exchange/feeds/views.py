@@ -27,10 +27,10 @@ from wtforms.widgets import CheckboxInput
 from exchange.agencies.models import System
 from exchange.agencies.policy import current_policy
 from exchange.auth.actor import Actor
+from exchange.errors import Refusal
 from exchange.extensions import db
 from exchange.feeds import deadletters, service
 from exchange.feeds.models import DeadLetter, Subscription
-from exchange.problems import Problem
 from exchange.records import presentation as words
 from exchange.records.pages_forms import choices
 from exchange.records.pages_places import (
@@ -190,7 +190,7 @@ def _system_actor(system: System) -> Actor:
     return dataclasses.replace(officer, system_id=system.id, system_name=system.name)
 
 
-def _refusal_to_form(form: SubscriptionForm, problem: Problem) -> None:
+def _refusal_to_form(form: SubscriptionForm, problem: Refusal) -> None:
     if problem.code == "policy_denied":
         form.types.errors = [_("Your agency may not subscribe to one of these record types.")]
         return
@@ -226,7 +226,7 @@ def create() -> Any:
             mode=form.mode.data or "pull",
             endpoint=(form.endpoint.data or None) if form.mode.data == "push" else None,
         )
-    except Problem as problem:
+    except Refusal as problem:
         g.audit.details["refused"] = problem.code
         _refusal_to_form(form, problem)
         return _render("subscriptions/new.html", form=form), 422

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from exchange.agencies.forms import agency_choices
 from exchange.agencies.service import get_agency, list_agencies
 from exchange.clock import utcnow
+from exchange.errors import Refusal
 from exchange.pki.forms import KeyForm, KeyRevokeForm
 from exchange.pki.models import SigningKey
 from exchange.pki.service import (
@@ -22,7 +23,6 @@ from exchange.pki.service import (
     retire_signing_key,
     revoke_signing_key,
 )
-from exchange.problems import Problem
 from exchange.ui.access import page
 from exchange.ui.filters import JST, to_jst
 
@@ -87,7 +87,7 @@ def register() -> Response | tuple[str, int]:
         registered = register_signing_key(
             actor=g.actor, agency_id=agency_id, jwk=jwk, proof=(form.proof.data or "").strip()
         )
-    except Problem as problem:
+    except Refusal as problem:
         g.audit.details["refusal"] = problem.code
         target = (
             form.jwk if problem.code in ("key_invalid", "algorithm_unsupported") else form.proof
@@ -102,7 +102,7 @@ def register() -> Response | tuple[str, int]:
     return redirect(url_for("pki_ui.key", kid=registered.kid))
 
 
-def _refusal(problem: Problem) -> str:
+def _refusal(problem: Refusal) -> str:
     messages = {
         "proof_invalid": _(
             "The proof of possession does not match this key and agency, or it is older "
@@ -158,7 +158,7 @@ def revoke_key(kid: str) -> Response | tuple[str, int]:
     g.audit.details["compromised_at"] = compromised_at.isoformat()
     try:
         revoke_signing_key(actor=g.actor, kid=found.kid, compromised_at=compromised_at)
-    except Problem:
+    except Refusal:
         form.compromised_at.errors.append(_("The compromise time cannot be in the future."))
         return _key_page(found, form, 422)
     flash(

@@ -14,10 +14,10 @@ from exchange.agencies.models import Agency, System
 from exchange.agencies.service import get_agency
 from exchange.auth.actor import Actor
 from exchange.clock import as_utc, rfc3339, utcnow
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.models import Certificate, SigningKey
 from exchange.pki.vault import load_vault
-from exchange.problems import Problem
 from keys import errors as key_errors
 from keys.ca import ClientBundle, IssuedCertificate, Revocation
 from keys.jwk import algorithm_for, load_public_jwk, public_jwk, thumbprint
@@ -57,7 +57,7 @@ def issue_certificate_from_csr(
             csr_pem=csr_pem, agency=system.agency_id, system=system.name, valid_days=valid_days
         )
     except key_errors.Error as error:
-        raise Problem(422, error.code, "Certificate request refused", str(error)) from None
+        raise Refusal(Kind.INVALID, error.code, "Certificate request refused", str(error)) from None
     return _store_certificate(system, issued)
 
 
@@ -73,14 +73,17 @@ def issue_certificate_bundle(
 def find_certificate(fingerprint: str) -> Certificate:
     certificate = db.session.get(Certificate, fingerprint)
     if certificate is None:
-        raise Problem(404, "certificate_not_found", "No such certificate")
+        raise Refusal(Kind.NOT_FOUND, "certificate_not_found", "No such certificate")
     return certificate
 
 
 def revoke_certificate(*, actor: Actor, fingerprint: str, reason: str) -> Certificate:
     if reason not in REVOCATION_REASONS:
-        raise Problem(
-            422, "reason_invalid", "Unknown revocation reason", ", ".join(REVOCATION_REASONS)
+        raise Refusal(
+            Kind.INVALID,
+            "reason_invalid",
+            "Unknown revocation reason",
+            ", ".join(REVOCATION_REASONS),
         )
     certificate = find_certificate(fingerprint)
     if certificate.revoked_at is None:
@@ -165,17 +168,17 @@ def register_signing_key(
         public_key = load_public_jwk(jwk)
         verify_proof(proof, jwk=jwk, agency=agency_id)
     except key_errors.Error as error:
-        raise Problem(422, error.code, "Signing key refused", str(error)) from None
+        raise Refusal(Kind.INVALID, error.code, "Signing key refused", str(error)) from None
     clean = public_jwk(public_key)
     kid = thumbprint(clean)
     existing = db.session.get(SigningKey, kid)
     if existing is not None:
         if existing.agency_id != agency_id:
-            raise Problem(409, "key_exists", "Key registered to another agency")
+            raise Refusal(Kind.CONFLICT, "key_exists", "Key registered to another agency")
         return existing
     now = utcnow()
     if not_after is not None and not_after <= (not_before or now):
-        raise Problem(422, "key_validity_invalid", "not_after must follow not_before")
+        raise Refusal(Kind.INVALID, "key_validity_invalid", "not_after must follow not_before")
     key = SigningKey(
         kid=kid,
         agency_id=agency_id,
@@ -195,7 +198,7 @@ def register_signing_key(
 def get_signing_key(kid: str) -> SigningKey:
     key = db.session.get(SigningKey, kid)
     if key is None:
-        raise Problem(404, "key_not_found", "No such signing key")
+        raise Refusal(Kind.NOT_FOUND, "key_not_found", "No such signing key")
     return key
 
 
@@ -203,7 +206,7 @@ def _own_key(actor: Actor, kid: str) -> SigningKey:
     key = get_signing_key(kid)
     if actor.kind == "system" and key.agency_id != actor.agency_id:
         # Another agency's key: answer as if it did not exist.
-        raise Problem(404, "key_not_found", "No such signing key")
+        raise Refusal(Kind.NOT_FOUND, "key_not_found", "No such signing key")
     return key
 
 
@@ -221,7 +224,9 @@ def revoke_signing_key(*, actor: Actor, kid: str, compromised_at: datetime) -> S
     key = _own_key(actor, kid)
     now = utcnow()
     if compromised_at > now:
-        raise Problem(422, "compromised_at_invalid", "The compromise time is in the future")
+        raise Refusal(
+            Kind.INVALID, "compromised_at_invalid", "The compromise time is in the future"
+        )
     if key.status != "revoked" or (key.compromised_at and compromised_at < key.compromised_at):
         key.status = "revoked"
         key.revoked_at = key.revoked_at or now

@@ -15,6 +15,7 @@ from exchange.agencies.labels import admin_labels
 from exchange.agencies.models import System
 from exchange.agencies.service import create_system, list_agencies, list_systems
 from exchange.clock import utcnow
+from exchange.errors import Refusal
 from exchange.extensions import db
 from exchange.pki import key_pages
 from exchange.pki.bundles import default_api_url
@@ -87,7 +88,7 @@ def add_system() -> Response | tuple[str, int]:
         system = create_system(
             actor=g.actor, agency_id=form.agency.data or "", name=form.name.data or "", roles=roles
         )
-    except Problem as problem:
+    except Refusal as problem:
         form.name.errors.append(explain(problem))
         return _systems_page(form, 422)
     flash(
@@ -135,7 +136,7 @@ def issue_from_csr(system_id: str) -> Response | tuple[str, int]:
         certificate = issue_certificate_from_csr(
             actor=g.actor, system=target, csr_pem=csr_pem, valid_days=form.csr_days.data or 1
         )
-    except Problem as problem:
+    except Refusal as problem:
         g.audit.details["refusal"] = problem.code
         form.csr.errors.append(
             _(

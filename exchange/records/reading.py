@@ -13,9 +13,9 @@ from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, text
 from exchange.agencies.policy import Policy, current_policy
 from exchange.auth.actor import Actor
 from exchange.clock import rfc3339
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
-from exchange.problems import Problem
 from exchange.records.models import Record, RecordAudience, RecordCard, RecordTag, RecordVersion
 from exchange.records.signing import compromise_flag
 from exchange.records.tags import ALLEGATION, PROGRAMME
@@ -32,9 +32,9 @@ def readable(actor: Actor, policy: Policy, record: Any, audience: list[str]) -> 
     return not record.audience_restricted or any(a in audience for a in actor.agency_lineage)
 
 
-def _deny(record_type: str) -> Problem:
-    return Problem(
-        403,
+def _deny(record_type: str) -> Refusal:
+    return Refusal(
+        Kind.FORBIDDEN,
         "policy_denied",
         "Not allowed by the sharing policy",
         f"Your agency may not read this {record_type} record.",
@@ -44,7 +44,9 @@ def _deny(record_type: str) -> Problem:
 def _load_readable(actor: Actor, record_id: str) -> Record:
     record: Record | None = db.session.scalar(select(Record).where(Record.id == record_id))
     if record is None:
-        raise Problem(404, "record_not_found", "No such record", f"No record {record_id!r}.")
+        raise Refusal(
+            Kind.NOT_FOUND, "record_not_found", "No such record", f"No record {record_id!r}."
+        )
     audience = (
         list(
             db.session.scalars(
@@ -146,8 +148,11 @@ def read_record(*, actor: Actor, record_id: str, version: int | None = None) -> 
     record = _load_readable(actor, record_id)
     views = _versions(record, version if version is not None else record.version)
     if not views:
-        raise Problem(
-            404, "version_not_found", "No such version", f"Record has {record.version} version(s)."
+        raise Refusal(
+            Kind.NOT_FOUND,
+            "version_not_found",
+            "No such version",
+            f"Record has {record.version} version(s).",
         )
     return views[0]
 
@@ -196,8 +201,8 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError(cursor)
         return value
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise Problem(
-            400,
+        raise Refusal(
+            Kind.MALFORMED,
             "cursor_invalid",
             "Invalid cursor",
             errors=[{"parameter": "cursor", "detail": "Not a cursor this exchange issued."}],

@@ -14,9 +14,9 @@ from sqlalchemy.engine import Connection
 from exchange.agencies.policy import Policy, current_policy
 from exchange.auth.actor import Actor
 from exchange.clock import parse_rfc3339, rfc3339
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.problems import Problem
 from exchange.records.signing import KeyCache, verify_record_signature
 from exchange.records.store import PendingWrites, RecordState, load_states, stored_version
 from exchange.records.tags import record_tags
@@ -52,7 +52,7 @@ class PublishContext:
     targets: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _at(pointer: str, problem: Problem) -> Problem:
+def _at(pointer: str, problem: Refusal) -> Refusal:
     """Re-root a problem's field pointers at the submission's place in a batch."""
     if pointer:
         problem.errors = [
@@ -64,8 +64,8 @@ def _at(pointer: str, problem: Problem) -> Problem:
 
 def _validated(submission: Submission) -> dict[str, Any]:
     if not isinstance(submission.signature, str):
-        raise Problem(
-            422,
+        raise Refusal(
+            Kind.INVALID,
             "schema_invalid",
             "Invalid submission",
             errors=[{"pointer": "/signature", "detail": "A compact JWS string is required."}],
@@ -73,8 +73,8 @@ def _validated(submission: Submission) -> dict[str, Any]:
     try:
         return validate_envelope(submission.envelope)
     except SchemaInvalid as invalid:
-        raise Problem(
-            422,
+        raise Refusal(
+            Kind.INVALID,
             "schema_invalid",
             "The record does not match its schema",
             errors=[{"pointer": "/record" + e.pointer, "detail": e.detail} for e in invalid.errors],
@@ -125,14 +125,17 @@ def publish_records(
     for submission in submissions:
         try:
             envelopes.append(_validated(submission))
-        except Problem as problem:
+        except Refusal as problem:
             schema_errors.extend(_at(submission.pointer, problem).errors)
         target = _target_of(submission.envelope)
         if target is not None:
             context.targets.append(target)
     if schema_errors:
-        raise Problem(
-            422, "schema_invalid", "The record does not match its schema", errors=schema_errors
+        raise Refusal(
+            Kind.INVALID,
+            "schema_invalid",
+            "The record does not match its schema",
+            errors=schema_errors,
         )
     connection = db.session.connection()
     states = load_states(connection, (e["id"] for e in envelopes))
@@ -149,7 +152,7 @@ def publish_records(
     for submission, envelope in zip(submissions, envelopes, strict=True):
         try:
             results.append(batch.check(envelope, submission.signature))
-        except Problem as problem:
+        except Refusal as problem:
             raise _at(submission.pointer, problem) from None
     batch.writes.write(connection, states)
     return results
@@ -182,24 +185,24 @@ class PublishBatch:
         actor, context = self.context.actor, self.context
         record_id, version, record_type = envelope["id"], envelope["version"], envelope["type"]
         if envelope["publisher"] != actor.agency_id:
-            raise Problem(
-                403,
+            raise Refusal(
+                Kind.FORBIDDEN,
                 "publisher_mismatch",
                 "Not your agency's record",
                 f"publisher must be {actor.agency_id!r}, the agency of the calling system.",
                 errors=[{"pointer": "/record/publisher", "detail": "Not the caller's agency."}],
             )
         if not self.policy.may_publish(actor.agency_kind, record_type):
-            raise Problem(
-                403,
+            raise Refusal(
+                Kind.FORBIDDEN,
                 "policy_denied",
                 "Not allowed by the sharing policy",
                 f"Agencies of kind {actor.agency_kind!r} may not publish {record_type} records.",
             )
         issued_at = parse_rfc3339(envelope["issued_at"])
         if issued_at > context.received_at + context.clock_skew:
-            raise Problem(
-                422,
+            raise Refusal(
+                Kind.INVALID,
                 "issued_at_invalid",
                 "issued_at is in the future",
                 errors=[
@@ -215,8 +218,8 @@ class PublishBatch:
         state = self.states.get(record_id)
         if state is not None:
             if state.publisher != actor.agency_id or state.type != record_type:
-                raise Problem(
-                    403,
+                raise Refusal(
+                    Kind.FORBIDDEN,
                     "not_publisher",
                     "Only the publishing agency may amend",
                     "This record belongs to another agency or type.",
@@ -232,8 +235,8 @@ class PublishBatch:
             if version != state.version + 1:
                 raise _version_conflict(f"The next version is {state.version + 1}, not {version}.")
             if state.status == "withdrawn":
-                raise Problem(
-                    409,
+                raise Refusal(
+                    Kind.CONFLICT,
                     "record_withdrawn",
                     "The record was withdrawn",
                     "A withdrawn record takes no more versions.",
@@ -296,9 +299,9 @@ class PublishBatch:
         return Published(record_id=record_id, version=version, receipt=receipt, created=True)
 
 
-def _version_conflict(detail: str) -> Problem:
-    return Problem(
-        409,
+def _version_conflict(detail: str) -> Refusal:
+    return Refusal(
+        Kind.CONFLICT,
         "version_conflict",
         "Version conflict",
         detail,

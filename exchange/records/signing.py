@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from exchange.errors import Kind, Refusal
 from exchange.pki.models import SigningKey
-from exchange.problems import Problem
 from keys import errors as key_errors
 from keys.jwk import PublicSigningKey, load_public_jwk
 from keys.jws import read_header, verify_detached
@@ -62,8 +62,10 @@ def key_window(key: Any, issued_at: datetime) -> str | None:
     return None
 
 
-def _refuse(code: str, title: str, detail: str) -> Problem:
-    return Problem(422, code, title, detail, errors=[{"pointer": "/signature", "detail": detail}])
+def _refuse(code: str, title: str, detail: str) -> Refusal:
+    return Refusal(
+        Kind.INVALID, code, title, detail, errors=[{"pointer": "/signature", "detail": detail}]
+    )
 
 
 class KeyCache:

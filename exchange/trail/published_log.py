@@ -14,8 +14,8 @@ from audit.errors import AuditError
 from audit.note import NoteSignature, add_signatures
 from audit.tree import NodeID
 from exchange.auth.actor import Actor
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
-from exchange.problems import Problem
 from exchange.trail import stored_tree
 from exchange.trail.models import AuditCheckpoint, AuditCosignature, AuditEntry, AuditLeaf
 
@@ -33,16 +33,16 @@ def b64(data: bytes) -> str:
 
 def require_auditor(actor: Actor) -> None:
     if AUDITOR not in actor.roles:
-        raise Problem(
-            403,
+        raise Refusal(
+            Kind.FORBIDDEN,
             "role_required",
             "Auditor role required",
             "Only systems with the auditor role may read audit entries.",
         )
 
 
-def _parameter(status: int, code: str, title: str, name: str, detail: str) -> Problem:
-    return Problem(status, code, title, detail, errors=[{"parameter": name, "detail": detail}])
+def _parameter(kind: Kind, code: str, title: str, name: str, detail: str) -> Refusal:
+    return Refusal(kind, code, title, detail, errors=[{"parameter": name, "detail": detail}])
 
 
 def checkpoint_row(connection: Connection, size: int | None = None) -> Row[Any]:
@@ -55,14 +55,18 @@ def checkpoint_row(connection: Connection, size: int | None = None) -> Row[Any]:
     row = connection.execute(query).first()
     if row is None:
         if size is None:
-            raise Problem(
-                404,
+            raise Refusal(
+                Kind.NOT_FOUND,
                 "checkpoint_missing",
                 "No checkpoint yet",
                 "The log has not been integrated yet; try again in a moment.",
             )
         raise _parameter(
-            404, "checkpoint_not_found", "No such checkpoint", "size", "No checkpoint of that size."
+            Kind.NOT_FOUND,
+            "checkpoint_not_found",
+            "No such checkpoint",
+            "size",
+            "No checkpoint of that size.",
         )
     return row
 
@@ -89,7 +93,7 @@ def _proof_size(connection: Connection, size: int | None) -> int:
         return latest
     if size > latest:
         raise _parameter(
-            400,
+            Kind.MALFORMED,
             "size_beyond_checkpoint",
             "Size beyond the latest checkpoint",
             "size",
@@ -129,7 +133,11 @@ def inclusion(
     connection = db.session.connection()
     if (index is None) == (entry_id is None):
         raise _parameter(
-            400, "parameters_invalid", "index or entry", "index", "Give index or entry, not both."
+            Kind.MALFORMED,
+            "parameters_invalid",
+            "index or entry",
+            "index",
+            "Give index or entry, not both.",
         )
     size = _proof_size(connection, size)
     entry: bytes | None = None
@@ -143,11 +151,15 @@ def inclusion(
             AUDITOR not in actor.roles and _agency_of(bytes(row.canonical)) != actor.agency_id
         ):
             raise _parameter(
-                404, "entry_not_found", "No such entry", "entry", "No entry of yours has that id."
+                Kind.NOT_FOUND,
+                "entry_not_found",
+                "No such entry",
+                "entry",
+                "No entry of yours has that id.",
             )
         if row.leaf_index is None or row.leaf_index >= size:
-            raise Problem(
-                404,
+            raise Refusal(
+                Kind.NOT_FOUND,
                 "entry_not_integrated",
                 "Not yet in a checkpoint",
                 "The entry is not covered by the checkpoint yet; try again in a moment.",
@@ -156,7 +168,11 @@ def inclusion(
     assert index is not None
     if not 0 <= index < size:
         raise _parameter(
-            400, "index_invalid", "Index outside the tree", "index", f"0 <= index < {size}."
+            Kind.MALFORMED,
+            "index_invalid",
+            "Index outside the tree",
+            "index",
+            f"0 <= index < {size}.",
         )
     leaf = stored_tree.stored_hashes(connection, [NodeID(0, index)])[NodeID(0, index)]
     proof = stored_tree.inclusion_proof(connection, index=index, size=size)
@@ -174,7 +190,11 @@ def consistency(*, old_size: int, new_size: int | None) -> dict[str, Any]:
     new_size = _proof_size(connection, new_size)
     if not 0 <= old_size <= new_size:
         raise _parameter(
-            400, "size_invalid", "Sizes out of order", "old", f"0 <= old <= new ({new_size})."
+            Kind.MALFORMED,
+            "size_invalid",
+            "Sizes out of order",
+            "old",
+            f"0 <= old <= new ({new_size}).",
         )
     proof = stored_tree.consistency_proof(connection, old_size=old_size, new_size=new_size)
     return {"old": old_size, "new": new_size, "proof": [b64(h) for h in proof]}
@@ -204,9 +224,9 @@ def parse_signature_line(line: str) -> NoteSignature:
         raise _pointer_problem("/cosignature", "Not a signed-note signature line.") from None
 
 
-def _pointer_problem(pointer: str, detail: str) -> Problem:
-    return Problem(
-        422,
+def _pointer_problem(pointer: str, detail: str) -> Refusal:
+    return Refusal(
+        Kind.INVALID,
         "cosignature_invalid",
         "Invalid cosignature",
         detail,

@@ -19,9 +19,9 @@ from audit.errors import AuditError
 from audit.note import Note, NoteVerifier
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
-from exchange.problems import Problem
 from exchange.trail.models import AuditCosignature
 from exchange.trail.published_log import checkpoint_row, parse_signature_line
 from keys.jwk import load_public_jwk
@@ -51,9 +51,9 @@ def witness_verifiers(agency_id: str) -> list[tuple[str, NoteVerifier]]:
     return verifiers
 
 
-def _refused(status: int, code: str, title: str, detail: str) -> Problem:
-    return Problem(
-        status, code, title, detail, errors=[{"pointer": "/cosignature", "detail": detail}]
+def _refused(kind: Kind, code: str, title: str, detail: str) -> Refusal:
+    return Refusal(
+        kind, code, title, detail, errors=[{"pointer": "/cosignature", "detail": detail}]
     )
 
 
@@ -63,14 +63,16 @@ def accept_cosignature(*, actor: Actor, size: int, line: str) -> tuple[dict[str,
     signature = parse_signature_line(line)
     name = witness_name(agency_id)
     if signature.name != name:
-        raise _refused(422, "cosignature_invalid", "Wrong witness name", f"Sign as {name!r}.")
+        raise _refused(
+            Kind.INVALID, "cosignature_invalid", "Wrong witness name", f"Sign as {name!r}."
+        )
     connection = db.session.connection()
     checkpoint = checkpoint_row(connection, size)
     body = Note.parse(checkpoint.note.encode()).text
     match = [(kid, v) for kid, v in witness_verifiers(agency_id) if v.key_id == signature.key_id]
     if not match:
         raise _refused(
-            422,
+            Kind.INVALID,
             "witness_key_unknown",
             "Unknown witness key",
             "Cosign with an active Ed25519 signing key registered for your agency.",
@@ -82,7 +84,10 @@ def accept_cosignature(*, actor: Actor, size: int, line: str) -> tuple[dict[str,
         )
     except AuditError:
         raise _refused(
-            422, "cosignature_invalid", "Invalid cosignature", "The signature does not verify."
+            Kind.INVALID,
+            "cosignature_invalid",
+            "Invalid cosignature",
+            "The signature does not verify.",
         ) from None
     encoded = signature.line().decode("utf-8").removesuffix("\n")
     existing = connection.execute(
