@@ -71,7 +71,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
     # Agency identity providers (OpenID Connect), by name: label, metadata_url, client_id,
-    # client_secret, agency, and optionally ca_file and required_amr (exchange.auth.oidc).
+    # client_secret, agency, and optionally ca_file (the CA of the provider's TLS certificate)
+    # and required_amr (RFC 8176 methods, one of which the ID token must name).
     "EXCHANGE_OIDC_PROVIDERS": {},
     "EXCHANGE_UI_IDLE_MINUTES": 15,
     "EXCHANGE_UI_SESSION_HOURS": 10,

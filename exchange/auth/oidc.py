@@ -1,41 +1,24 @@
-"""Sign-in through an agency's OpenID Connect identity provider (optional).
+"""Sign-in through an agency's OpenID Connect identity provider, with authlib's Flask client.
 
-Configured per provider in ``EXCHANGE_OIDC_PROVIDERS``::
-
-    {"npa-id": {"label": "警察庁 ID", "agency": "npa",
-                "metadata_url": "https://idp.npa.example/.well-known/openid-configuration",
-                "client_id": "...", "client_secret": "...",
-                "ca_file": "/etc/exchange/npa-idp-ca.pem",   # optional: the IdP's TLS CA
-                "required_amr": ["mfa"]}}                     # optional, RFC 8176 values
-
-The authorization code flow of OpenID Connect Core §3.1 with PKCE (RFC 7636, S256); the
-ID token's signature is checked against the provider's published keys and its iss, aud,
-exp, iat and nonce against what this sign-in expects. A person signs in to the exchange
-account already linked to the token's (issuer, subject) and belonging to the provider's
-agency; nobody gets an account by signing in.
-
-Second factor: the agency's identity provider authenticates its own staff, with the
-factors its own rules require, and the agency answers for that when its provider is
-registered here; the exchange does not ask for its TOTP code on top. Where an agency's
-provider reports how it authenticated (the ``amr`` claim, RFC 8176), ``required_amr``
-makes the exchange insist on one of the listed methods.
+Providers are configured in ``EXCHANGE_OIDC_PROVIDERS`` (exchange.config). A person signs in
+to the exchange account already linked to the ID token's (issuer, subject) and belonging to
+the provider's agency; nobody gets an account by signing in.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.base_client import MismatchingStateError
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
-from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response
 
 from exchange.auth.models import User
@@ -47,6 +30,7 @@ from exchange.ui.access import enter_page, page, safe_next, sign_in_browser
 bp = Blueprint("oidc", __name__)
 bp.before_request(enter_page)
 
+REQUIRED_SETTINGS = ("agency", "metadata_url", "client_id")
 # OpenID Connect Core §15.1 makes RS256 mandatory; the others are common. Never "none",
 # and never HS256, which would make the client secret the signing key.
 ALGORITHMS = ("RS256", "PS256", "ES256")
@@ -65,184 +49,140 @@ class OidcSignInRefused(Exception):
         self.reason, self.status, self.details = reason, status, details
 
 
-@dataclass(frozen=True)
-class Provider:
-    name: str
-    label: str
-    metadata_url: str
-    client_id: str
-    client_secret: str
-    agency: str
-    ca_file: str | None
-    required_amr: tuple[str, ...]
-
-    @property
-    def verify(self) -> str | bool:
-        """What requests checks the provider's TLS certificate against."""
-        return self.ca_file or True
+class _ProviderSession(OAuth2Session):
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        # requests lets REQUESTS_CA_BUNDLE override a session's own ``verify``; the CA
+        # configured for this provider must win.
+        kwargs.setdefault("verify", self.verify)
+        response: requests.Response = super().request(*args, **kwargs)
+        return response
 
 
-def _provider(name: str) -> Provider:
-    configured = (current_app.config.get("EXCHANGE_OIDC_PROVIDERS") or {}).get(name)
-    if not isinstance(configured, dict):
+class _ProviderClient(FlaskOAuth2App):
+    client_cls = _ProviderSession
+
+
+@bp.record_once
+def _register_providers(state: BlueprintSetupState) -> None:
+    # A registry per application: authlib's OAuth object binds one app and caches its clients.
+    registry = OAuth(state.app)
+    for name, settings in state.app.config["EXCHANGE_OIDC_PROVIDERS"].items():
+        if not isinstance(settings, dict) or not all(settings.get(k) for k in REQUIRED_SETTINGS):
+            continue
+        registry.register(
+            name,
+            client_cls=_ProviderClient,
+            client_id=settings["client_id"],
+            client_secret=settings.get("client_secret", ""),
+            server_metadata_url=settings["metadata_url"],
+            client_kwargs={
+                "scope": "openid",
+                "code_challenge_method": "S256",  # RFC 7636
+                "verify": settings.get("ca_file") or True,
+                "default_timeout": TIMEOUT_SECONDS,
+            },
+        )
+
+
+def _client(name: str) -> tuple[Any, dict[str, Any]]:
+    """The registered client of a provider, with its discovery document checked."""
+    settings = (current_app.config.get("EXCHANGE_OIDC_PROVIDERS") or {}).get(name)
+    if not isinstance(settings, dict):
         raise Problem(404, "provider_unknown", "No such identity provider")
     g.audit.details["provider"] = name
-    try:
-        return Provider(
-            name=name,
-            label=str(configured.get("label", name)),
-            metadata_url=str(configured["metadata_url"]),
-            client_id=str(configured["client_id"]),
-            client_secret=str(configured.get("client_secret", "")),
-            agency=str(configured["agency"]),
-            ca_file=configured.get("ca_file"),
-            required_amr=tuple(configured.get("required_amr") or ()),
-        )
-    except KeyError as missing:
-        current_app.logger.error("identity provider %s: %s is not configured", name, missing)
+    client = current_app.extensions["authlib.integrations.flask_client"].create_client(name)
+    if client is None:
+        current_app.logger.error("identity provider %s: %s missing", name, REQUIRED_SETTINGS)
         raise Problem(
             503, "provider_misconfigured", "Identity provider not available", _UNAVAILABLE
-        ) from None
-
-
-def _get_json(provider: Provider, url: str) -> dict[str, Any]:
-    response = requests.get(url, verify=provider.verify, timeout=TIMEOUT_SECONDS)
-    response.raise_for_status()
-    document = response.json()
-    if not isinstance(document, dict):
-        raise ValueError(f"{url} is not a JSON object")
-    return document
-
-
-def _metadata(provider: Provider) -> dict[str, Any]:
-    """The provider's discovery document (OpenID Connect Discovery 1.0 §4)."""
+        )
     try:
-        metadata = _get_json(provider, provider.metadata_url)
-        issuer = str(metadata["issuer"])
-        # Discovery §4.3: the issuer is the URL the document was fetched under.
-        if provider.metadata_url != issuer.rstrip("/") + "/.well-known/openid-configuration":
-            raise ValueError("the issuer does not match the metadata URL")
-        for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-            if not str(metadata[endpoint]).startswith("https://"):
-                raise ValueError(f"{endpoint} is not https")
+        _check_metadata(client.load_server_metadata(), settings["metadata_url"])
     except (requests.RequestException, ValueError, KeyError) as error:
-        current_app.logger.warning("identity provider %s: %s", provider.name, error)
+        client.server_metadata.clear()  # fetch it again at the next attempt
+        current_app.logger.warning("identity provider %s: %s", name, error)
         raise Problem(
             502, "provider_unavailable", "Identity provider not available", _UNAVAILABLE
         ) from None
-    return metadata
+    return client, settings
 
 
-def _client(provider: Provider, metadata: dict[str, Any]) -> OAuth2Session:
+def _check_metadata(metadata: dict[str, Any], url: str) -> None:
+    """OpenID Connect Discovery 1.0 §4, narrowed to what this exchange accepts."""
+    # §4.3: the issuer is the URL the document was fetched under.
+    if url != str(metadata["issuer"]).rstrip("/") + "/.well-known/openid-configuration":
+        raise ValueError("the issuer does not match the metadata URL")
+    for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        if not str(metadata[endpoint]).startswith("https://"):
+            raise ValueError(f"{endpoint} is not https")
+    # authlib verifies ID tokens with the algorithms the document lists: only ours.
+    offered = metadata.get("id_token_signing_alg_values_supported") or ALGORITHMS
+    metadata["id_token_signing_alg_values_supported"] = [a for a in offered if a in ALGORITHMS]
+    if not metadata["id_token_signing_alg_values_supported"]:
+        raise ValueError("no acceptable ID token signing algorithm")
+    # authlib passes the document's entries to its session; client_secret_basic is the
+    # default of OpenID Connect Core §9, client_secret_post for providers without it.
     methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-    return OAuth2Session(
-        client_id=provider.client_id,
-        client_secret=provider.client_secret,
-        scope="openid",
-        redirect_uri=url_for("oidc.callback", provider=provider.name, _external=True),
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic"
-        if "client_secret_basic" in methods
-        else "client_secret_post",
-    )
+    if "client_secret_basic" not in methods:
+        metadata["token_endpoint_auth_method"] = "client_secret_post"  # noqa: S105 a name
 
 
 @bp.route("/login/oidc/<provider>", methods=["GET"])
 @page("auth.oidc.begin", public=True)
 def begin(provider: str) -> Response:
-    chosen = _provider(provider)
-    metadata = _metadata(chosen)
-    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)  # RFC 7636 §4.1: 43 to 128 characters
-    url, _state = _client(chosen, metadata).create_authorization_url(
-        metadata["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
-    )
+    client, _settings = _client(provider)
     session["oidc"] = {
-        "provider": chosen.name,
-        "state": state,
-        "nonce": nonce,
-        "verifier": verifier,
+        "provider": provider,
         "next": safe_next(request.args.get("next"), ""),
         "at": time.time(),
     }
-    return redirect(url)
+    # authlib keeps state, nonce and PKCE verifier in the session, keyed by the state.
+    response: Response = client.authorize_redirect(
+        url_for("oidc.callback", provider=provider, _external=True)
+    )
+    return response
 
 
-def verify_id_token(
-    id_token: str, *, keys: dict[str, Any], issuer: str, client_id: str, nonce: str
-) -> dict[str, Any]:
-    """The claims of an ID token that passes OpenID Connect Core §3.1.3.7."""
-    try:
-        key_set = KeySet.import_key_set(keys)  # type: ignore[arg-type]
-        token = jwt.decode(id_token, key_set, algorithms=list(ALGORITHMS))
-        jwt.JWTClaimsRegistry(
-            leeway=CLOCK_LEEWAY_SECONDS,
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": client_id},
-            sub={"essential": True},
-            exp={"essential": True},
-            iat={"essential": True},
-            nonce={"essential": True, "value": nonce},
-        ).validate(token.claims)
-    except (JoseError, ValueError, TypeError, KeyError) as error:
-        raise OidcSignInRefused("id_token_invalid", detail=type(error).__name__) from None
-    claims = dict(token.claims)
-    audience = claims["aud"]
-    # §3.1.3.7 item 4-5: a token for several audiences names the one it was issued to.
-    if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != client_id:
-        raise OidcSignInRefused("id_token_invalid", detail="azp")
-    return claims
-
-
-def _pending(provider: Provider) -> dict[str, Any]:
+def _authenticate(provider: str, client: Any, settings: dict[str, Any]) -> tuple[User, str]:
+    """The linked account of the person the provider vouches for, and where to go next."""
     pending = session.pop("oidc", None)
-    state = request.args.get("state", "")
     if (
         not isinstance(pending, dict)
-        or pending.get("provider") != provider.name
+        or pending.get("provider") != provider
         or time.time() - float(pending.get("at", 0)) > PENDING_SECONDS
-        or not secrets.compare_digest(str(pending.get("state", "")).encode(), state.encode())
     ):
         # RFC 6749 §10.12: an answer to a sign-in this browser did not start.
         raise OidcSignInRefused("state_invalid", status=400)
-    return pending
-
-
-def _authenticate(provider: Provider) -> tuple[User, str]:
-    """The linked account of the person the provider vouches for, and where to go next."""
-    pending = _pending(provider)
     if request.args.get("error"):
         raise OidcSignInRefused("provider_refused", error=request.args.get("error", "")[:64])
-    metadata = _metadata(provider)
+    # OpenID Connect Core §3.1.3.7: authlib checks the signature, exp, iat, nonce and azp;
+    # it checks iss and aud only as told.
+    expected = {
+        "iss": {"essential": True, "value": client.server_metadata["issuer"]},
+        "aud": {"essential": True, "value": client.client_id},
+    }
     try:
-        token = _client(provider, metadata).fetch_token(
-            metadata["token_endpoint"],
-            grant_type="authorization_code",
-            code=request.args.get("code", ""),
-            code_verifier=pending["verifier"],
-            verify=provider.verify,
-            timeout=TIMEOUT_SECONDS,
-        )
-        keys = _get_json(provider, metadata["jwks_uri"])
+        token = client.authorize_access_token(claims_options=expected, leeway=CLOCK_LEEWAY_SECONDS)
+    except MismatchingStateError:
+        raise OidcSignInRefused("state_invalid", status=400) from None
+    except JoseError as error:
+        raise OidcSignInRefused("id_token_invalid", detail=type(error).__name__) from None
     except (AuthlibBaseError, requests.RequestException, ValueError) as error:
         raise OidcSignInRefused("token_exchange_failed", detail=type(error).__name__) from None
-    if "id_token" not in token:
+    claims = token.get("userinfo")
+    if not claims:
         raise OidcSignInRefused("id_token_missing")
-    claims = verify_id_token(
-        str(token["id_token"]),
-        keys=keys,
-        issuer=metadata["issuer"],
-        client_id=provider.client_id,
-        nonce=pending["nonce"],
-    )
     issuer, subject = str(claims["iss"]), str(claims["sub"])
-    if provider.required_amr and not set(claims.get("amr") or ()) & set(provider.required_amr):
+    # The agency's provider authenticates its staff with the factors the agency's rules
+    # require, so no TOTP is asked on top; required_amr (RFC 8176) insists on a method.
+    required_amr = set(settings.get("required_amr") or ())
+    if required_amr and not set(claims.get("amr") or ()) & required_amr:
         raise OidcSignInRefused("authentication_method_insufficient", status=403, subject=subject)
     user = find_oidc_user(issuer=issuer, subject=subject)
     if user is None:
         raise OidcSignInRefused("subject_unknown", status=403, issuer=issuer, subject=subject)
     g.audit.details["user"] = user.username
-    if user.agency_id != provider.agency:
+    if user.agency_id != settings["agency"]:
         raise OidcSignInRefused("agency_mismatch", status=403, subject=subject)
     if user.disabled_at is not None:
         raise OidcSignInRefused("account_disabled", status=403)
@@ -274,9 +214,9 @@ _MESSAGES = {
 @bp.route("/login/oidc/<provider>/callback", methods=["GET"])
 @page("auth.oidc.callback", public=True)
 def callback(provider: str) -> Response | tuple[str, int]:
-    chosen = _provider(provider)
+    client, settings = _client(provider)
     try:
-        user, target = _authenticate(chosen)
+        user, target = _authenticate(provider, client, settings)
     except OidcSignInRefused as refused:
         g.audit.action = "auth.login.failed"
         g.audit.details["reason"] = refused.reason
@@ -284,8 +224,8 @@ def callback(provider: str) -> Response | tuple[str, int]:
         message = _MESSAGES.get(refused.reason, lambda: None)() or _(
             "The identity provider's answer could not be verified. Start again."
         )
-        body = render_template("oidc/refused.html", provider=chosen, message=message)
-        return body, refused.status
+        label = str(settings.get("label", provider))
+        return render_template("oidc/refused.html", label=label, message=message), refused.status
     g.audit.action = "auth.login"
     g.audit.details["method"] = "oidc"
     sign_in_browser(user, address=request.remote_addr or "unknown")

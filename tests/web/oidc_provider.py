@@ -17,6 +17,7 @@ import secrets
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Behaviour:
     nonce: str | None = None  # a nonce other than the one asked for
     forged: bool = False  # signed by a key that is not published (same key id)
     audience: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)  # over the usual ones; None drops one
+    tamper: Callable[[str], str] | None = None  # rewrites the signed ID token
 
 
 @dataclass
@@ -107,7 +110,9 @@ class OpenIDProvider:
             "auth_time": now,
             "amr": self.behaviour.amr,
             **claims,
+            **self.behaviour.claims,
         }
+        body = {name: value for name, value in body.items() if value is not None}
         key = self.forger if self.behaviour.forged else self.key
         return jwt.encode({"alg": "RS256", "kid": KEY_ID}, body, key)
 
@@ -188,6 +193,8 @@ class OpenIDProvider:
             sub=grant.subject,
             nonce=self.behaviour.nonce if self.behaviour.nonce is not None else grant.nonce,
         )
+        if self.behaviour.tamper is not None:
+            id_token = self.behaviour.tamper(id_token)
         return _json(
             {
                 "access_token": secrets.token_urlsafe(24),
