@@ -19,8 +19,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from sqlalchemy.engine import Connection
 
 from exchange.clock import utcnow
+from exchange.database import READ_ONLY
 from exchange.extensions import db
 from exchange.problems import Problem
 from exchange.records.presentation import label_of
@@ -256,6 +258,10 @@ def _bounded(kind: str) -> tuple[Any, int, str]:
     return selection, size, note
 
 
+def _streaming_connection() -> Connection:
+    return db.session.connection(execution_options={READ_ONLY: True})
+
+
 def _download(body: Iterator[str], mimetype: str, extension: str) -> Response:
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     return Response(
@@ -290,9 +296,9 @@ def export_csv() -> ResponseReturnValue:
 
     def body() -> Iterator[str]:
         # The request's transaction is committed with its audit entry before the body
-        # streams: the rows are read in a transaction of their own.
+        # streams: the rows are read in a read-only transaction of their own.
         yield from csv_export(
-            db.session.connection(), selection=selection, size=size, header=header
+            _streaming_connection(), selection=selection, size=size, header=header
         )
 
     return _download(body(), "text/csv", "csv")
@@ -304,6 +310,6 @@ def export_jsonl() -> ResponseReturnValue:
     selection, size, note = _bounded("jsonl")
 
     def body() -> Iterator[str]:
-        yield from jsonl_export(db.session.connection(), selection=selection, size=size, note=note)
+        yield from jsonl_export(_streaming_connection(), selection=selection, size=size, note=note)
 
     return _download(body(), "application/jsonl", "jsonl")
