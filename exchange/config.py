@@ -1,11 +1,18 @@
-"""Configuration: defaults here, then ``instance/config.py``, then ``EXCHANGE_*`` variables."""
+"""Configuration: defaults here, then ``instance/config.py``, then ``EXCHANGE_*`` variables.
+
+Every setting is read and checked by ``SETTINGS``, whichever of the two it came from.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from flask import Flask
 
@@ -83,26 +90,150 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_SSL_STRICT": True,
 }
 
-# Environment variables that override the configuration, with their types.
-_ENVIRONMENT = {
-    "EXCHANGE_DATABASE_URL": str,
-    "EXCHANGE_KEY_PASSPHRASE": str,
-    "EXCHANGE_NAME": str,
-    "EXCHANGE_API_HOST": str,
-    "EXCHANGE_API_PORT": int,
-    "EXCHANGE_UI_PORT": int,
-    "EXCHANGE_SERVER_THREADS": int,
-    "EXCHANGE_WAITING_PULLS": int,
-    "EXCHANGE_MAX_BODY_BYTES": int,
-    "EXCHANGE_LOG_ORIGIN": str,
-    "EXCHANGE_INTEGRATOR": str,
-    "EXCHANGE_CHECKPOINT_INTERVAL": float,
-    "EXCHANGE_PUSH": str,
-    "EXCHANGE_PUSH_CA_FILE": str,
-    "EXCHANGE_PUSH_LINGER": float,
-    "EXCHANGE_UI_IDLE_MINUTES": int,
-    "EXCHANGE_UI_SESSION_HOURS": int,
+
+class ConfigurationError(ValueError):
+    """A setting with a value the exchange cannot use; the message names the setting."""
+
+
+# How a setting's value is read: from a string (the environment, or a string in
+# instance/config.py) or checked as the Python value instance/config.py gave.
+Reader: TypeAlias = Callable[[object], object]
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Reader:
+    def read(value: object) -> int:
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+            value = int(value.strip())
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("must be a whole number")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            raise ValueError(f"must be {bound}")
+        return value
+
+    return read
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError("must be a number of seconds") from None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError("must be a number of seconds")
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return float(value)
+
+
+def _choice(*choices: str) -> Reader:
+    def read(value: object) -> str:
+        if value not in choices:
+            raise ValueError("must be " + " or ".join(repr(choice) for choice in choices))
+        return str(value)
+
+    return read
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object (a dict in instance/config.py)")
+    return value
+
+
+def _optional(read: Reader) -> Reader:
+    def optional(value: object) -> object:
+        return None if value is None or value == "" else read(value)
+
+    return optional
+
+
+_PORT = _integer(0, 65535)
+
+# Every setting an operator may give, each read the same way from the environment and from
+# instance/config.py. The environment wins, so that a node can differ from the shared file.
+SETTINGS: dict[str, Reader] = {
+    "EXCHANGE_DATABASE_URL": _optional(_text),
+    "EXCHANGE_KEY_PASSPHRASE": _optional(_text),
+    "EXCHANGE_KEYS_DIR": _optional(_text),
+    "EXCHANGE_BUNDLES_DIR": _optional(_text),
+    "EXCHANGE_NAME": _text,
+    "EXCHANGE_MAX_BODY_BYTES": _optional(_integer(1)),
+    "EXCHANGE_MAX_JSON_DEPTH": _integer(1),
+    "EXCHANGE_MAX_BATCH": _integer(1),
+    "EXCHANGE_CLOCK_SKEW_SECONDS": _integer(0),
+    "EXCHANGE_API_HOST": _text,
+    "EXCHANGE_API_PORT": _PORT,
+    "EXCHANGE_UI_PORT": _PORT,
+    "EXCHANGE_SERVER_THREADS": _integer(1),
+    "EXCHANGE_WAITING_PULLS": _optional(_integer(1)),
+    "EXCHANGE_SEARCH_PAGE_SIZE": _integer(1),
+    "EXCHANGE_INTEGRATOR": _choice("inline", "off"),
+    "EXCHANGE_INTEGRATOR_BATCH": _integer(1),
+    "EXCHANGE_CHECKPOINT_INTERVAL": _seconds,
+    "EXCHANGE_SEQUENCER_HOLE_SECONDS": _seconds,
+    "EXCHANGE_PROOF_MAX_ENTRIES": _integer(1),
+    "EXCHANGE_LOG_ORIGIN": _optional(_text),
+    "EXCHANGE_AUDIT_TRAIL_PAGE": _integer(1),
+    "EXCHANGE_AUDIT_BULK_READS": _integer(1),
+    "EXCHANGE_AUDIT_REPEATED_DENIALS": _integer(1),
+    "EXCHANGE_AUDIT_EXPORT_MAX": _integer(1),
+    "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": _integer(0),
+    "EXCHANGE_PUSH": _choice("inline", "off"),
+    "EXCHANGE_PUSH_THREADS": _integer(1),
+    "EXCHANGE_PUSH_BATCH": _integer(1),
+    "EXCHANGE_PUSH_LINGER": _seconds,
+    "EXCHANGE_PUSH_TIMEOUT": _seconds,
+    "EXCHANGE_PUSH_BASE_BACKOFF": _seconds,
+    "EXCHANGE_PUSH_MAX_BACKOFF": _seconds,
+    "EXCHANGE_PUSH_MAX_ATTEMPTS": _integer(1),
+    "EXCHANGE_PUSH_MAX_AGE": _seconds,
+    "EXCHANGE_PUSH_CA_FILE": _optional(_text),
+    "EXCHANGE_OIDC_PROVIDERS": _mapping,
+    "EXCHANGE_UI_IDLE_MINUTES": _integer(1),
+    "EXCHANGE_UI_SESSION_HOURS": _integer(1),
 }
+
+
+_SECRETS = frozenset(
+    {"EXCHANGE_DATABASE_URL", "EXCHANGE_KEY_PASSPHRASE", "EXCHANGE_OIDC_PROVIDERS"}
+)
+
+
+def read_settings(
+    configured: Mapping[str, Any], environment: Mapping[str, str], *, fixed: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The settings in force: each from the environment if set there (unless ``fixed``),
+    else as configured, checked; ConfigurationError names the first unusable one."""
+    held = set(fixed)
+    settings: dict[str, Any] = {}
+    for name, read in SETTINGS.items():
+        if name in environment and name not in held:
+            value: object = environment[name]
+            source = "the environment"
+        elif name in configured:
+            value, source = configured[name], "the configuration"
+        else:
+            continue
+        try:
+            settings[name] = read(value)
+        except ValueError as error:
+            # Secrets stay out of the message, which ends up in terminals and logs.
+            shown = "the value given" if name in _SECRETS else repr(value)
+            raise ConfigurationError(f"{name} {error}, not {shown} (from {source}).") from None
+    return settings
 
 
 def database_url(app: Flask) -> str:
@@ -121,12 +252,12 @@ def load_configuration(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
-    for name, kind in _ENVIRONMENT.items():
-        value = os.environ.get(name)
-        if value is not None and (test_config is None or name not in test_config):
-            app.config[name] = kind(value)
-    if "EXCHANGE_MAX_BODY_BYTES" in app.config:
-        app.config["MAX_CONTENT_LENGTH"] = int(app.config["EXCHANGE_MAX_BODY_BYTES"])
+    # A test's own configuration is what it tests: the environment does not override it.
+    app.config.update(read_settings(app.config, os.environ, fixed=test_config or ()))
+    if app.config.get("EXCHANGE_MAX_BODY_BYTES") is not None:
+        app.config["MAX_CONTENT_LENGTH"] = app.config["EXCHANGE_MAX_BODY_BYTES"]
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
-    app.config.setdefault("EXCHANGE_KEYS_DIR", str(Path(app.instance_path) / "keys"))
-    app.config.setdefault("EXCHANGE_BUNDLES_DIR", str(Path(app.instance_path) / "bundles"))
+    if not app.config.get("EXCHANGE_KEYS_DIR"):
+        app.config["EXCHANGE_KEYS_DIR"] = str(Path(app.instance_path) / "keys")
+    if not app.config.get("EXCHANGE_BUNDLES_DIR"):
+        app.config["EXCHANGE_BUNDLES_DIR"] = str(Path(app.instance_path) / "bundles")

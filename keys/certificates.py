@@ -21,6 +21,7 @@ __all__ = [
     "certificate_fingerprint",
     "describe_certificate",
     "load_certificate",
+    "parse_fingerprint",
     "system_urn",
 ]
 
@@ -28,6 +29,12 @@ SYSTEM_URN_PREFIX = "urn:exchange:system:"
 # Agency and system identifiers become a DN attribute (RFC 5280 ub-common-name: 64) and two
 # colon-separated segments of a URN (RFC 8141 §2 NSS characters, no colon).
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# `openssl x509 -noout -fingerprint -sha256` prints "sha256 Fingerprint=AB:CD:…" (OpenSSL 3;
+# "SHA256 Fingerprint=" before): 32 colon-separated pairs of uppercase hex digits.
+_FINGERPRINT = re.compile(
+    r"(?:sha-?256\s+fingerprint\s*=\s*)?([0-9a-f]{64}|[0-9a-f]{2}(?::[0-9a-f]{2}){31})",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,18 @@ def load_certificate(pem: str | bytes) -> x509.Certificate:
 def certificate_fingerprint(certificate: x509.Certificate | str | bytes) -> str:
     """Lowercase hex SHA-256 of the certificate's DER; accepts an object, PEM, or DER bytes."""
     return _as_certificate(certificate).fingerprint(hashes.SHA256()).hex()
+
+
+def parse_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint as :func:`certificate_fingerprint` writes it, from that form or
+    the one ``openssl`` prints (with or without its label, in either case)."""
+    match = _FINGERPRINT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            "a SHA-256 fingerprint is 64 hexadecimal digits, "
+            "or 32 pairs of them separated by colons as openssl prints it"
+        )
+    return match.group(1).replace(":", "").lower()
 
 
 def describe_certificate(certificate: x509.Certificate | str | bytes) -> IssuedCertificate:

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
 from exchange import create_app
+from exchange.cli.errors import MISTAKES, mistake_error
 
 
 def _create_app() -> Flask:
     return create_app()
 
 
-main = FlaskGroup(
+class ExchangeCommandLine(FlaskGroup):
+    """The entry point: every command's mistakes are answered here, in one way."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MISTAKES as error:
+            raise mistake_error(error) from error
+
+
+main = ExchangeCommandLine(
     create_app=_create_app,
     add_default_commands=True,
     add_version_option=False,

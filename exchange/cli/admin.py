@@ -17,6 +17,8 @@ from exchange.cli.operator import operator_action
 from exchange.pki import service as pki
 from exchange.pki.bundles import default_api_url, write_bundle
 from exchange.pki.vault import load_vault
+from exchange.textfiles import read_json, read_text
+from keys.certificates import parse_fingerprint
 
 
 @click.group("agency")
@@ -131,17 +133,38 @@ def cert() -> None:
     """Client certificates."""
 
 
+def _fingerprint(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return parse_fingerprint(value)
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r}: {error}", ctx, param) from None
+
+
 @cert.command("revoke")
-@click.argument("fingerprint")
+@click.argument("fingerprint", callback=_fingerprint)
 @click.option("--reason", type=click.Choice(pki.REVOCATION_REASONS), default="unspecified")
 @with_appcontext
 def cert_revoke(fingerprint: str, reason: str) -> None:
-    """Revoke a client certificate: the system is refused from the next request on."""
+    """Revoke a client certificate: the system is refused from the next request on.
+
+    FINGERPRINT is its SHA-256, as `exchange system issue` or `openssl x509 -fingerprint
+    -sha256` prints it."""
     with operator_action(
         "admin.certificate.revoke", fingerprint=fingerprint, reason=reason
     ) as action:
-        pki.revoke_certificate(actor=action.actor, fingerprint=fingerprint, reason=reason)
-    click.echo(f"certificate {fingerprint} revoked ({reason})")
+        earlier = pki.find_certificate(fingerprint).revoked_at
+        if earlier is not None:
+            action.details["already_revoked"] = True
+        certificate = pki.revoke_certificate(
+            actor=action.actor, fingerprint=fingerprint, reason=reason
+        )
+    if earlier is not None:
+        click.echo(
+            f"certificate {fingerprint} was already revoked on {earlier.isoformat()} "
+            f"({certificate.revocation_reason}); nothing changed"
+        )
+    else:
+        click.echo(f"certificate {fingerprint} revoked ({reason})")
 
 
 @click.group("key")
@@ -168,8 +191,8 @@ def key_register(agency_id: str, jwk_path: Path, proof_path: Path) -> None:
         registered = pki.register_signing_key(
             actor=action.actor,
             agency_id=agency_id,
-            jwk=json.loads(jwk_path.read_text()),
-            proof=proof_path.read_text().strip(),
+            jwk=read_json(jwk_path),
+            proof=read_text(proof_path).strip(),
         )
         action.details["kid"] = registered.kid
     click.echo(f"key {registered.kid} registered for {agency_id}")
@@ -233,9 +256,7 @@ def policy_show() -> None:
 def policy_set(rules_path: Path, note: str) -> None:
     """Store a new policy version from a JSON file of rules."""
     with operator_action("admin.policy.update", note=note) as action:
-        updated = set_policy(
-            actor=action.actor, rules=json.loads(rules_path.read_text()), note=note
-        )
+        updated = set_policy(actor=action.actor, rules=read_json(rules_path), note=note)
         action.details["version"] = updated.version
     click.echo(f"policy version {updated.version} in force")
     current_app.logger.info("policy version %s set", updated.version)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import subprocess
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange.agencies.policy import PURPOSES
+from exchange.cli.errors import CommandError, problem_message
 from exchange.client.auditlog import Witness, fetch_checkpoint, prove_publication
 from exchange.client.feeds import (
     CursorFileError,
@@ -25,6 +26,7 @@ from exchange.client.feeds import (
     list_subscriptions,
 )
 from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError, VerifiedRecord
+from exchange.textfiles import read_json
 from keys.jwk import generate_signing_key, private_jwk, public_jwk, thumbprint
 from keys.pop import make_proof
 
@@ -54,17 +56,24 @@ def _verified(item: VerifiedRecord) -> dict[str, Any]:
 
 
 def _run(action: Any) -> None:
+    """Run ``action``, telling a refusal (1), a failed verification (2) or an unreachable
+    exchange (3) by the exit status."""
     try:
         action()
     except ExchangeError as error:
-        click.echo(json.dumps(error.problem, ensure_ascii=False, indent=2), err=True)
-        sys.exit(1)
+        problem = error.problem
+        message = problem_message(
+            title=f"{problem.get('title') or 'refused'} ({error.code}, {error.status})",
+            detail=problem.get("detail"),
+            errors=problem.get("errors") or (),
+        )
+        if problem.get("request_id"):
+            message += f"\n  request {problem['request_id']}"
+        raise CommandError(message) from None
     except requests.RequestException as error:
-        click.echo(f"cannot reach the exchange: {error}", err=True)
-        sys.exit(3)
+        raise CommandError(f"cannot reach the exchange: {error}", exit_code=3) from None
     except VerificationError as error:
-        click.echo(f"NOT VERIFIED: {error}", err=True)
-        sys.exit(2)
+        raise CommandError(f"NOT VERIFIED: {error}", exit_code=2) from None
 
 
 @click.group("client")
@@ -94,7 +103,7 @@ def publish(context: click.Context, files: tuple[Path, ...]) -> None:
     def action() -> None:
         with _client(context) as exchange:
             for path in files:
-                document = json.loads(path.read_text())
+                document = read_json(path)
                 receipts = (
                     exchange.publish_batch(document)
                     if isinstance(document, list)
@@ -181,6 +190,7 @@ def keygen(agency: str, alg: str, out_dir: Path) -> None:
     Writes signing-key.jwk (private, mode 0600: it never leaves the agency), key.pub.jwk
     and key.proof, the two files `exchange key register` or POST /api/v1/keys take.
     """
+    _refuse_source_folder(out_dir, agency=agency)
     key = generate_signing_key(alg)  # type: ignore[arg-type]
     out_dir.mkdir(parents=True, exist_ok=True)
     private = out_dir / "signing-key.jwk"
@@ -190,6 +200,30 @@ def keygen(agency: str, alg: str, out_dir: Path) -> None:
     (out_dir / "key.pub.jwk").write_text(json.dumps(public_jwk(key), indent=2) + "\n")
     (out_dir / "key.proof").write_text(make_proof(key=key, agency=agency) + "\n")
     click.echo(f"key {thumbprint(public_jwk(key))} written to {out_dir}")
+
+
+def _refuse_source_folder(folder: Path, *, agency: str) -> None:
+    """Refuse a folder where the private key could be committed or shipped with the code."""
+    target = folder.resolve()
+    elsewhere = f"write it outside the source tree, for example --out ~/exchange-keys/{agency}"
+    for each in (target, *target.parents):
+        if (each / "__init__.py").is_file():
+            raise CommandError(f"{folder} is in the Python package {each}; {elsewhere}.")
+    existing = next(each for each in (target, *target.parents) if each.is_dir())
+    try:
+        # Exit status 0: ignored; 1: git would track it; 128: not in a working tree.
+        tracked = subprocess.run(  # noqa: S603
+            ["git", "-C", str(existing), "check-ignore", "-q", str(target / "signing-key.jwk")],  # noqa: S607
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return
+    if tracked.returncode == 1:
+        raise CommandError(
+            f"{folder} is in a git working tree, where the private key could be committed; "
+            f"{elsewhere} (or into a folder git ignores)."
+        )
 
 
 client.add_command(keygen)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import getpass
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
 from exchange.auth.actor import Actor, operator_actor
+from exchange.cli.errors import MISTAKES, CommandError, mistake_error, problem_message
 from exchange.clock import utcnow, uuid7
 from exchange.errors import Refusal
 from exchange.extensions import db
@@ -42,14 +40,14 @@ def operator_action(action: str, **details: Any) -> Iterator[OperatorAction]:
         status = Problem.of(problem).status
         current.details["error"] = problem.code
         _write(current, action, started, status)
-        click.echo(
-            f"error: {problem.title}" + (f": {problem.detail}" if problem.detail else ""), err=True
-        )
-        for error in problem.errors:
-            click.echo(
-                f"  {error.get('pointer', error.get('parameter', ''))}: {error['detail']}", err=True
-            )
-        sys.exit(1)
+        raise CommandError(
+            problem_message(title=problem.title, detail=problem.detail, errors=problem.errors)
+        ) from None
+    except MISTAKES as mistake:
+        db.session.rollback()
+        current.details["error"] = "input_unusable"
+        _write(current, action, started, 400)
+        raise mistake_error(mistake) from None
     except BaseException:
         db.session.rollback()
         raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from flask_migrate import upgrade
 
 from exchange.agencies.policy import ensure_default_policy
 from exchange.checkpointer import WalCheckpointer
+from exchange.cli.errors import CommandError
 from exchange.cli.operator import operator_action
 from exchange.extensions import db
 from exchange.feeds.running import PushThread
@@ -96,7 +99,12 @@ def serve_command(
         reuse_port=reuse_port,
     )
     settle_collector()
-    server.start()
+    try:
+        server.start()
+    except OSError as error:
+        message = _cannot_listen(server, error)
+        server.stop()
+        raise CommandError(message) from None
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     background: list[IntegratorThread | PushThread | WalCheckpointer] = []
     engine = db.engine
@@ -120,6 +128,15 @@ def serve_command(
     server.wait()
     for thread in background:
         thread.stop()
+
+
+def _cannot_listen(server: ExchangeServer, error: OSError) -> str:
+    # cheroot reports a failed bind as a bare OSError naming the address, without errno.
+    failed = next((each for each in server.listeners if each.server.socket is None), None)
+    where = f"{server.host} port {failed.port}" if failed else server.host
+    if os.strerror(errno.EADDRINUSE) in str(error):
+        return f"cannot listen on {where}: another program is using it (see --api-port, --ui-port)."
+    return f"cannot listen on {where}: {error}"
 
 
 def _serve_processes(count: int, **options: object) -> None:
@@ -147,7 +164,7 @@ def _serve_processes(count: int, **options: object) -> None:
 @with_appcontext
 def demo_command(count: int) -> None:
     """Initialise if needed, then load demo agencies, systems, keys and records."""
-    from exchange.demo.loader import load_demo
+    from exchange.demo.loader import auditor_bundle_dir, load_demo
     from exchange.demo.people import load_demo_people
 
     initialise()
@@ -163,6 +180,10 @@ def demo_command(count: int) -> None:
     )
     click.echo(f"audit log: {integrated.size} entries under a signed checkpoint")
     click.echo(f"client bundles: {bundles}/<agency>-gateway/")
+    click.echo(
+        f"auditor system: {auditor_bundle_dir(bundles)}/ (role auditor: access trails, "
+        "/api/v1/audit/entries, /api/v1/audit/lookup)"
+    )
     click.echo(
         "try:  exchange client --bundle "
         f"{bundles}/isa-gateway search --purpose investigation --type broker"

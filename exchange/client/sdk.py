@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from exchange.textfiles import read_json
 from keys import errors as key_errors
 from keys.jcs import canonicalize
 from keys.jwk import (
@@ -47,6 +48,10 @@ class ExchangeError(Exception):
 
 class VerificationError(Exception):
     """A record, signature or receipt did not verify: do not trust it."""
+
+
+class BundleError(ValueError):
+    """A directory that is not a usable client bundle; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +110,10 @@ class ExchangeClient:
     def from_bundle(cls, directory: str | Path, *, base_url: str | None = None) -> ExchangeClient:
         """A client from a bundle directory written by ``exchange system issue``."""
         root = Path(directory)
-        manifest = json.loads((root / "exchange.json").read_text())
+        manifest = _bundle_manifest(root)
         signing_key = None
         if manifest.get("signing_key"):
-            signing_key = load_private_jwk(json.loads((root / manifest["signing_key"]).read_text()))
+            signing_key = load_private_jwk(read_json(root / manifest["signing_key"]))
         matching_key = None
         if manifest.get("matching_key") and (root / manifest["matching_key"]).exists():
             matching_key = bytes.fromhex((root / manifest["matching_key"]).read_text().strip())
@@ -326,3 +331,19 @@ class ExchangeClient:
             key_status=str(key_document.get("status", "unknown")),
             key_compromised=compromised,
         )
+
+
+_BUNDLE_FILES = ("api_url", "certificate", "private_key", "ca")
+
+
+def _bundle_manifest(root: Path) -> dict[str, Any]:
+    path = root / "exchange.json"
+    if not path.is_file():
+        raise BundleError(f"{root} is not a client bundle: it has no exchange.json.")
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path} is not a bundle manifest: it holds no JSON object.")
+    missing = [name for name in _BUNDLE_FILES if not isinstance(manifest.get(name), str)]
+    if missing:
+        raise BundleError(f"{path} does not name the bundle's {', '.join(missing)}.")
+    return manifest

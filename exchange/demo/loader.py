@@ -11,14 +11,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from exchange.agencies.models import Agency
+from exchange.agencies.models import Agency, System
 from exchange.agencies.provisioning import provision_agency_system
-from exchange.agencies.service import get_system, system_actor
+from exchange.agencies.service import create_system, get_system, system_actor
+from exchange.auth.actor import Actor
 from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
 from exchange.extensions import db
-from exchange.pki.bundles import default_api_url
+from exchange.pki.bundles import default_api_url, write_bundle
+from exchange.pki.service import issue_certificate_bundle
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
 from exchange.trail.entries import append_entry
@@ -28,6 +30,8 @@ from keys.jws import sign_detached
 from schemas import RECORD_SIGNATURE_TYPE
 
 SYSTEM = "gateway"
+# The immigration agency's audit office, where the demo's auditor user works too.
+AUDITOR_SYSTEM = ("isa", "audit")
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,37 @@ def load_demo(*, record_count: int = 48, seed: int = 7) -> DemoSummary:
                 key_valid_from=utcnow() - timedelta(days=600),
             )
             signing_keys[demo.id] = provisioned.signing_key
+        auditors = _provision_auditor(action.actor, bundles_dir, matching_key=matching_key)
         action.details["agencies"] = len(signing_keys)
     published = _publish_demo_records(
         signing_keys, record_count=record_count, seed=seed, matching_key=matching_key
     )
-    return DemoSummary(agencies=len(signing_keys), systems=len(signing_keys), records=published)
+    return DemoSummary(
+        agencies=len(signing_keys), systems=len(signing_keys) + auditors, records=published
+    )
+
+
+def auditor_bundle_dir(bundles_dir: Path) -> Path:
+    agency_id, name = AUDITOR_SYSTEM
+    return bundles_dir / f"{agency_id}-{name}"
+
+
+def _provision_auditor(actor: Actor, bundles_dir: Path, *, matching_key: bytes) -> int:
+    """The auditor system, if missing: reads the access trails and the whole audit log over
+    the API. It publishes nothing, so its bundle carries no signing key."""
+    agency_id, name = AUDITOR_SYSTEM
+    exists = select(System.id).where(System.agency_id == agency_id, System.name == name)
+    if db.session.scalar(exists) is not None:
+        return 0
+    system = create_system(actor=actor, agency_id=agency_id, name=name, roles=("auditor",))
+    _, bundle = issue_certificate_bundle(actor=actor, system=system)
+    write_bundle(
+        auditor_bundle_dir(bundles_dir),
+        bundle=bundle,
+        api_url=default_api_url(),
+        matching_key=matching_key,
+    )
+    return 1
 
 
 def _publish_demo_records(
