@@ -169,3 +169,16 @@ class TestDemo:
             found = list(exchange.search(purpose="statistics", type="broker", publisher="isa"))
         assert kinds == {"police", "immigration", "labour", "otit", "mext", "mofa"}
         assert found and all(not item.key_compromised for item in found)
+
+        # The auditor system's bundle is printed with the others and reads the whole log.
+        assert str(bundles / "isa-audit") in result.output
+        api = f"https://127.0.0.1:{server.api.port}"
+        with ExchangeClient.from_bundle(bundles / "isa-audit", base_url=api) as auditor:
+            identity = auditor.request("GET", "/api/v1/identity")
+            read = auditor.request("GET", "/api/v1/audit/entries", params={"start": 0, "end": 2})
+        assert identity["agency"]["id"] == "isa" and identity["roles"] == ["auditor"]
+        assert [entry["index"] for entry in read["entries"]] == [0, 1]
+        with ExchangeClient.from_bundle(bundles / "isa-gateway", base_url=api) as gateway:
+            with pytest.raises(ExchangeError) as refused:
+                gateway.request("GET", "/api/v1/audit/entries", params={"start": 0, "end": 2})
+        assert refused.value.status == 403
