@@ -17,7 +17,12 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange.agencies.policy import PURPOSES
-from exchange.cli.errors import CommandError, problem_message
+from exchange.cli.errors import (
+    CommandError,
+    ExchangeUnreachable,
+    NotVerified,
+    problem_message,
+)
 from exchange.client.auditlog import Witness, fetch_checkpoint, prove_publication
 from exchange.client.feeds import (
     CursorFileError,
@@ -71,9 +76,9 @@ def _run(action: Any) -> None:
             message += f"\n  request {problem['request_id']}"
         raise CommandError(message) from None
     except requests.RequestException as error:
-        raise CommandError(f"cannot reach the exchange: {error}", exit_code=3) from None
+        raise ExchangeUnreachable(f"cannot reach the exchange: {error}") from None
     except VerificationError as error:
-        raise CommandError(f"NOT VERIFIED: {error}", exit_code=2) from None
+        raise NotVerified(f"NOT VERIFIED: {error}") from None
 
 
 @click.group("client")

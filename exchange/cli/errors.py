@@ -21,14 +21,24 @@ from exchange.textfiles import UnreadableFile
 
 
 class CommandError(click.ClickException):
-    """A refusal of the command line, told as ``error: <message>``."""
+    """A refusal of the command line, told as ``error: <message>``; exit status 1."""
 
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.format_message()}", file=file, err=file is None)
+
+
+class NotVerified(CommandError):
+    """What the exchange sent did not verify: exit status 2."""
+
+    exit_code = 2
+
+
+class ExchangeUnreachable(CommandError):
+    """The exchange could not be reached: exit status 3."""
+
+    exit_code = 3
 
 
 # The exceptions that mean the person at the keyboard gave something unusable.

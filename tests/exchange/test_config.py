@@ -32,7 +32,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "EXCHANGE_API_PORT": ("9443", 9443),
     "EXCHANGE_UI_PORT": ("9444", 9444),
     "EXCHANGE_SERVER_THREADS": ("4", 4),
-    "EXCHANGE_ACTIVE_REQUESTS": ("3", 3),
+    "EXCHANGE_WAITING_PULLS": ("3", 3),
     "EXCHANGE_MAX_BODY_BYTES": ("2048", 2048),
     "EXCHANGE_INTEGRATOR": ("off", "off"),
     "EXCHANGE_CHECKPOINT_INTERVAL": ("2.5", 2.5),
