@@ -16,6 +16,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from exchange.config import load_configuration
     from exchange.database import configure_engine, engine_options
     from exchange.extensions import api, db, migrate
+    from exchange.ops import access
 
     instance_path = (test_config or {}).get("EXCHANGE_INSTANCE_PATH") or os.environ.get(
         "EXCHANGE_INSTANCE_PATH"
@@ -36,4 +37,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ui.init_app(app)
     blueprints.register(app, api)
     cli.register(app)
+    access.init_app(app)
     return app

@@ -30,6 +30,18 @@ DEFAULTS: dict[str, Any] = {
     # Pulls of one process that may wait for events at once; None: half the threads.
     "EXCHANGE_WAITING_PULLS": None,
     "EXCHANGE_SEARCH_PAGE_SIZE": 50,
+    # The operations listener (exchange.ops): /healthz, /readyz and /metrics, on loopback
+    # and plain HTTP unless told otherwise (TLS: the exchange's server certificate).
+    "EXCHANGE_OPS_HOST": "127.0.0.1",
+    "EXCHANGE_OPS_PORT": 9464,
+    "EXCHANGE_OPS_TLS": False,
+    # /readyz fails past these: entries waiting for a leaf, and seconds since the newest
+    # checkpoint while it leaves entries or leaves uncovered.
+    "EXCHANGE_READY_MAX_INTEGRATOR_LAG": 10_000,
+    "EXCHANGE_READY_MAX_CHECKPOINT_AGE": 60.0,
+    # Logging of `exchange serve`, `integrator` and `worker`: level, and JSON lines or text.
+    "EXCHANGE_LOG_LEVEL": "INFO",
+    "EXCHANGE_LOG_JSON": True,
     # The audit log's integrator: "inline" runs it in the server process (one at a time,
     # under a lock); "off" leaves it to `exchange integrator` processes.
     "EXCHANGE_INTEGRATOR": "inline",
@@ -142,6 +154,25 @@ def _choice(*choices: str) -> Reader:
     return read
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _log_level(value: object) -> str:
+    level = str(value).strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
 def _mapping(value: object) -> dict[str, Any]:
     if isinstance(value, str):
         try:
@@ -180,6 +211,13 @@ SETTINGS: dict[str, Reader] = {
     "EXCHANGE_SERVER_THREADS": _integer(1),
     "EXCHANGE_WAITING_PULLS": _optional(_integer(1)),
     "EXCHANGE_SEARCH_PAGE_SIZE": _integer(1),
+    "EXCHANGE_OPS_HOST": _text,
+    "EXCHANGE_OPS_PORT": _PORT,
+    "EXCHANGE_OPS_TLS": _flag,
+    "EXCHANGE_READY_MAX_INTEGRATOR_LAG": _integer(0),
+    "EXCHANGE_READY_MAX_CHECKPOINT_AGE": _seconds,
+    "EXCHANGE_LOG_LEVEL": _log_level,
+    "EXCHANGE_LOG_JSON": _flag,
     "EXCHANGE_INTEGRATOR": _choice("inline", "off"),
     "EXCHANGE_INTEGRATOR_BATCH": _integer(1),
     "EXCHANGE_CHECKPOINT_INTERVAL": _seconds,

@@ -17,17 +17,21 @@ READ_ONLY = "exchange_read_only"
 
 
 def engine_options(url: str) -> dict[str, Any]:
+    # A statement's parameters (a record's payload, a search term) stay out of the
+    # exceptions SQLAlchemy raises, and so out of the logs.
+    shared = {"hide_parameters": True}
     if url.startswith("sqlite"):
         # SQLite has one writer, and every request writes (at least its audit entry). One
         # pooled connection per process makes threads queue on the pool, in order, instead
         # of sleeping in SQLite's busy handler; other processes wait on busy_timeout.
         return {
+            **shared,
             "pool_size": 1,
             "max_overflow": 0,
             "pool_timeout": 30,
             "connect_args": {"check_same_thread": False, "timeout": 30},
         }
-    return {"pool_size": 20, "max_overflow": 10, "pool_pre_ping": True}
+    return {**shared, "pool_size": 20, "max_overflow": 10, "pool_pre_ping": True}
 
 
 def configure_engine(engine: Engine) -> None:

@@ -12,19 +12,22 @@ import gc
 import hashlib
 import logging
 import ssl
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from cheroot import wsgi
+from cheroot import errors, wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from flask import Flask
 
 from exchange.auth.mtls import CLIENT_CERT_FINGERPRINT
+from exchange.ops.logs import client_went_away
 from exchange.pki.vault import Vault, load_vault
 from exchange.request_body import RequestBody
 
 log = logging.getLogger(__name__)
+connections_log = logging.getLogger("exchange.serving.connections")
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the handshake still checks the chain to the CA, and
 # the application refuses an expired certificate itself, with an audited denial.
@@ -79,6 +82,28 @@ class ExchangeTLSAdapter(BuiltinSSLAdapter):
         return environ
 
 
+class ExchangeWSGIServer(wsgi.Server):
+    """cheroot's server, reporting through the logging module rather than standard error."""
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        error = sys.exc_info()[1]
+        if client_went_away(error):
+            # A client that hangs up, resets or fails its handshake: one line, no traceback;
+            # a failed handshake at info, for an agency whose system cannot connect.
+            connections_log.log(
+                logging.INFO if isinstance(error, _HANDSHAKE_ERRORS) else logging.DEBUG,
+                "client connection ended: %s (%s: %s)",
+                msg,
+                type(error).__name__,
+                error,
+            )
+            return
+        connections_log.log(level, "%s", msg, exc_info=traceback or None)
+
+
+_HANDSHAKE_ERRORS = (errors.FatalSSLAlert, errors.NoSSLError)
+
+
 @dataclass
 class Listener:
     name: str
@@ -115,7 +140,7 @@ class ExchangeServer:
         self, name: str, port: int, *, mutual: bool, application: RequestBody
     ) -> Listener:
         vault = load_vault(self.app)
-        server = wsgi.Server(
+        server = ExchangeWSGIServer(
             (self.host, port),
             application,
             numthreads=self.threads,

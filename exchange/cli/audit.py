@@ -16,7 +16,9 @@ from flask.cli import with_appcontext
 
 from audit.note import NoteVerifier
 from exchange.cli.operator import operator_action
+from exchange.cli.ops import process_ops_listener
 from exchange.extensions import db
+from exchange.ops.logs import configure_logging
 from exchange.pki.vault import load_vault
 from exchange.trail.evidence_bundle import ExportFilter, export_log
 from exchange.trail.full_verification import verify_log
@@ -28,10 +30,17 @@ from exchange.trail.term_lookup import lookup_term
 
 @click.command("integrator")
 @click.option("--once", is_flag=True, help="Integrate what is committed, checkpoint, exit.")
+@click.option(
+    "--ops-port",
+    type=int,
+    default=None,
+    help="Serve /healthz, /readyz and this process's /metrics on this port.",
+)
 @with_appcontext
-def integrator_command(once: bool) -> None:
+def integrator_command(once: bool, ops_port: int | None) -> None:
     """Run the audit log's integrator (one active at a time; others stand by)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    configure_logging(app)
     if once:
         result = build_integrator(app).integrate(checkpoint=True)
         click.echo(f"integrated {result.integrated}; tree size {result.size}")
@@ -44,7 +53,8 @@ def integrator_command(once: bool) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo(f"integrator for {log_origin(app)} (stops on SIGTERM)")
-    run_integrator(app, stop=stop)
+    with process_ops_listener(app, ops_port):
+        run_integrator(app, stop=stop)
 
 
 @click.group("audit")

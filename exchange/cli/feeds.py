@@ -11,16 +11,25 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from exchange.cli.operator import operator_action
+from exchange.cli.ops import process_ops_listener
 from exchange.feeds import deadletters, service
 from exchange.feeds.running import run_push
+from exchange.ops.logs import configure_logging
 
 
 @click.command("worker")
 @click.option("--threads", type=int, default=None, help="Deliveries in flight at once.")
+@click.option(
+    "--ops-port",
+    type=int,
+    default=None,
+    help="Serve /healthz, /readyz and this process's /metrics on this port.",
+)
 @with_appcontext
-def worker_command(threads: int | None) -> None:
+def worker_command(threads: int | None, ops_port: int | None) -> None:
     """Deliver push subscriptions (several workers share the work on PostgreSQL)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    configure_logging(app)
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
@@ -29,7 +38,8 @@ def worker_command(threads: int | None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo("push delivery worker (stops on SIGTERM)")
-    run_push(app, stop=stop, threads=threads or int(app.config["EXCHANGE_PUSH_THREADS"]))
+    with process_ops_listener(app, ops_port):
+        run_push(app, stop=stop, threads=threads or int(app.config["EXCHANGE_PUSH_THREADS"]))
 
 
 @click.group("subscription")

@@ -18,8 +18,11 @@ from exchange.agencies.policy import ensure_default_policy
 from exchange.checkpointer import WalCheckpointer
 from exchange.cli.errors import CommandError
 from exchange.cli.operator import operator_action
+from exchange.cli.ops import open_ops_listener, ops_url
 from exchange.extensions import db
 from exchange.feeds.running import PushThread
+from exchange.ops.logs import configure_logging
+from exchange.ops.metrics import forget_process, prepare_multiprocess_directory
 from exchange.pki.vault import create_vault, load_vault
 from exchange.serving import ExchangeServer, settle_collector
 from exchange.trail.integrator_process import IntegratorThread, build_integrator
@@ -75,7 +78,14 @@ def init_command(hostnames: tuple[str, ...], ip_addresses: tuple[str, ...]) -> N
     show_default=True,
     help="Server processes sharing the ports; one per core uses them all.",
 )
+@click.option(
+    "--ops-port",
+    type=int,
+    default=None,
+    help="Operations listener port: /healthz, /readyz, /metrics (default from configuration).",
+)
 @click.option("--reuse-port", is_flag=True, hidden=True)
+@click.option("--no-ops", is_flag=True, hidden=True)
 @with_appcontext
 def serve_command(
     host: str | None,
@@ -83,12 +93,23 @@ def serve_command(
     ui_port: int | None,
     threads: int | None,
     processes: int,
+    ops_port: int | None,
     reuse_port: bool,
+    no_ops: bool,
 ) -> None:
     """Serve the API over mutual TLS and the web UI over TLS."""
     config = current_app.config
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    configure_logging(app)
     if processes > 1:
-        _serve_processes(processes, host=host, api_port=api_port, ui_port=ui_port, threads=threads)
+        _serve_processes(
+            processes,
+            ops_port=ops_port,
+            host=host,
+            api_port=api_port,
+            ui_port=ui_port,
+            threads=threads,
+        )
         return
     server = ExchangeServer(
         app=current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -105,7 +126,8 @@ def serve_command(
         message = _cannot_listen(server, error)
         server.stop()
         raise CommandError(message) from None
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # A server process started by `serve --processes` leaves the listener to its parent.
+    ops = None if no_ops else open_ops_listener(app, ops_port)
     background: list[IntegratorThread | PushThread | WalCheckpointer] = []
     engine = db.engine
     if engine.dialect.name == "sqlite" and engine.url.database:
@@ -119,6 +141,8 @@ def serve_command(
     click.echo(f"API (mutual TLS): https://{server.host}:{server.api.port}/api/v1/")
     click.echo(f"web (TLS):        https://{server.host}:{server.ui.port}/")
     click.echo(f"CA certificate:   {load_vault().ca_path}")
+    if ops is not None:
+        click.echo(f"operations:       {ops_url(app, ops)}")
 
     def _stop(signum: int, frame: object) -> None:
         server.stop()
@@ -128,6 +152,8 @@ def serve_command(
     server.wait()
     for thread in background:
         thread.stop()
+    if ops is not None:
+        ops.server.stop()
 
 
 def _cannot_listen(server: ExchangeServer, error: OSError) -> str:
@@ -139,13 +165,29 @@ def _cannot_listen(server: ExchangeServer, error: OSError) -> str:
     return f"cannot listen on {where}: {error}"
 
 
-def _serve_processes(count: int, **options: object) -> None:
-    """Start ``count`` single-process servers on the same ports and wait for them."""
-    arguments = [sys.executable, "-m", "exchange", "serve", "--reuse-port"]
+def _serve_processes(count: int, *, ops_port: int | None, **options: object) -> None:
+    """Start ``count`` single-process servers on the same ports and wait for them.
+
+    This process serves the operations listener for them all: their counters and
+    histograms go to files in the instance folder (cleaned first), which it sums.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    summed = Path(app.instance_path) / "metrics"
+    prepare_multiprocess_directory(summed)
+    arguments = [sys.executable, "-m", "exchange", "serve", "--reuse-port", "--no-ops"]
     for name, value in options.items():
         if value is not None:
             arguments += [f"--{name.replace('_', '-')}", str(value)]
     children = [subprocess.Popen(arguments) for _ in range(count)]  # noqa: S603
+    try:
+        ops = open_ops_listener(
+            app, ops_port, summed=summed, alive=lambda: all(c.poll() is None for c in children)
+        )
+    except CommandError:
+        for child in children:
+            child.terminate()
+        raise
+    click.echo(f"operations:       {ops_url(app, ops)}")
 
     def _stop(signum: int, frame: object) -> None:
         for child in children:
@@ -155,6 +197,8 @@ def _serve_processes(count: int, **options: object) -> None:
     signal.signal(signal.SIGINT, _stop)
     for child in children:
         child.wait()
+        forget_process(child.pid)
+    ops.server.stop()
 
 
 @click.command("demo")

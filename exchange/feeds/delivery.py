@@ -38,6 +38,7 @@ from exchange.extensions import db
 from exchange.feeds.deadletters import RECOVERED, finish_redrive, park, set_subscription
 from exchange.feeds.events import LAST_POSITION, EventPage, read_events
 from exchange.feeds.models import DeadLetter, Subscription
+from exchange.ops.metrics import PUSH_ATTEMPTS, PUSH_DEAD_LETTERS, PUSH_FAILURES
 from exchange.pki.models import Certificate
 from exchange.pki.vault import Vault
 from exchange.trail.entries import entry_bytes, insert_entry
@@ -326,6 +327,7 @@ class PushWorker:
             "endpoint": subscription.endpoint,
             "events": len(page.events),
         }
+        PUSH_ATTEMPTS.labels(subscription.agency_id).inc()
         if error is None:
             if parked:
                 finish_redrive(connection, subscription.id, parked, now, delivered=True)
@@ -340,12 +342,15 @@ class PushWorker:
                 )
             _audit(connection, "feed.push", 200, page, details, now, http_status=status)
             return
+        PUSH_FAILURES.labels(subscription.agency_id).inc()
         attempts = subscription.attempts + 1
         failing_since = subscription.failing_since or now
         details.update({"error": error, "attempt": attempts})
         too_long = (now - failing_since).total_seconds() >= self.settings.max_age
         if attempts >= self.settings.max_attempts or too_long:
             park(connection, subscription, page, parked, error, attempts, now)
+            if not parked:
+                PUSH_DEAD_LETTERS.labels(subscription.agency_id).inc(len(page.positions))
             _audit(connection, "feed.push.parked", 502, page, details, now, http_status=status)
             return
         delay = backoff(attempts, self.settings, self.rng)

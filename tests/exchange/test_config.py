@@ -44,6 +44,13 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "EXCHANGE_PUSH_MAX_AGE": ("120", 120.0),
     "EXCHANGE_UI_IDLE_MINUTES": ("5", 5),
     "EXCHANGE_UI_SESSION_HOURS": ("2", 2),
+    "EXCHANGE_OPS_HOST": ("0.0.0.0", "0.0.0.0"),
+    "EXCHANGE_OPS_PORT": ("9465", 9465),
+    "EXCHANGE_OPS_TLS": ("yes", True),
+    "EXCHANGE_READY_MAX_INTEGRATOR_LAG": ("500", 500),
+    "EXCHANGE_READY_MAX_CHECKPOINT_AGE": ("30", 30.0),
+    "EXCHANGE_LOG_LEVEL": ("DEBUG", "DEBUG"),
+    "EXCHANGE_LOG_JSON": ("off", False),
     "EXCHANGE_OIDC_PROVIDERS": ('{"isa": {"label": "ID"}}', {"isa": {"label": "ID"}}),
 }
 

@@ -1,0 +1,1 @@
+"""Operating the exchange: the operations listener, its metrics and checks, the access log."""
