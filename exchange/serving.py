@@ -90,13 +90,10 @@ class ExchangeWSGIServer(wsgi.Server):
         if client_went_away(error):
             # A client that hangs up, resets or fails its handshake: one line, no traceback;
             # a failed handshake at info, for an agency whose system cannot connect.
-            connections_log.log(
-                logging.INFO if isinstance(error, _HANDSHAKE_ERRORS) else logging.DEBUG,
-                "client connection ended: %s (%s: %s)",
-                msg,
-                type(error).__name__,
-                error,
-            )
+            level = logging.INFO if isinstance(error, _HANDSHAKE_ERRORS) else logging.DEBUG
+            if str(error) not in msg:
+                msg = f"{msg} ({type(error).__name__}: {error})"
+            connections_log.log(level, "client connection ended: %s", msg)
             return
         connections_log.log(level, "%s", msg, exc_info=traceback or None)
 
