@@ -95,12 +95,13 @@ def _log_families(progress: LogProgress) -> Iterator[Metric]:
         "Tree size of the newest signed checkpoint.",
         value=progress.checkpoint_size,
     )
+    age = GaugeMetricFamily(
+        "exchange_audit_checkpoint_age_seconds",
+        "Seconds since the newest checkpoint was signed (no sample before the first).",
+    )
     if progress.checkpoint_age is not None:
-        yield GaugeMetricFamily(
-            "exchange_audit_checkpoint_age_seconds",
-            "Seconds since the newest checkpoint was signed.",
-            value=progress.checkpoint_age,
-        )
+        age.add_metric([], progress.checkpoint_age)
+    yield age
 
 
 def _witness_families(connection: Connection) -> Iterator[Metric]:

@@ -94,7 +94,7 @@ def prepare_multiprocess_directory(path: Path) -> None:
 def forget_process(pid: int) -> None:
     directory = multiprocess_directory()
     if directory is not None:
-        mark_process_dead(pid, str(directory))
+        mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
 
 
 def exposition(extra: Iterable[Metric] = (), *, summed: Path | None = None) -> bytes:
@@ -102,7 +102,7 @@ def exposition(extra: Iterable[Metric] = (), *, summed: Path | None = None) -> b
     servers writing to that folder, followed by ``extra`` families."""
     registry = CollectorRegistry()
     if summed is not None:
-        MultiProcessCollector(registry, path=str(summed))
+        MultiProcessCollector(registry, path=str(summed))  # type: ignore[no-untyped-call]
     else:
         registry.register(_Families(PROCESS.collect()))
     registry.register(_Families(extra))

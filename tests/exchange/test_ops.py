@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from exchange.trail.integrator_process import build_integrator
 from exchange.trail.models import AuditEntry
 from tests.factories import World
 from tests.isolated import isolated_app
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "exchange.json"
 
 
 def get(url: str) -> requests.Response:
@@ -220,3 +223,24 @@ class TestReadiness:
                 assert document["checks"]["checkpoint_age"]["uncovered"] is True
             finally:
                 listener.server.stop()
+
+
+def test_the_dashboard_uses_only_metrics_the_exchange_exports(ops: Listener) -> None:
+    response = get(f"http://127.0.0.1:{ops.port}/metrics")
+    exported = set()
+    for family in text_string_to_metric_families(response.text):
+        exported.add(family.name)
+        exported.update(sample.name for sample in family.samples)
+    exported |= {f"{name}_total" for name in exported} | {f"{name}_bucket" for name in exported}
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert dashboard["uid"] and dashboard["schemaVersion"] >= 30
+    panels = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+    used = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"\bexchange_[a-z_]+", target["expr"])
+    }
+    assert len(used) >= 15
+    assert used <= exported, sorted(used - exported)
+    assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
