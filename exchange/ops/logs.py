@@ -61,6 +61,8 @@ def configure_logging(app: Flask) -> None:
     root.setLevel(str(app.config["EXCHANGE_LOG_LEVEL"]).upper())
     # Flask's own handler on the app's logger would print every message a second time.
     app.logger.removeHandler(default_handler)
+    # alembic announces its dialect each time /readyz reads the schema's revision.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def client_went_away(error: BaseException | None) -> bool:

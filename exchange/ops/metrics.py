@@ -13,11 +13,21 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+# A *_created series beside every counter and histogram doubles what is scraped and stored
+# for a start time Prometheus does not use.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 PROCESS = CollectorRegistry()
 
@@ -52,23 +62,6 @@ PUSH_DEAD_LETTERS = Counter(
     ["recipient"],
     registry=PROCESS,
 )
-INTEGRATED = Counter(
-    "exchange_integrator_entries",
-    "Audit entries this process's integrator gave leaves to.",
-    registry=PROCESS,
-)
-CHECKPOINTS = Counter(
-    "exchange_integrator_checkpoints",
-    "Checkpoints this process's integrator signed.",
-    registry=PROCESS,
-)
-INTEGRATOR_ERRORS = Counter(
-    "exchange_integrator_errors",
-    "Integration runs that failed and were retried.",
-    registry=PROCESS,
-)
-
-
 class _Families:
     """A collector of metric families read already (from the database, at this scrape)."""
 
