@@ -62,6 +62,8 @@ PUSH_DEAD_LETTERS = Counter(
     ["recipient"],
     registry=PROCESS,
 )
+
+
 class _Families:
     """A collector of metric families read already (from the database, at this scrape)."""
 
