@@ -16,7 +16,12 @@ def register(app: Flask, api: Api) -> None:
     from exchange.pki.api import bp as keys
     from exchange.pki.api import public_bp as pki
     from exchange.records.api import bp as records
-    from exchange.records.schemas import BatchSubmissionSchema, SubmissionSchema
+    from exchange.records.schemas import (
+        BatchPublishedSchema,
+        BatchSubmissionSchema,
+        PublishedSchema,
+        SubmissionSchema,
+    )
     from exchange.trail.api import CosignatureSubmissionSchema, LookupSchema
     from exchange.trail.api import bp as audit
     from schemas import PAYLOAD_SCHEMAS
@@ -29,6 +34,8 @@ def register(app: Flask, api: Api) -> None:
 
     api.spec.components.schema("Submission", schema=SubmissionSchema)
     api.spec.components.schema("BatchSubmission", schema=BatchSubmissionSchema)
+    api.spec.components.schema("Published", schema=PublishedSchema)
+    api.spec.components.schema("BatchPublished", schema=BatchPublishedSchema)
     api.spec.components.schema("CosignatureSubmission", schema=CosignatureSubmissionSchema)
     api.spec.components.schema("Lookup", schema=LookupSchema)
     for name, payload_schema in PAYLOAD_SCHEMAS.items():

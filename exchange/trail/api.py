@@ -7,8 +7,8 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 
+from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
 from exchange.jsonbody import load_body
 from exchange.pki.vault import load_vault
@@ -17,6 +17,7 @@ from exchange.trail import published_log, term_lookup, witnesses
 from exchange.trail.entries import MAX_POSITION, protect_term
 from exchange.trail.integrator_process import log_origin
 from exchange.trail.recorder import audited
+from exchange.urlnumbers import CanonicalInteger
 from schemas import residence_card_token
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Verifiable audit log")
@@ -27,27 +28,27 @@ _NOTE = "text/plain; charset=utf-8"
 
 
 class CheckpointArgsSchema(ma.Schema):
-    size = ma.fields.Integer(validate=_SIZE, metadata={"description": "Default: the latest."})
+    size = CanonicalInteger(validate=_SIZE, metadata={"description": "Default: the latest."})
 
 
 class InclusionArgsSchema(ma.Schema):
-    index = ma.fields.Integer(validate=_SIZE, metadata={"description": "Leaf index."})
+    index = CanonicalInteger(validate=_SIZE, metadata={"description": "Leaf index."})
     entry = ma.fields.UUID(
         metadata={"description": "Audit entry id, e.g. a receipt's audit_entry."}
     )
-    size = ma.fields.Integer(
+    size = CanonicalInteger(
         validate=_SIZE, metadata={"description": "Tree size; default the latest checkpoint."}
     )
 
 
 class ConsistencyArgsSchema(ma.Schema):
-    old = ma.fields.Integer(required=True, validate=_SIZE)
-    new = ma.fields.Integer(validate=_SIZE, metadata={"description": "Default: the latest."})
+    old = CanonicalInteger(required=True, validate=_SIZE)
+    new = CanonicalInteger(validate=_SIZE, metadata={"description": "Default: the latest."})
 
 
 class EntriesArgsSchema(ma.Schema):
-    start = ma.fields.Integer(required=True, validate=_SIZE)
-    end = ma.fields.Integer(validate=_SIZE)
+    start = CanonicalInteger(required=True, validate=_SIZE)
+    end = CanonicalInteger(validate=_SIZE)
 
 
 class InclusionSchema(ma.Schema):
