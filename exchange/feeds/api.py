@@ -50,6 +50,15 @@ def _own(subscription_id: str) -> Any:
 _RECHECK_SECONDS = 0.2
 
 
+def _accepted_values() -> ma.fields.Field[Any]:
+    return ma.fields.List(service.filter_value_field(), validate=ma.validate.Length(min=1, max=50))
+
+
+FiltersSchema = ma.Schema.from_dict(
+    {name: _accepted_values() for name in service.FILTERS}, name="Filters"
+)
+
+
 class SubscriptionCreateSchema(ma.Schema):
     name = service.subscription_name_field(required=True)
     types = ma.fields.List(
@@ -57,9 +66,8 @@ class SubscriptionCreateSchema(ma.Schema):
         required=True,
         validate=ma.validate.Length(min=1, max=len(RECORD_TYPES)),
     )
-    filters = ma.fields.Dict(
-        keys=ma.fields.String(validate=ma.validate.OneOf(service.FILTERS)),
-        values=ma.fields.List(service.filter_value_field()),
+    filters = ma.fields.Nested(
+        FiltersSchema,
         load_default=dict,
         metadata={"description": "Filter name to accepted values; every filter given must match."},
     )
@@ -68,8 +76,19 @@ class SubscriptionCreateSchema(ma.Schema):
         load_default=None,
         allow_none=True,
         validate=[ma.validate.Length(max=500), service.validate_endpoint],
-        metadata={"description": "https URL that push deliveries go to (push only)."},
+        metadata={
+            "description": "https URL that push deliveries go to (push only).",
+            "pattern": service.ENDPOINT_PATTERN,
+        },
     )
+
+
+# A push subscription names its endpoint; a pull subscription has none.
+SUBSCRIPTION_MODES = {
+    "if": {"properties": {"mode": {"const": "push"}}},
+    "then": {"required": ["endpoint"], "properties": {"endpoint": {"type": "string"}}},
+    "else": {"properties": {"endpoint": {"type": "null"}}},
+}
 
 
 class SubscriptionStateSchema(ma.Schema):

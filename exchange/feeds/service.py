@@ -115,6 +115,11 @@ def filter_value_field() -> Text:
     return Text("An accepted value of the filter.", max_length=64)
 
 
+# What endpoint_error accepts, narrowed to host names, for the OpenAPI document.
+_PORT = "[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+ENDPOINT_PATTERN = f"^https://[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*(:({_PORT}))?(/[!-~]*)?$"
+
+
 def endpoint_error(endpoint: str) -> str | None:
     """Why ``endpoint`` cannot receive push deliveries, or None when it can."""
     parts = urlsplit(endpoint)

@@ -160,7 +160,7 @@ def publish() -> ResponseReturnValue:
     return jsonify(documents[0]), status
 
 
-@bp.route("/<string:record_id>", methods=["GET"])
+@bp.route("/<record_id:record_id>", methods=["GET"])
 @bp.arguments(ReadArgsSchema, location="query", as_kwargs=True)
 @bp.doc(
     summary="Read a record (current or given version) with signature and receipt",
@@ -176,7 +176,7 @@ def read(record_id: str, version: int | None = None) -> ResponseReturnValue:
     return jsonify(view.document())
 
 
-@bp.route("/<string:record_id>/versions", methods=["GET"])
+@bp.route("/<record_id:record_id>/versions", methods=["GET"])
 @bp.doc(summary="Every version of a record", parameters=[PURPOSE_HEADER])
 @bp.response(200, VersionListSchema)
 @audited("record.read_versions")

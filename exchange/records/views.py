@@ -127,7 +127,7 @@ def _version_argument() -> int | None:
     return number if number is not None and 1 <= number < 2**31 else None
 
 
-@bp.route("/records/<string:record_id>", methods=["GET"])
+@bp.route("/records/<record_id:record_id>", methods=["GET"])
 @page("record.read", "liaison")
 def record(record_id: str) -> Any:
     record_id = record_id_from_path(record_id)

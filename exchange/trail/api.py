@@ -99,6 +99,10 @@ class CosignatureListSchema(ma.Schema):
     cosignatures = ma.fields.List(ma.fields.Nested(CosignatureSchema))
 
 
+# Exactly one of the two is looked up.
+ONE_TERM = {"oneOf": [{"required": ["term"]}, {"required": ["card_number"]}]}
+
+
 class LookupSchema(ma.Schema):
     term = ma.fields.String(
         validate=ma.validate.Length(min=1, max=500),
@@ -106,7 +110,10 @@ class LookupSchema(ma.Schema):
     )
     card_number = ma.fields.String(
         validate=ma.validate.Length(min=1, max=40),
-        metadata={"description": "A residence card number: looked up as its matching token."},
+        metadata={
+            "description": "A residence card number: looked up as its matching token.",
+            "pattern": "^[A-Z]{2}[0-9]{8}[A-Z]{2}$",
+        },
     )
     since = ma.fields.AwareDateTime()
 
@@ -114,6 +121,23 @@ class LookupSchema(ma.Schema):
     def one_of(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("term" in data) == ("card_number" in data):
             raise ma.ValidationError("Give term or card_number.", "term")
+
+
+class LookupEntrySchema(ma.Schema):
+    id = ma.fields.String()
+    time = ma.fields.String()
+    action = ma.fields.String()
+    agency = ma.fields.String(allow_none=True)
+    system = ma.fields.String(allow_none=True)
+    purpose = ma.fields.String(allow_none=True)
+    index = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Leaf index, once sequenced."}
+    )
+
+
+class LookupResultSchema(ma.Schema):
+    hash = ma.fields.String(metadata={"description": "The keyed hash the entries hold."})
+    entries = ma.fields.List(ma.fields.Nested(LookupEntrySchema))
 
 
 def card_token_of(number: str) -> str:
@@ -230,6 +254,7 @@ def list_cosignatures(size: int | None = None) -> ResponseReturnValue:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Lookup"}}},
     },
 )
+@bp.response(200, LookupResultSchema)
 @audited("audit.lookup")
 def lookup_term() -> ResponseReturnValue:
     body = load_body(LookupSchema())
