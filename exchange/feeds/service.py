@@ -64,15 +64,15 @@ def _invalid(pointer: str, detail: str) -> Refusal:
 
 def cursor_beyond_end(
     latest: int, *, pointer: str | None = None, parameter: str | None = None
-) -> Problem:
+) -> Refusal:
     """A cursor past the feed's last position: refused wherever one is given.
 
     Taken, it would let a follower trust a ``next_cursor`` that skips every event
     published up to that number.
     """
     where = {"pointer": pointer} if pointer is not None else {"parameter": parameter}
-    return Problem(
-        422,
+    return Refusal(
+        Kind.INVALID,
         "schema_invalid",
         "Cursor beyond the end of the feed",
         errors=[{**where, "detail": f"Beyond the end of the feed ({latest})."}],

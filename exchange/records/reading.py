@@ -49,8 +49,8 @@ def record_id_from_path(value: str) -> str:
     URLs wrongly learns that, rather than that the record does not exist.
     """
     if not is_record_id(value):
-        raise Problem(
-            400,
+        raise Refusal(
+            Kind.MALFORMED,
             "record_id_invalid",
             "Malformed record id",
             "A record id is a lower-case canonical UUID.",

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from exchange.errors import Refusal
 from exchange.feeds import service as feeds
-from exchange.problems import Problem
 from exchange.urlnumbers import canonical_int
 from tests.exchange.helpers import audit_entry
 from tests.factories import AgencySystem, World
@@ -275,9 +275,9 @@ class TestSubscriptionInput:
 
     def test_the_service_applies_the_same_rules(self, app: Flask, world: World) -> None:
         # The web form reaches the service without the API schema.
-        with pytest.raises(Problem) as name:
+        with pytest.raises(Refusal) as name:
             feeds.check_name("a\x00b")
         assert name.value.errors[0]["pointer"] == "/name"
-        with pytest.raises(Problem) as endpoint:
+        with pytest.raises(Refusal) as endpoint:
             feeds.check_endpoint("push", "https://receiver.example:99999/")
         assert endpoint.value.errors[0]["pointer"] == "/endpoint"
