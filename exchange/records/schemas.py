@@ -81,7 +81,9 @@ class SearchPageSchema(ma.Schema):
 
 class ReadArgsSchema(ma.Schema):
     version = CanonicalInteger(
-        validate=ma.validate.Range(min=1),
+        # Versions are stored as 32-bit integers: a larger number names no version, and
+        # PostgreSQL would refuse to compare with it.
+        validate=ma.validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "A version number; default: the current version."},
     )
 

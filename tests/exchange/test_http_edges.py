@@ -184,6 +184,13 @@ class TestRecordIds:
             {"parameter": "record_id", "detail": "Not a lower-case canonical UUID."}
         ]
 
+    def test_a_version_past_any_stored_number_is_a_parameter_error(
+        self, app: Flask, world: World
+    ) -> None:
+        path = f"/api/v1/records/{uuid.uuid4()}?version={2**31}"
+        problem = _problem(_call(app, _caller(world), "GET", path), 422, "parameters_invalid")
+        assert problem["errors"][0]["parameter"] == "version"
+
     def test_a_well_formed_unknown_id_is_not_found(self, app: Flask, world: World) -> None:
         response = _call(app, _caller(world), "GET", f"/api/v1/records/{uuid.uuid4()}")
         _problem(response, 404, "record_not_found")
