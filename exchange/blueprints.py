@@ -6,21 +6,49 @@ import functools
 
 from flask import Blueprint, Flask
 from flask_smorest import Api
+from werkzeug.routing import BaseConverter
 
 from exchange.trail.recorder import audited
 
 
+class RecordIdConverter(BaseConverter):
+    """A record id in a path: matched as any segment, so that the view can answer a
+    malformed one as ``record_id_invalid`` (not a bare 404), and documented as what it is."""
+
+
 def register(app: Flask, api: Api) -> None:
     from exchange.agencies.api import bp as agencies
+    from exchange.feeds.api import SUBSCRIPTION_MODES, SubscriptionCreateSchema
     from exchange.feeds.api import bp as subscriptions
     from exchange.pki.api import bp as keys
     from exchange.pki.api import public_bp as pki
     from exchange.records.api import bp as records
-    from exchange.records.schemas import BatchSubmissionSchema, SubmissionSchema
-    from exchange.trail.api import CosignatureSubmissionSchema, LookupSchema
+    from exchange.records.schemas import (
+        BatchPublishedSchema,
+        BatchSubmissionSchema,
+        PublishedSchema,
+        SubmissionSchema,
+    )
+    from exchange.trail.api import ONE_TERM, CosignatureSubmissionSchema, LookupSchema
     from exchange.trail.api import bp as audit
     from schemas import PAYLOAD_SCHEMAS
+    from schemas.identifiers import NIL_UUID, UUID_PATTERN
 
+    app.url_map.converters["record_id"] = RecordIdConverter
+    api.register_converter(
+        RecordIdConverter,
+        lambda converter: {
+            "type": "string",
+            "format": "uuid",
+            "pattern": UUID_PATTERN,
+            "not": {"const": NIL_UUID},
+        },
+    )
+    # Registered before the routes that use them, with what their fields alone cannot say.
+    api.spec.components.schema(
+        "SubscriptionCreate", component=SUBSCRIPTION_MODES, schema=SubscriptionCreateSchema
+    )
+    api.spec.components.schema("Lookup", component=ONE_TERM, schema=LookupSchema)
     for blueprint in (records, agencies, keys, audit, subscriptions):
         api.register_blueprint(blueprint)
     app.register_blueprint(pki)
@@ -29,8 +57,9 @@ def register(app: Flask, api: Api) -> None:
 
     api.spec.components.schema("Submission", schema=SubmissionSchema)
     api.spec.components.schema("BatchSubmission", schema=BatchSubmissionSchema)
+    api.spec.components.schema("Published", schema=PublishedSchema)
+    api.spec.components.schema("BatchPublished", schema=BatchPublishedSchema)
     api.spec.components.schema("CosignatureSubmission", schema=CosignatureSubmissionSchema)
-    api.spec.components.schema("Lookup", schema=LookupSchema)
     for name, payload_schema in PAYLOAD_SCHEMAS.items():
         component = name.replace("/", "_v").title().replace("_", "") + "Payload"
         api.spec.components.schema(component, schema=payload_schema)

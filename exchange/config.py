@@ -77,6 +77,19 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.1.0",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
+    # Every API route is reached over mutual TLS with an agency system's certificate
+    # (OpenAPI 3.1 §4.8.27); the exchange's CA is at /pki/ca.pem.
+    "API_SPEC_OPTIONS": {
+        "components": {
+            "securitySchemes": {
+                "agencySystem": {
+                    "type": "mutualTLS",
+                    "description": "A client certificate issued by the exchange's CA.",
+                }
+            }
+        },
+        "security": [{"agencySystem": []}],
+    },
     "JSON_SORT_KEYS": False,
     # The web UI (exchange.ui).
     "BABEL_DEFAULT_LOCALE": "ja",

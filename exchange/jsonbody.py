@@ -3,12 +3,15 @@
 Refused: a body that is not UTF-8, nesting deeper than the configured limit (checked on
 the raw bytes before parsing, so a hostile body cannot exhaust the parser's stack),
 duplicate object keys (two parsers could read two different records from one signature),
-and the non-standard constants NaN and Infinity.
+the non-standard constants NaN and Infinity, and numbers no JSON value can hold (an integer
+past Python's conversion limit, a float that overflows to infinity). Whatever the parser
+cannot read is ``json_invalid``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -82,6 +85,14 @@ def _no_constants(name: str) -> Any:
     raise Problem(400, "json_invalid", "Malformed JSON", f"{name} is not JSON.")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e400 would be read as infinity: a value JSON cannot carry back out.
+        raise Problem(400, "json_invalid", "Malformed JSON", f"{text[:40]} is out of range.")
+    return value
+
+
 def parse_json(body: bytes, *, max_depth: int) -> Any:
     if not body:
         raise Problem(400, "body_required", "Empty body", "A JSON body is required.")
@@ -94,13 +105,24 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
     if nesting_depth(body, max_depth) > max_depth:
         raise Problem(400, "json_too_deep", "Nesting too deep", f"At most {max_depth} levels.")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as error:
         raise Problem(
             400,
             "json_invalid",
             "Malformed JSON",
             f"{error.msg} at line {error.lineno} column {error.colno}.",
+        ) from None
+    except (ValueError, RecursionError):
+        # Raised from inside the parser without a position: int() past
+        # sys.get_int_max_str_digits() is a plain ValueError, not a JSONDecodeError.
+        raise Problem(
+            400, "json_invalid", "Malformed JSON", "A value cannot be read as JSON."
         ) from None
 
 

@@ -8,6 +8,7 @@ request id instead).
 
 from __future__ import annotations
 
+import http
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -15,6 +16,7 @@ from typing import Any, cast
 import marshmallow as ma
 from flask import Response, current_app, g, has_request_context, json, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -175,13 +177,36 @@ def problem_from_http_exception(error: HTTPException) -> Problem:
         detail = f"The request body exceeds the limit of {limit} bytes."
     elif status == 405:
         detail = f"{request.method} is not allowed here."
-    return Problem(status, code, title, detail, errors=errors)
+    return Problem(status, code, title, detail, errors=errors, headers=_http_headers(error))
+
+
+def _http_headers(error: HTTPException) -> dict[str, str]:
+    """The headers Werkzeug would have sent with its own page, less its content type.
+
+    They belong to the status: RFC 9110 §15.5.6 requires ``Allow`` on a 405, §11.6.1
+    ``WWW-Authenticate`` on a 401, §10.2.3 lets ``Retry-After`` go with a 429 or 503.
+    """
+    return {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
 
 
 class ProblemApi(Api):
     """flask-smorest's Api, answering every error as RFC 9457 problem details."""
 
     ERROR_SCHEMA = ProblemSchema
+    ERROR_CONTENT_TYPE = "application/problem+json"
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents errors in its success content type; they are sent as
+        # RFC 9457 documents, and a client generated from the description must expect that.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, self.ERROR_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default: dict[str, Any] = {"description": "Problem details", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, self.ERROR_CONTENT_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
 
     def _register_error_handlers(self) -> None:
         self._app.register_error_handler(Refusal, self.handle_problem)

@@ -38,6 +38,11 @@ COUNT_MAX = 1_000_000
 _FORBIDDEN_IN_LINE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
+# The same rule for OpenAPI (ECMA-262 syntax, which Python's re also reads): no forbidden
+# character, and no whitespace at either end. Lone surrogates are left out: they are not
+# Unicode scalar values, so no conforming client has one to send (RFC 8259 §8.2).
+_LINE_CHARACTERS = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+LINE_PATTERN = f"^[^\\s{_LINE_CHARACTERS}](?:[^{_LINE_CHARACTERS}]*[^\\s{_LINE_CHARACTERS}])?$"
 # Free text may also break lines and indent.
 _FORBIDDEN_IN_TEXT = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
@@ -126,7 +131,10 @@ class Text(_Str):
     ) -> None:
         self.multiline = multiline
         self.max_length = max_length
-        super().__init__(**_describe(description, kwargs, minLength=1, maxLength=max_length))
+        openapi: dict[str, Any] = {} if multiline else {"pattern": LINE_PATTERN}
+        super().__init__(
+            **_describe(description, kwargs, minLength=1, maxLength=max_length, **openapi)
+        )
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any

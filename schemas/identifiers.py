@@ -23,7 +23,7 @@ _DIGITS_6 = re.compile(r"[0-9]{6}")
 _SUPERVISING_LICENCE = re.compile(r"許[0-9]{10}")
 _AGENCY_ID = re.compile(r"[a-z][a-z0-9-]{1,31}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_NIL_UUID = "00000000-0000-0000-0000-000000000000"
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 SUPERVISING_LICENCE_PATTERN = r"^許\d{10}$"
 AGENCY_ID_PATTERN = r"^[a-z][a-z0-9-]{1,31}$"
@@ -115,7 +115,7 @@ def is_record_id(value: str) -> bool:
 
     One spelling per id keeps idempotency keys and links comparable byte for byte.
     """
-    return bool(_UUID.fullmatch(value)) and value != _NIL_UUID
+    return bool(_UUID.fullmatch(value)) and value != NIL_UUID
 
 
 def is_residence_card_number(value: str) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import g, jsonify
 from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 
 from exchange.agencies.models import Agency
 from exchange.agencies.service import get_agency, list_agencies
+from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
 from exchange.pki.service import agency_keys, key_document
 from exchange.trail.recorder import audited

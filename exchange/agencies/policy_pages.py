@@ -18,6 +18,7 @@ from exchange.extensions import db
 from exchange.problems import Problem
 from exchange.trail.models import AuditEntry, AuditLeaf
 from exchange.ui.access import page
+from exchange.urlnumbers import canonical_int
 from schemas import RECORD_TYPES
 
 Rules = Mapping[str, Mapping[str, Sequence[str]]]
@@ -151,7 +152,8 @@ def update() -> Response | tuple[str, int]:
 
 @page("admin.policy.read", "admin")
 def policy_version(number: str) -> str:
-    version = int(number) if number.isascii() and number.isdigit() and len(number) < 10 else 0
+    version = canonical_int(number) or 0
+    version = version if version < 2**31 else 0
     stored = db.session.get(PolicyVersion, version) if version else None
     if stored is None:
         raise Problem(404, "policy_version_not_found", _("No such policy version"))

@@ -8,13 +8,13 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 
 from exchange.agencies.policy import current_policy
+from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
 from exchange.extensions import db
 from exchange.feeds import deadletters, service
-from exchange.feeds.events import EventPage, read_events
+from exchange.feeds.events import LAST_POSITION, EventPage, read_events
 from exchange.feeds.signal import feed_generation, wait_for_feed
 from exchange.feeds.waiting import RETRY_AFTER_SECONDS, waiting_pulls
 from exchange.jsonbody import load_body
@@ -24,6 +24,7 @@ from exchange.records.schemas import PURPOSE_HEADER
 from exchange.trail.entries import MAX_POSITION
 from exchange.trail.recorder import audited
 from exchange.unit_of_work import wait_outside
+from exchange.urlnumbers import CanonicalDecimal, CanonicalInteger
 from schemas import RECORD_TYPES
 
 bp = Blueprint(
@@ -49,25 +50,45 @@ def _own(subscription_id: str) -> Any:
 _RECHECK_SECONDS = 0.2
 
 
+def _accepted_values() -> ma.fields.Field[Any]:
+    return ma.fields.List(service.filter_value_field(), validate=ma.validate.Length(min=1, max=50))
+
+
+FiltersSchema = ma.Schema.from_dict(
+    {name: _accepted_values() for name in service.FILTERS}, name="Filters"
+)
+
+
 class SubscriptionCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name = service.subscription_name_field(required=True)
     types = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(RECORD_TYPES)),
         required=True,
         validate=ma.validate.Length(min=1, max=len(RECORD_TYPES)),
     )
-    filters = ma.fields.Dict(
-        keys=ma.fields.String(validate=ma.validate.OneOf(service.FILTERS)),
-        values=ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=64))),
+    filters = ma.fields.Nested(
+        FiltersSchema,
         load_default=dict,
         metadata={"description": "Filter name to accepted values; every filter given must match."},
     )
     mode = ma.fields.String(required=True, validate=ma.validate.OneOf(service.MODES))
     endpoint = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=500),
-        metadata={"description": "https URL that push deliveries go to (push only)."},
+        allow_none=True,
+        validate=[ma.validate.Length(max=500), service.validate_endpoint],
+        metadata={
+            "description": "https URL that push deliveries go to (push only).",
+            "pattern": service.ENDPOINT_PATTERN,
+        },
     )
+
+
+# A push subscription names its endpoint; a pull subscription has none.
+SUBSCRIPTION_MODES = {
+    "if": {"properties": {"mode": {"const": "push"}}},
+    "then": {"required": ["endpoint"], "properties": {"endpoint": {"type": "string"}}},
+    "else": {"properties": {"endpoint": {"type": "null"}}},
+}
 
 
 class SubscriptionStateSchema(ma.Schema):
@@ -81,12 +102,12 @@ class AckSchema(ma.Schema):
 
 
 class EventsArgsSchema(ma.Schema):
-    after = ma.fields.Integer(
+    after = CanonicalInteger(
         validate=ma.validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "Feed cursor; default: the subscription's acknowledged one."},
     )
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
-    wait = ma.fields.Float(
+    limit = CanonicalInteger(load_default=100, validate=ma.validate.Range(min=1, max=1000))
+    wait = CanonicalDecimal(
         load_default=0.0,
         validate=ma.validate.Range(min=0, max=30),
         metadata={"description": "Seconds to wait for new events when there are none."},
@@ -225,6 +246,10 @@ def events(
 def _long_poll(subscription: Any, after: int, limit: int, wait: float) -> EventPage:
     deadline = time.monotonic() + wait
     actor, policy = g.actor, current_policy()
+    latest = int(db.session.connection().execute(LAST_POSITION).scalar() or 0)
+    if after > latest:
+        raise service.cursor_beyond_end(latest, parameter="after")
+    end: int | None = latest
     while True:
         generation = feed_generation()
         page = read_events(
@@ -234,7 +259,10 @@ def _long_poll(subscription: Any, after: int, limit: int, wait: float) -> EventP
             subscription=subscription,
             after=after,
             limit=limit,
+            end=end,
         )
+        # Only the first look may use the end read above; later ones read it again.
+        end = None
         remaining = deadline - time.monotonic()
         if page.events or not page.reached_end or remaining <= 0:
             return page

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import marshmallow as ma
 from sqlalchemy import func, select
 
 from exchange.agencies.policy import Policy
@@ -24,6 +25,7 @@ from exchange.extensions import db
 from exchange.feeds.models import DeadLetter, FeedPosition, Subscription
 from exchange.records.tags import allegations, programmes
 from schemas import RECORD_TYPES, search_fields
+from schemas.fields import Text
 
 MODES = ("pull", "push")
 STATES = ("active", "paused")
@@ -60,6 +62,31 @@ def _invalid(pointer: str, detail: str) -> Refusal:
     )
 
 
+def cursor_beyond_end(
+    latest: int, *, pointer: str | None = None, parameter: str | None = None
+) -> Refusal:
+    """A cursor past the feed's last position: refused wherever one is given.
+
+    Taken, it would let a follower trust a ``next_cursor`` that skips every event
+    published up to that number.
+    """
+    where = {"pointer": pointer} if pointer is not None else {"parameter": parameter}
+    return Refusal(
+        Kind.INVALID,
+        "schema_invalid",
+        "Cursor beyond the end of the feed",
+        errors=[{**where, "detail": f"Beyond the end of the feed ({latest})."}],
+    )
+
+
+def _is_filter_value(value: str) -> bool:
+    try:
+        filter_value_field().deserialize(value)
+    except ma.ValidationError:
+        return False
+    return True
+
+
 def check_filters(filters: Mapping[str, Any]) -> dict[str, list[str]]:
     checked: dict[str, list[str]] = {}
     for name, values in filters.items():
@@ -68,11 +95,60 @@ def check_filters(filters: Mapping[str, Any]) -> dict[str, list[str]]:
         if (
             not isinstance(values, list)
             or not 1 <= len(values) <= 50
-            or not all(isinstance(v, str) and 0 < len(v) <= 64 for v in values)
+            or not all(isinstance(v, str) and _is_filter_value(v) for v in values)
         ):
             raise _invalid(f"/filters/{name}", "A list of 1 to 50 strings of up to 64 characters.")
         checked[name] = list(dict.fromkeys(values))
     return checked
+
+
+def subscription_name_field(**kwargs: Any) -> Text:
+    """The one rule for a subscription's name, used by the API schema and the service.
+
+    The same as for a name in a record: no control characters (PostgreSQL cannot store
+    NUL; SQLite would), no line breaks or bidirectional overrides, no surrounding spaces.
+    """
+    return Text("What the subscribing agency calls the subscription.", max_length=100, **kwargs)
+
+
+def filter_value_field() -> Text:
+    return Text("An accepted value of the filter.", max_length=64)
+
+
+# What endpoint_error accepts, narrowed to host names, for the OpenAPI document.
+_PORT = "[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+ENDPOINT_PATTERN = f"^https://[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*(:({_PORT}))?(/[!-~]*)?$"
+
+
+def endpoint_error(endpoint: str) -> str | None:
+    """Why ``endpoint`` cannot receive push deliveries, or None when it can."""
+    parts = urlsplit(endpoint)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        return "An https URL with a host and no credentials."
+    try:
+        # Raises for a port outside 0-65535 or not a number; 0 is no port to connect to.
+        port = parts.port
+    except ValueError:
+        return "The port is not a number from 1 to 65535."
+    if port == 0:
+        return "The port is not a number from 1 to 65535."
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in endpoint):
+        return "Contains spaces or control characters."
+    return None
+
+
+def validate_endpoint(endpoint: str) -> None:
+    """marshmallow validator form of ``endpoint_error``."""
+    error = endpoint_error(endpoint)
+    if error is not None:
+        raise ma.ValidationError(error)
+
+
+def check_name(name: str) -> str:
+    try:
+        return str(subscription_name_field().deserialize(name))
+    except ma.ValidationError as error:
+        raise _invalid("/name", " ".join(map(str, error.messages))) from None
 
 
 def check_endpoint(mode: str, endpoint: str | None) -> str | None:
@@ -82,9 +158,9 @@ def check_endpoint(mode: str, endpoint: str | None) -> str | None:
         return None
     if not endpoint:
         raise _invalid("/endpoint", "A push subscription needs an https endpoint.")
-    parts = urlsplit(endpoint)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
-        raise _invalid("/endpoint", "An https URL with a host and no credentials.")
+    error = endpoint_error(endpoint)
+    if error is not None:
+        raise _invalid("/endpoint", error)
     return endpoint
 
 
@@ -114,7 +190,7 @@ def create_subscription(
         id=uuid7(),
         agency_id=actor.agency_id,
         system_id=actor.system_id,
-        name=name,
+        name=check_name(name),
         types=" ".join(dict.fromkeys(types)),
         filters=json.dumps(check_filters(filters), sort_keys=True),
         mode=mode,
@@ -184,7 +260,7 @@ def acknowledge(*, actor: Actor, subscription_id: str, cursor: int) -> Subscript
     subscription = get_subscription(actor=actor, subscription_id=subscription_id)
     latest = _latest_position()
     if cursor > latest:
-        raise _invalid("/cursor", f"Beyond the end of the feed ({latest}).")
+        raise cursor_beyond_end(latest, pointer="/cursor")
     if cursor > subscription.cursor:
         subscription.cursor = cursor
         subscription.updated_at = utcnow()

@@ -8,8 +8,8 @@ import marshmallow as ma
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, g, jsonify
 from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 
+from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
 from exchange.jsonbody import load_body
 from exchange.pki.service import (
@@ -21,6 +21,7 @@ from exchange.pki.service import (
 )
 from exchange.pki.vault import load_vault
 from exchange.trail.recorder import audited
+from keys.pop import PROOF_TYPE
 
 bp = Blueprint("keys", __name__, url_prefix="/api/v1/keys", description="Record-signing keys")
 bp.before_request(require_system)
@@ -35,7 +36,13 @@ class KeyRegistrationSchema(ma.Schema):
     proof = ma.fields.String(
         required=True,
         metadata={
-            "description": "Compact JWS by the key over {agency, kid, iat} (proof of possession)"
+            "description": "Proof of possession: a compact JWS (RFC 7515 §7.1, payload "
+            f'attached) signed by the key being registered, protected header {{"alg": '
+            f'"Ed25519" or "ES256", "kid": the key\'s RFC 7638 thumbprint, "typ": '
+            f'"{PROOF_TYPE}"}}, payload the RFC 8785 (JCS) bytes of exactly {{"agency": '
+            'the caller\'s agency id, "kid": the same thumbprint, "iat": seconds since the '
+            "epoch as an integer}. Accepted for 10 minutes after iat, and up to a minute "
+            "before it."
         },
     )
     not_after = ma.fields.AwareDateTime(load_default=None)

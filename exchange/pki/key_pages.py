@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -13,6 +13,7 @@ from exchange.agencies.forms import agency_choices
 from exchange.agencies.service import get_agency, list_agencies
 from exchange.clock import utcnow
 from exchange.errors import Refusal
+from exchange.jsonbody import parse_json
 from exchange.pki.forms import KeyForm, KeyRevokeForm
 from exchange.pki.models import SigningKey
 from exchange.pki.service import (
@@ -68,8 +69,11 @@ def register() -> Response | tuple[str, int]:
     agency_id = form.agency.data or ""
     g.audit.details["agency"] = agency_id
     try:
-        jwk = json.loads(form.jwk.data or "")
-    except ValueError:
+        # The same strict reader as the API: one reading of a key, whatever is pasted.
+        jwk = parse_json(
+            (form.jwk.data or "").encode(), max_depth=current_app.config["EXCHANGE_MAX_JSON_DEPTH"]
+        )
+    except Refusal:
         jwk = None
     if not isinstance(jwk, dict):
         form.jwk.errors.append(_("This is not a JSON object. Paste the whole key.pub.jwk file."))

@@ -32,6 +32,7 @@ from exchange.pki.vault import load_vault
 from exchange.problems import Problem
 from exchange.ui.access import enter_page, page
 from exchange.ui.filters import serial_hex, to_jst
+from exchange.urlnumbers import canonical_int
 
 bp = Blueprint("pki_ui", __name__, url_prefix="/admin")
 bp.before_request(enter_page)
@@ -44,9 +45,8 @@ MAX_CSR_BYTES = 64 * 1024
 def _system(system_id: str) -> System:
     # Not a number, or beyond the integer column's range (which PostgreSQL would refuse to
     # compare): there is no such row either way.
-    digits = system_id.isascii() and system_id.isdigit() and len(system_id) < 12
-    number = int(system_id) if digits else 2**31
-    system = db.session.get(System, number) if number < 2**31 else None
+    number = canonical_int(system_id)
+    system = db.session.get(System, number) if number is not None and number < 2**31 else None
     if system is None:
         raise Problem(404, "system_not_found", _("No such system"))
     g.audit.details.update(agency=system.agency_id, system=system.name)

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 
 from exchange.agencies.policy import PURPOSES
+from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
 from exchange.jsonbody import request_json
 from exchange.pki.vault import load_vault
@@ -17,8 +17,6 @@ from exchange.problems import Problem
 from exchange.records import reading
 from exchange.records.schemas import (
     PURPOSE_HEADER,
-    BatchPublishedSchema,
-    PublishedSchema,
     ReadArgsSchema,
     RecordVersionSchema,
     SearchArgsSchema,
@@ -100,6 +98,15 @@ def _submissions(body: Any) -> tuple[list[Submission], bool]:
     return [Submission(body["record"], body["signature"])], False
 
 
+# One submission is answered with one result, a batch with a list of them.
+_PUBLISHED = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/Published"},
+        {"$ref": "#/components/schemas/BatchPublished"},
+    ]
+}
+
+
 @bp.route("", methods=["POST"])
 @bp.doc(
     summary="Publish a record version, or a batch of them",
@@ -117,8 +124,19 @@ def _submissions(body: Any) -> tuple[list[Submission], bool]:
         },
     },
 )
-@bp.response(201, PublishedSchema, description="Stored; for a batch, BatchPublished")
-@bp.alt_response(200, schema=BatchPublishedSchema, description="Already stored (identical version)")
+@bp.doc(
+    responses={
+        "201": {
+            "description": "Stored: a Published for one submission, a BatchPublished for a batch",
+            "content": {"application/json": {"schema": _PUBLISHED}},
+        },
+        "200": {
+            "description": "Every version was already stored, identical (an idempotent "
+            "re-post): a Published for one submission, a BatchPublished for a batch",
+            "content": {"application/json": {"schema": _PUBLISHED}},
+        },
+    }
+)
 @audited("record.publish")
 def publish() -> ResponseReturnValue:
     submissions, batch = _submissions(request_json())
@@ -142,7 +160,7 @@ def publish() -> ResponseReturnValue:
     return jsonify(documents[0]), status
 
 
-@bp.route("/<string:record_id>", methods=["GET"])
+@bp.route("/<record_id:record_id>", methods=["GET"])
 @bp.arguments(ReadArgsSchema, location="query", as_kwargs=True)
 @bp.doc(
     summary="Read a record (current or given version) with signature and receipt",
@@ -151,19 +169,21 @@ def publish() -> ResponseReturnValue:
 @bp.response(200, RecordVersionSchema)
 @audited("record.read")
 def read(record_id: str, version: int | None = None) -> ResponseReturnValue:
+    record_id = reading.record_id_from_path(record_id)
     require_purpose()
-    view = reading.read_record(actor=g.actor, record_id=record_id[:64], version=version)
+    view = reading.read_record(actor=g.actor, record_id=record_id, version=version)
     g.audit.targets.append((view.record_id, view.version.version))
     return jsonify(view.document())
 
 
-@bp.route("/<string:record_id>/versions", methods=["GET"])
+@bp.route("/<record_id:record_id>/versions", methods=["GET"])
 @bp.doc(summary="Every version of a record", parameters=[PURPOSE_HEADER])
 @bp.response(200, VersionListSchema)
 @audited("record.read_versions")
 def versions(record_id: str) -> ResponseReturnValue:
+    record_id = reading.record_id_from_path(record_id)
     require_purpose()
-    views = reading.read_versions(actor=g.actor, record_id=record_id[:64])
+    views = reading.read_versions(actor=g.actor, record_id=record_id)
     g.audit.targets.extend((v.record_id, v.version.version) for v in views)
     return jsonify({"versions": [v.document() for v in views]})
 

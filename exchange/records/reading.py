@@ -20,6 +20,7 @@ from exchange.records.models import Record, RecordAudience, RecordCard, RecordTa
 from exchange.records.signing import compromise_flag
 from exchange.records.tags import ALLEGATION, PROGRAMME
 from exchange.records.textsearch import TextMatch, text_match
+from schemas import is_record_id
 
 _audience_table = RecordAudience.__table__
 
@@ -39,6 +40,23 @@ def _deny(record_type: str) -> Refusal:
         "Not allowed by the sharing policy",
         f"Your agency may not read this {record_type} record.",
     )
+
+
+def record_id_from_path(value: str) -> str:
+    """A record id taken from a URL, refused unless it is one (DESIGN §3: a canonical UUID).
+
+    Refused as a malformed request, not as a missing record: a client that builds its
+    URLs wrongly learns that, rather than that the record does not exist.
+    """
+    if not is_record_id(value):
+        raise Refusal(
+            Kind.MALFORMED,
+            "record_id_invalid",
+            "Malformed record id",
+            "A record id is a lower-case canonical UUID.",
+            errors=[{"parameter": "record_id", "detail": "Not a lower-case canonical UUID."}],
+        )
+    return value
 
 
 def _load_readable(actor: Actor, record_id: str) -> Record:

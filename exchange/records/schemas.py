@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from exchange.agencies.policy import PURPOSES
+from exchange.urlnumbers import CanonicalInteger
 from schemas import RECORD_TYPES, EnvelopeSchema
 
 
@@ -35,14 +36,17 @@ class PublishedSchema(ma.Schema):
     )
     receipt = ma.fields.String(
         metadata={
-            "description": "JWS by the exchange over "
-            "{id, version, sha256, received_at, audit_entry, iss}."
+            "description": "Compact JWS by the exchange (its keys at /.well-known/jwks.json) "
+            "whose claims bind the record id, version, SHA-256 of the canonical bytes, "
+            "time of receipt and the request's audit entry."
         }
     )
 
 
 class BatchPublishedSchema(ma.Schema):
-    results = ma.fields.List(ma.fields.Nested(PublishedSchema))
+    results = ma.fields.List(
+        ma.fields.Nested(PublishedSchema), metadata={"description": "In submission order."}
+    )
 
 
 class KeyStateSchema(ma.Schema):
@@ -76,7 +80,12 @@ class SearchPageSchema(ma.Schema):
 
 
 class ReadArgsSchema(ma.Schema):
-    version = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    version = CanonicalInteger(
+        # Versions are stored as 32-bit integers: a larger number names no version, and
+        # PostgreSQL would refuse to compare with it.
+        validate=ma.validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "A version number; default: the current version."},
+    )
 
 
 class SearchArgsSchema(ma.Schema):
@@ -105,7 +114,7 @@ class SearchArgsSchema(ma.Schema):
         },
     )
     cursor = ma.fields.String(validate=ma.validate.Length(max=200))
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+    limit = CanonicalInteger(load_default=50, validate=ma.validate.Range(min=1, max=200))
 
 
 PURPOSE_HEADER = {

@@ -20,11 +20,18 @@ from exchange.records import presentation as words
 from exchange.records.pages_forms import PurposeForm, SearchForm
 from exchange.records.pages_places import country_label, prefecture_label
 from exchange.records.pages_record import AgencyName, agency_directory, build_record_page
-from exchange.records.reading import SearchQuery, VersionView, read_versions, search_records
+from exchange.records.reading import (
+    SearchQuery,
+    VersionView,
+    read_versions,
+    record_id_from_path,
+    search_records,
+)
 from exchange.records.related import subject_name
 from exchange.records.signing import compromise_flag
 from exchange.trail.entries import protect_term
 from exchange.ui.access import enter_page, page
+from exchange.urlnumbers import canonical_int
 from schemas import search_fields
 
 bp = Blueprint("records_ui", __name__)
@@ -116,14 +123,14 @@ def search() -> Any:
 
 
 def _version_argument() -> int | None:
-    value = request.args.get("version", "")
-    return int(value) if value.isdigit() and len(value) <= 9 else None
+    number = canonical_int(request.args.get("version", ""))
+    return number if number is not None and 1 <= number < 2**31 else None
 
 
-@bp.route("/records/<string:record_id>", methods=["GET"])
+@bp.route("/records/<record_id:record_id>", methods=["GET"])
 @page("record.read", "liaison")
 def record(record_id: str) -> Any:
-    record_id = record_id[:64]
+    record_id = record_id_from_path(record_id)
     purpose = request.args.get("purpose") or ""
     if purpose not in PURPOSES:
         # Nothing of the record is read until a purpose is stated.

@@ -7,8 +7,8 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 
+from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
 from exchange.jsonbody import load_body
 from exchange.pki.vault import load_vault
@@ -17,6 +17,7 @@ from exchange.trail import published_log, term_lookup, witnesses
 from exchange.trail.entries import MAX_POSITION, protect_term
 from exchange.trail.integrator_process import log_origin
 from exchange.trail.recorder import audited
+from exchange.urlnumbers import CanonicalInteger
 from schemas import residence_card_token
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Verifiable audit log")
@@ -27,27 +28,27 @@ _NOTE = "text/plain; charset=utf-8"
 
 
 class CheckpointArgsSchema(ma.Schema):
-    size = ma.fields.Integer(validate=_SIZE, metadata={"description": "Default: the latest."})
+    size = CanonicalInteger(validate=_SIZE, metadata={"description": "Default: the latest."})
 
 
 class InclusionArgsSchema(ma.Schema):
-    index = ma.fields.Integer(validate=_SIZE, metadata={"description": "Leaf index."})
+    index = CanonicalInteger(validate=_SIZE, metadata={"description": "Leaf index."})
     entry = ma.fields.UUID(
         metadata={"description": "Audit entry id, e.g. a receipt's audit_entry."}
     )
-    size = ma.fields.Integer(
+    size = CanonicalInteger(
         validate=_SIZE, metadata={"description": "Tree size; default the latest checkpoint."}
     )
 
 
 class ConsistencyArgsSchema(ma.Schema):
-    old = ma.fields.Integer(required=True, validate=_SIZE)
-    new = ma.fields.Integer(validate=_SIZE, metadata={"description": "Default: the latest."})
+    old = CanonicalInteger(required=True, validate=_SIZE)
+    new = CanonicalInteger(validate=_SIZE, metadata={"description": "Default: the latest."})
 
 
 class EntriesArgsSchema(ma.Schema):
-    start = ma.fields.Integer(required=True, validate=_SIZE)
-    end = ma.fields.Integer(validate=_SIZE)
+    start = CanonicalInteger(required=True, validate=_SIZE)
+    end = CanonicalInteger(validate=_SIZE)
 
 
 class InclusionSchema(ma.Schema):
@@ -98,6 +99,10 @@ class CosignatureListSchema(ma.Schema):
     cosignatures = ma.fields.List(ma.fields.Nested(CosignatureSchema))
 
 
+# Exactly one of the two is looked up.
+ONE_TERM = {"oneOf": [{"required": ["term"]}, {"required": ["card_number"]}]}
+
+
 class LookupSchema(ma.Schema):
     term = ma.fields.String(
         validate=ma.validate.Length(min=1, max=500),
@@ -105,7 +110,10 @@ class LookupSchema(ma.Schema):
     )
     card_number = ma.fields.String(
         validate=ma.validate.Length(min=1, max=40),
-        metadata={"description": "A residence card number: looked up as its matching token."},
+        metadata={
+            "description": "A residence card number: looked up as its matching token.",
+            "pattern": "^[A-Z]{2}[0-9]{8}[A-Z]{2}$",
+        },
     )
     since = ma.fields.AwareDateTime()
 
@@ -113,6 +121,23 @@ class LookupSchema(ma.Schema):
     def one_of(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("term" in data) == ("card_number" in data):
             raise ma.ValidationError("Give term or card_number.", "term")
+
+
+class LookupEntrySchema(ma.Schema):
+    id = ma.fields.String()
+    time = ma.fields.String()
+    action = ma.fields.String()
+    agency = ma.fields.String(allow_none=True)
+    system = ma.fields.String(allow_none=True)
+    purpose = ma.fields.String(allow_none=True)
+    index = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Leaf index, once sequenced."}
+    )
+
+
+class LookupResultSchema(ma.Schema):
+    hash = ma.fields.String(metadata={"description": "The keyed hash the entries hold."})
+    entries = ma.fields.List(ma.fields.Nested(LookupEntrySchema))
 
 
 def card_token_of(number: str) -> str:
@@ -229,6 +254,7 @@ def list_cosignatures(size: int | None = None) -> ResponseReturnValue:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Lookup"}}},
     },
 )
+@bp.response(200, LookupResultSchema)
 @audited("audit.lookup")
 def lookup_term() -> ResponseReturnValue:
     body = load_body(LookupSchema())

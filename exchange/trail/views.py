@@ -49,6 +49,7 @@ from exchange.trail.stored_tree import integrated_size
 from exchange.trail.trail_exports import EXPORT_MAX, csv_export, jsonl_export
 from exchange.trail.verify_now import INLINE_MAX, Verification, background, run_verification
 from exchange.ui.access import enter_page, page
+from exchange.urlnumbers import canonical_int
 
 bp = Blueprint("audit_ui", __name__)
 bp.before_request(enter_page)
@@ -68,10 +69,8 @@ def audit_label(kind: str, code: str | None) -> str:
 
 
 def _before() -> int | None:
-    value = request.args.get("before", "")
-    if value.isdigit() and len(value) <= 16:
-        return min(int(value), MAX_POSITION)
-    return None
+    number = canonical_int(request.args.get("before", ""))
+    return None if number is None else min(number, MAX_POSITION)
 
 
 # Only these are carried into links: url_for takes names like _external and _scheme as

@@ -26,6 +26,10 @@ PAGE_TEXTS = {
         _l("Your agency may not read this record under the sharing policy."),
     ),
     "record_not_found": (_l("No such record"), _l("There is no record with this id.")),
+    "record_id_invalid": (
+        _l("Not a record id"),
+        _l("The address does not hold a record id. Open the record from a search or a link."),
+    ),
     "version_not_found": (_l("No such version"), _l("The record has no such version.")),
     "body_too_large": (_l("Too large"), _l("What was sent is larger than the exchange accepts.")),
     "audit_unavailable": (

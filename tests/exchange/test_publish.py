@@ -346,7 +346,8 @@ class TestRefusals:
         with police.client() as exchange:
             with pytest.raises(ExchangeError) as refused:
                 exchange.get("x' OR '1'='1", purpose="investigation")
-            assert refused.value.code == "record_not_found"
+            # Refused as no record id at all, before anything is looked up.
+            assert refused.value.code == "record_id_invalid"
             found = list(exchange.search(purpose="investigation", q="%' OR 1=1 --"))
         assert found == []
 
