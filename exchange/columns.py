@@ -1,4 +1,4 @@
-"""Column types shared by the domains."""
+"""Column types and table options shared by the domains."""
 
 from __future__ import annotations
 
@@ -26,3 +26,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return as_utc(value)
+
+
+def append_only() -> dict[str, Any]:
+    """Table options of a table the database keeps append-only (triggers in the migrations).
+
+    The serving role gets SELECT and INSERT on it and nothing else (``exchange.grants``).
+    """
+    return {"info": {"append_only": True}}

@@ -1,7 +1,8 @@
 """An exchange of its own, for tests that break what the shared one relies on.
 
-On PostgreSQL it lives in a fresh schema of the test database, dropped afterwards; on
-SQLite in a fresh file. The schema is built by the migrations, as for the shared app.
+On PostgreSQL it lives in a fresh schema of the test database, dropped afterwards, and
+serves as the least-privileged role that ``exchange grant-app-role`` prepares; on SQLite
+in a fresh file. The schema is built by the migrations, run as the owner.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Flask
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
 
 from exchange import create_app
 from exchange.extensions import db
+from exchange.grants import grant_application_role
 
 
 def _engine(url: str):  # type: ignore[no-untyped-def]
@@ -31,9 +35,57 @@ def _with_search_path(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def initialised_app(root: Path, url: str, **config: object) -> Flask:
-    """An app on ``url`` with the instance folder ``root``, set up as ``exchange init`` does."""
-    app = create_app(
+def serving_role(url: str) -> str:
+    """The role the suite serves as: one per test database, so parallel suites keep apart."""
+    return f"{urlsplit(url).path.lstrip('/')}_serving"
+
+
+def _with_user(url: str, user: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def owner_url(app: Flask) -> str:
+    """The app's database as the schema's owner, who ran the migrations."""
+    url = str(app.config["EXCHANGE_DATABASE_URL"])
+    owner = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
+    if not url.startswith("postgresql") or not owner:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=urlsplit(owner).netloc))
+
+
+@contextmanager
+def owner_connection(app: Flask) -> Iterator[Connection]:
+    """A connection with the owner's rights, committed at the end: for what the serving
+    role may not do (DDL, an attacker rewriting the log)."""
+    engine = _engine(owner_url(app))
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _grant_serving_role(url: str) -> str:
+    role = serving_role(url)
+    engine = _engine(url)
+    with engine.begin() as connection:
+        if (
+            connection.execute(
+                text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+            ).first()
+            is None
+        ):
+            connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        grant_application_role(connection, role)
+    engine.dispose()
+    return _with_user(url, role)
+
+
+def _create(root: Path, url: str, config: dict[str, Any]) -> Flask:
+    return create_app(
         {
             "TESTING": True,
             "EXCHANGE_INSTANCE_PATH": str(root),
@@ -42,12 +94,24 @@ def initialised_app(root: Path, url: str, **config: object) -> Flask:
             **config,
         }
     )
+
+
+def initialised_app(root: Path, url: str, **config: object) -> Flask:
+    """An app on ``url`` with the instance folder ``root``, set up as ``exchange init`` does.
+
+    On PostgreSQL the owner initialises, then the app connects as the serving role, so that
+    a table the role has no grant for fails the tests.
+    """
     from exchange.cli.server import initialise
 
+    app = _create(root, url, config)
     with app.app_context():
         initialise()
         db.session.remove()
-    return app
+        db.engine.dispose()
+    if not url.startswith("postgresql"):
+        return app
+    return _create(root, _grant_serving_role(url), config)
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from exchange.columns import UTCDateTime
+from exchange.columns import UTCDateTime, append_only
 from exchange.extensions import db
 
 AGENCY_KINDS = ("police", "immigration", "labour", "otit", "mext", "mofa")
@@ -44,6 +44,7 @@ class PolicyVersion(db.Model):  # type: ignore[name-defined]
     """One version of the sharing policy; the highest version is in force."""
 
     __tablename__ = "policy_version"
+    __table_args__ = (append_only(),)
 
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     rules: Mapped[str] = mapped_column(Text)

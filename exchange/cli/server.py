@@ -21,12 +21,12 @@ from exchange.cli.operator import operator_action
 from exchange.cli.ops import open_ops_listener, ops_url
 from exchange.extensions import db
 from exchange.feeds.running import PushThread
+from exchange.grants import grant_application_role
 from exchange.ops.logs import configure_logging
 from exchange.ops.metrics import forget_process, prepare_multiprocess_directory
 from exchange.pki.vault import create_vault, load_vault
 from exchange.serving import ExchangeServer, settle_collector
 from exchange.trail.integrator_process import IntegratorThread, build_integrator
-from exchange.trail.privileges import grant_application_role
 
 
 def initialise(

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.columns import UTCDateTime
+from exchange.columns import UTCDateTime, append_only
 from exchange.extensions import db
 
 
@@ -13,7 +13,7 @@ class FeedPosition(db.Model):  # type: ignore[name-defined]
     """A record version's place in the feed: what every subscription reads in order."""
 
     __tablename__ = "record_feed"
-    __table_args__ = (UniqueConstraint("record_pk", "version"),)
+    __table_args__ = (UniqueConstraint("record_pk", "version"), append_only())
 
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"))

@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.columns import UTCDateTime
+from exchange.columns import UTCDateTime, append_only
 from exchange.extensions import db
 
 
@@ -85,7 +85,7 @@ class RecordVersion(db.Model):  # type: ignore[name-defined]
     """A signed version exactly as published: never changed, never deleted."""
 
     __tablename__ = "record_version"
-    __table_args__ = (Index("ix_record_version_audit_entry", "audit_entry_id"),)
+    __table_args__ = (Index("ix_record_version_audit_entry", "audit_entry_id"), append_only())
 
     record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.columns import UTCDateTime
+from exchange.columns import UTCDateTime, append_only
 from exchange.extensions import db
 
 
@@ -26,6 +26,7 @@ class AuditEntry(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "audit_entry"
+    __table_args__ = (append_only(),)
 
     # Insertion order only: not a safe cursor under concurrent writers (DESIGN §9).
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,6 +45,7 @@ class AuditLeaf(db.Model):  # type: ignore[name-defined]
         Index("ix_audit_leaf_recorded_at", "recorded_at"),
         Index("ix_audit_leaf_user", "actor_user", "leaf_index"),
         Index("ix_audit_leaf_system", "actor_system", "leaf_index"),
+        append_only(),
     )
 
     leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -63,7 +65,7 @@ class AuditTarget(db.Model):  # type: ignore[name-defined]
     """Record versions a leaf's entry touched, so a record's trail is one index lookup."""
 
     __tablename__ = "audit_target"
-    __table_args__ = (Index("ix_audit_target_record", "record_id", "leaf_index"),)
+    __table_args__ = (Index("ix_audit_target_record", "record_id", "leaf_index"), append_only())
 
     leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -74,6 +76,7 @@ class AuditHash(db.Model):  # type: ignore[name-defined]
     """A perfect subtree's hash, keyed by ``audit.tree.stored_index``."""
 
     __tablename__ = "audit_hash"
+    __table_args__ = (append_only(),)
 
     stored_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -83,6 +86,7 @@ class AuditCheckpoint(db.Model):  # type: ignore[name-defined]
     """A C2SP tlog-checkpoint signed by the exchange; ``note`` is the signed note."""
 
     __tablename__ = "audit_checkpoint"
+    __table_args__ = (append_only(),)
 
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -97,6 +101,7 @@ class AuditCosignature(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         UniqueConstraint("checkpoint_size", "witness"),
         Index("ix_audit_cosignature_witness", "witness", "id"),
+        append_only(),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,6 +18,7 @@ from exchange.trail.models import AuditEntry
 from keys.jcs import canonicalize
 from tests.exchange.helpers import audit_entry
 from tests.factories import World
+from tests.isolated import owner_connection
 
 
 class TestAppendOnly:
@@ -146,8 +147,7 @@ class TestFailClosed:
         )
         assert published.status_code == 201
         envelope = caller.envelope("broker")
-        with app.app_context():
-            _refuse_entries(db.session.connection().dialect.name, refuse=True)
+        _refuse_entries(app, refuse=True)
         try:
             client = app.test_client()
             if path == "read":
@@ -161,8 +161,7 @@ class TestFailClosed:
                     path, json=caller.submission(envelope), environ_base=caller.environ()
                 )
         finally:
-            with app.app_context():
-                _refuse_entries(db.session.connection().dialect.name, refuse=False)
+            _refuse_entries(app, refuse=False)
         assert response.status_code == 503
         assert response.get_json()["code"] == "audit_unavailable"
         read = app.test_client().get(
@@ -173,8 +172,15 @@ class TestFailClosed:
         assert read.status_code == 404
 
 
-def _refuse_entries(dialect: str, *, refuse: bool) -> None:
-    """A trigger that makes the database itself refuse every new audit entry."""
+def _refuse_entries(app: Flask, *, refuse: bool) -> None:
+    """A trigger that makes the database itself refuse every new audit entry; creating
+    it takes the owner's rights."""
+    with owner_connection(app) as connection:
+        for statement in _refusal_statements(connection.dialect.name, refuse=refuse):
+            connection.execute(text(statement))
+
+
+def _refusal_statements(dialect: str, *, refuse: bool) -> list[str]:
     if dialect == "sqlite":
         statements = (
             [
@@ -198,6 +204,4 @@ def _refuse_entries(dialect: str, *, refuse: bool) -> None:
                 "DROP FUNCTION refuse_entries()",
             ]
         )
-    for statement in statements:
-        db.session.execute(text(statement))
-    db.session.commit()
+    return statements

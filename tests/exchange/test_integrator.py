@@ -35,7 +35,7 @@ from exchange.trail.integrator_process import (
 )
 from exchange.trail.stored_tree import consistency_proof
 from tests.factories import AgencySystem, World
-from tests.isolated import isolated_app
+from tests.isolated import isolated_app, owner_connection, owner_url
 
 TRIGGERED = (
     "audit_entry",
@@ -90,25 +90,23 @@ def verify(app: Flask) -> Report:
 
 
 def sql(app: Flask, *statements: str, **params: Any) -> list[tuple[Any, ...]]:
-    with app.app_context():
-        rows: list[tuple[Any, ...]] = []
+    """Run ``statements`` as the attacker does: with the owner's rights, not the app's."""
+    rows: list[tuple[Any, ...]] = []
+    with owner_connection(app) as connection:
         for statement in statements:
-            result = db.session.execute(text(statement), params)
-            if result.returns_rows:  # type: ignore[attr-defined]
+            result = connection.execute(text(statement), params)
+            if result.returns_rows:
                 rows = [tuple(r) for r in result]
-        db.session.commit()
-        db.session.remove()
     return rows
 
 
 def drop_triggers(app: Flask) -> None:
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            for table in TRIGGERED:
-                sql(app, f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        else:
-            names = sql(app, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
-            sql(app, *(f"DROP TRIGGER {name}" for (name,) in names))
+    if owner_url(app).startswith("postgresql"):
+        for table in TRIGGERED:
+            sql(app, f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    else:
+        names = sql(app, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        sql(app, *(f"DROP TRIGGER {name}" for (name,) in names))
 
 
 def checkpointed_log(app: Flask, caller: AgencySystem) -> Integrator:
