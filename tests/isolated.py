@@ -68,6 +68,18 @@ def owner_connection(app: Flask) -> Iterator[Connection]:
         engine.dispose()
 
 
+@contextmanager
+def owner_app(app: Flask) -> Iterator[Flask]:
+    """``app``'s exchange as its operator runs commands that need the owner's rights."""
+    owner = _create(Path(app.instance_path), owner_url(app), {})
+    try:
+        yield owner
+    finally:
+        with owner.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def _grant_serving_role(url: str) -> str:
     role = serving_role(url)
     engine = _engine(url)

@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 
-from exchange.client.receiver import PushReceiver, serve_receiver
 from exchange.extensions import db
 from exchange.feeds.delivery import PushWorker
 from exchange.feeds.running import build_worker
-from exchange.pki.vault import load_vault
 from exchange.trail.integrator_process import build_integrator
 from tests.exchange.helpers import audit_entry
+from tests.exchange.push_receiver import Receiver, start_receiver
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app
 
@@ -36,52 +32,6 @@ FAST_RETRIES = {
 }
 
 
-@dataclass
-class Receiver:
-    """An agency's push endpoint: the SDK's receiver on its own mutual-TLS listener."""
-
-    directory: Path
-    client_ca: Path
-    keys: dict[str, Any]
-    port: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
-    answer: int | None = None  # a status to answer instead of receiving
-    delay: float = 0.0
-    server: Any = None
-
-    def app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if self.delay:
-            time.sleep(self.delay)
-        if self.answer is not None:
-            start_response(f"{self.answer} Refused", [("Content-Length", "0")])
-            return [b""]
-        return self._receiver(environ, start_response)
-
-    def start(self) -> None:
-        if not self.port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-        self._receiver = PushReceiver(keys=self.keys, on_events=self.events.extend)
-        self.server = serve_receiver(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            certificate=self.directory / "receiver.pem",
-            private_key=self.directory / "receiver.key.pem",
-            client_ca=self.client_ca,
-            reuse_port=True,
-        )
-        self.port = self.server.bind_addr[1]
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def endpoint(self) -> str:
-        return f"https://127.0.0.1:{self.port}/deliveries"
-
-
 @pytest.fixture()
 def fresh(tmp_path: Path) -> Iterator[Flask]:
     with isolated_app(tmp_path / "instance", **FAST_RETRIES) as app:
@@ -90,18 +40,7 @@ def fresh(tmp_path: Path) -> Iterator[Flask]:
 
 @pytest.fixture()
 def receiver(fresh: Flask, tmp_path: Path) -> Iterator[Receiver]:
-    with fresh.app_context():
-        vault = load_vault()
-        certificate, key_pem = vault.ca.issue_server_certificate(
-            hostnames=["localhost"], ip_addresses=["127.0.0.1"]
-        )
-        keys = vault.jwks()
-    directory = tmp_path / "receiver"
-    directory.mkdir()
-    (directory / "receiver.pem").write_text(certificate.certificate_pem)
-    (directory / "receiver.key.pem").write_text(key_pem)
-    found = Receiver(directory, vault.ca_path, keys)
-    found.start()
+    found = start_receiver(fresh, tmp_path / "receiver")
     yield found
     found.stop()
 
@@ -142,7 +81,7 @@ def drain(app: Flask, worker: PushWorker, until: Callable[[], bool], seconds: fl
 
 
 def received_ids(receiver: Receiver) -> list[str]:
-    return [event["record"]["id"] for event in receiver.events]
+    return receiver.received_ids()
 
 
 def _agencies(fresh: Flask, tmp_path: Path) -> tuple[AgencySystem, AgencySystem]:
