@@ -154,7 +154,8 @@ def _start(
 # A port found free may be taken before the server binds it (by another process, or a
 # client connection's ephemeral port): the server is then started again on new ports.
 START_ATTEMPTS = 3
-_PORT_TAKEN = "Address already in use"
+# What a single server process, and a multi-process one, say when the port is taken.
+_PORT_TAKEN = ("another program is using it", "another server is already listening there")
 
 
 def _ready(
@@ -168,7 +169,7 @@ def _ready(
             return server
         except RuntimeError as error:
             server.stop()
-            if _PORT_TAKEN not in str(error) or attempt == attempts:
+            if not any(taken in str(error) for taken in _PORT_TAKEN) or attempt == attempts:
                 raise
     raise AssertionError("unreachable")
 

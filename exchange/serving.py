@@ -11,9 +11,12 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import socket
 import ssl
 import sys
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +113,49 @@ class Listener:
     @property
     def port(self) -> int:
         return int(self.server.bind_addr[1])
+
+
+class PortsInUse(Exception):
+    """Another server already listens on a port this one is to serve on."""
+
+
+@contextmanager
+def claimed_ports(host: str, ports: Sequence[int]) -> Iterator[None]:
+    """Hold ``host``'s ``ports`` for the server processes about to share them.
+
+    SO_REUSEPORT lets any process of the same user bind a port that is already served,
+    and the kernel would then spread one exchange's connections over another. So, first,
+    a claim only one process can hold: an abstract Unix socket named after the address
+    (Linux; it vanishes with its process). Then a bind without SO_REUSEPORT, which fails
+    while anything else listens there. Raises :class:`PortsInUse`.
+    """
+    with ExitStack() as stack:
+        for port in ports:
+            if sys.platform == "linux":
+                claim = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+                try:
+                    claim.bind(f"\0exchange-serve {host}:{port}")
+                except OSError:
+                    raise PortsInUse(_in_use(host, port)) from None
+            family, kind, proto, _, address = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
+            with socket.socket(family, kind, proto) as probe:
+                # As cheroot binds: connections of an earlier server in TIME_WAIT do not
+                # hold the port, a listener does.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(address)
+                except OSError:
+                    raise PortsInUse(_in_use(host, port)) from None
+        yield
+
+
+def _in_use(host: str, port: int) -> str:
+    return (
+        f"cannot listen on {host} port {port}: another server is already listening there "
+        "(see --api-port, --ui-port)."
+    )
 
 
 def settle_collector() -> None:

@@ -25,7 +25,7 @@ from exchange.grants import grant_application_role
 from exchange.ops.logs import configure_logging
 from exchange.ops.metrics import forget_process, prepare_multiprocess_directory
 from exchange.pki.vault import create_vault, load_vault
-from exchange.serving import ExchangeServer, settle_collector
+from exchange.serving import ExchangeServer, PortsInUse, claimed_ports, settle_collector
 from exchange.trail.integrator_process import IntegratorThread, build_integrator
 
 
@@ -102,14 +102,23 @@ def serve_command(
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     configure_logging(app)
     if processes > 1:
-        _serve_processes(
-            processes,
-            ops_port=ops_port,
-            host=host,
-            api_port=api_port,
-            ui_port=ui_port,
-            threads=threads,
-        )
+        host = host or config["EXCHANGE_API_HOST"]
+        api_port = config["EXCHANGE_API_PORT"] if api_port is None else api_port
+        ui_port = config["EXCHANGE_UI_PORT"] if ui_port is None else ui_port
+        if not api_port or not ui_port:
+            raise CommandError("server processes share fixed ports: port 0 is not one.")
+        try:
+            with claimed_ports(host, (api_port, ui_port)):
+                _serve_processes(
+                    processes,
+                    ops_port=ops_port,
+                    host=host,
+                    api_port=api_port,
+                    ui_port=ui_port,
+                    threads=threads,
+                )
+        except PortsInUse as refused:
+            raise CommandError(str(refused)) from None
         return
     server = ExchangeServer(
         app=current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -169,7 +178,8 @@ def _serve_processes(count: int, *, ops_port: int | None, **options: object) -> 
     """Start ``count`` single-process servers on the same ports and wait for them.
 
     This process serves the operations listener for them all: their counters and
-    histograms go to files in the instance folder (cleaned first), which it sums.
+    histograms go to files in the instance folder (cleaned first), which it sums. The
+    caller holds the ports' claim while they run, so that no other exchange joins them.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     summed = Path(app.instance_path) / "metrics"

@@ -46,7 +46,7 @@ def scalars(app: Flask, statement: str, **params: object) -> list[object]:
     return found
 
 
-def _connect(app: Flask) -> psycopg.Connection:  # type: ignore[type-arg]
+def _connect(app: Flask) -> psycopg.Connection:
     with app.app_context():
         url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     return psycopg.connect(url)
@@ -98,8 +98,11 @@ class TestGrantedRole:
         with owner_app(fresh) as owner:
             result = owner.test_cli_runner().invoke(args=["grant-app-role", role])
         assert result.exit_code == 0, result.output
-        granted = [line.split(" ON ") for line in result.output.splitlines() if " ON " in line]
-        assert ["GRANT SELECT, INSERT", f"{fresh_schema(fresh)}.audit_entry TO {role}"] in granted
+        statements = [line.split(" ON ") for line in result.output.splitlines() if " ON " in line]
+        assert [
+            "GRANT SELECT, INSERT",
+            f"{fresh_schema(fresh)}.audit_entry TO {role}",
+        ] in statements
 
         world = World(fresh, tmp_path / "bundles")
         publisher, subscriber = world.agency("immigration"), world.agency("police")

@@ -1,10 +1,16 @@
-"""The serving process's own settings, checked in a process of their own."""
+"""The serving process's own settings, and the ports its processes share."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from flask.testing import FlaskCliRunner
+
+from tests.exchange.processes import ExchangeProcess, environment, free_port
+from tests.isolated import isolated_app
 
 PROBE = """
 import gc, sys
@@ -30,3 +36,52 @@ def test_the_server_freezes_what_start_up_built_and_collects_young_objects_less_
     threshold, frozen = completed.stdout.split()
     assert int(threshold) > 700
     assert frozen == "True"
+
+
+class TestServerProcesses:
+    def test_a_second_exchange_is_refused_the_ports_of_a_running_one(self, tmp_path: Path) -> None:
+        with isolated_app(tmp_path / "instance") as app:
+            env = environment(
+                Path(app.instance_path), app, EXCHANGE_INTEGRATOR="off", EXCHANGE_PUSH="off"
+            )
+            ports = ["--api-port", str(free_port()), "--ui-port", str(free_port())]
+            serve = ["serve", "--processes", "2", *ports]
+            first = ExchangeProcess("first", serve, env, tmp_path / "logs")
+            try:
+                first.wait_for(r"API \(mutual TLS\)", count=2)
+                second = subprocess.run(
+                    [sys.executable, "-m", "exchange", *serve],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                assert second.returncode != 0
+                assert (
+                    f"error: cannot listen on 127.0.0.1 port {ports[1]}: another server"
+                    in second.stderr
+                )
+                assert "API (mutual TLS)" not in second.stdout
+                assert first.process.poll() is None
+            finally:
+                first.stop()
+
+    def test_any_listener_on_a_port_refuses_the_start(self, runner: FlaskCliRunner) -> None:
+        with socket.socket() as other:
+            other.bind(("127.0.0.1", 0))
+            other.listen()
+            taken = other.getsockname()[1]
+            result = runner.invoke(
+                args=[
+                    "serve",
+                    "--processes",
+                    "2",
+                    "--api-port",
+                    str(free_port()),
+                    "--ui-port",
+                    str(taken),
+                ]
+            )
+        assert result.exit_code == 1
+        assert f"error: cannot listen on 127.0.0.1 port {taken}: another server" in result.output
