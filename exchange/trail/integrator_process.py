@@ -131,7 +131,10 @@ def run_integrator(app: Flask, *, stop: threading.Event) -> None:
                     log.exception("integration failed; retrying")
                     lock.release()
                     stop.wait(LOCK_RETRY_SECONDS)
-            integrator.integrate(checkpoint=True)
+            # A last checkpoint on the way out, by the active integrator only: a standby
+            # that integrated now would race the one that holds the lock.
+            if lock.held:
+                integrator.integrate(checkpoint=True)
         finally:
             lock.release()
 

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,22 @@ class TestIntegration:
                 first.release()
             assert second.acquire()
             second.release()
+
+    def test_a_standby_that_stops_writes_nothing(self, fresh: Flask, caller: AgencySystem) -> None:
+        from exchange.trail.integrator_process import IntegratorThread
+
+        publish(fresh, caller, 3)
+        with fresh.app_context():
+            active = IntegratorLock(db.engine, lock_path=lock_path(fresh))
+            assert active.acquire()
+        try:
+            standby = IntegratorThread(fresh)
+            standby.start()
+            time.sleep(0.3)
+            standby.stop()
+        finally:
+            active.release()
+        assert sql(fresh, "SELECT count(*) FROM audit_leaf") == [(0,)]
 
     def test_the_in_process_integrator_follows_the_requests(
         self, fresh: Flask, caller: AgencySystem
