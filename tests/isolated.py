@@ -84,12 +84,8 @@ def _grant_serving_role(url: str) -> str:
     role = serving_role(url)
     engine = _engine(url)
     with engine.begin() as connection:
-        if (
-            connection.execute(
-                text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
-            ).first()
-            is None
-        ):
+        exists = connection.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
+        if exists is None:
             connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
         grant_application_role(connection, role)
     engine.dispose()
