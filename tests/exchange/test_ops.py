@@ -25,7 +25,7 @@ from exchange.serving import ExchangeServer, Listener
 from exchange.trail.integrator_process import build_integrator
 from exchange.trail.models import AuditEntry
 from tests.factories import World
-from tests.isolated import isolated_app
+from tests.isolated import isolated_app, owner_app
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "exchange.json"
 
@@ -198,14 +198,16 @@ class TestReadiness:
         app, listener = lone
         with app.app_context():
             build_integrator(app).integrate(checkpoint=True)
-            stamp(directory=app.extensions["migrate"].directory, revision="0005")
+        # Stamping the schema is the owner's, as migrating it is.
+        with owner_app(app) as owner, owner.app_context():
+            stamp(directory=owner.extensions["migrate"].directory, revision="0005")
         status, document = ready(listener)
         assert status == 503
         assert document["failed"] == ["migrations"]
         assert document["checks"]["migrations"]["current"] == ["0005"]
         assert document["checks"]["migrations"]["head"] == ["0006"]
-        with app.app_context():
-            stamp(directory=app.extensions["migrate"].directory, revision="head")
+        with owner_app(app) as owner, owner.app_context():
+            stamp(directory=owner.extensions["migrate"].directory, revision="head")
         assert ready(listener)[0] == 200
 
     def test_not_ready_while_the_newest_checkpoint_is_late(self, tmp_path: Path) -> None:

@@ -174,6 +174,7 @@ class TestScaleOut:
             urls = []
             for name, env in (("node1", env1), ("node2", env2)):
                 ports = ["--api-port", str(free_port()), "--ui-port", str(free_port())]
+                ports += ["--ops-port", "0"]
                 node = start(name, ["serve", "--threads", "4", *ports], env)
                 (url,) = node.wait_for(r"API \(mutual TLS\): (https://[^/]+)/api/v1/")
                 urls.append(url)

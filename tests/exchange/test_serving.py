@@ -45,7 +45,7 @@ class TestServerProcesses:
                 Path(app.instance_path), app, EXCHANGE_INTEGRATOR="off", EXCHANGE_PUSH="off"
             )
             ports = ["--api-port", str(free_port()), "--ui-port", str(free_port())]
-            serve = ["serve", "--processes", "2", *ports]
+            serve = ["serve", "--processes", "2", *ports, "--ops-port", "0"]
             first = ExchangeProcess("first", serve, env, tmp_path / "logs")
             try:
                 first.wait_for(r"API \(mutual TLS\)", count=2)
@@ -77,6 +77,8 @@ class TestServerProcesses:
                     "serve",
                     "--processes",
                     "2",
+                    "--ops-port",
+                    "0",
                     "--api-port",
                     str(free_port()),
                     "--ui-port",
