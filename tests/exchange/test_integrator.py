@@ -20,8 +20,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency
+from audit.errors import AuditError
+from audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
 from audit.note import NoteVerifier
+from audit.tree import NodeID, stored_index
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.trail import full_verification, leaf_checks
@@ -33,7 +35,7 @@ from exchange.trail.integrator_process import (
     lock_path,
     log_origin,
 )
-from exchange.trail.stored_tree import consistency_proof
+from exchange.trail.stored_tree import consistency_proof, inclusion_proof, stored_hashes
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app
 
@@ -387,6 +389,72 @@ class TestTamper:
         sql(fresh, "UPDATE audit_hash SET hash = :h WHERE stored_index < 40", h=b"\x00" * 32)
         report = verify(fresh)
         assert report.findings and report.findings[0].kind == "modified"
+
+    @pytest.mark.parametrize(
+        "node",
+        [NodeID(0, 5), NodeID(1, 2), NodeID(2, 4), NodeID(3, 1), NodeID(4, 0), NodeID(0, 21)],
+        ids=str,
+    )
+    @pytest.mark.parametrize("change", ["changed", "deleted"])
+    def test_a_wrong_stored_tree_hash_is_named_by_its_node(
+        self, fresh: Flask, caller: AgencySystem, node: NodeID, change: str
+    ) -> None:
+        # The entries still match every checkpoint, but the server builds its proofs from
+        # the stored hashes: one that is wrong gives proofs that do not verify.
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        if change == "changed":
+            sql(
+                fresh,
+                "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+                h=b"\x07" * 32,
+                i=stored_index(node),
+            )
+        else:
+            sql(fresh, "DELETE FROM audit_hash WHERE stored_index = :i", i=stored_index(node))
+        report = verify(fresh)
+        assert [(f.kind, f.node) for f in report.findings] == [("tree", node)], report
+        assert f"node (level {node.level}, index {node.index})" in str(report.findings[0])
+
+    def test_the_first_wrong_stored_hash_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        for node in (NodeID(2, 3), NodeID(0, 9), NodeID(3, 0)):
+            sql(
+                fresh,
+                "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+                h=b"\x07" * 32,
+                i=stored_index(node),
+            )
+        report = verify(fresh)
+        # The first in stored order, the order of completion: leaves 0..7 before leaf 9.
+        assert [(f.kind, f.node) for f in report.findings] == [("tree", NodeID(3, 0))]
+
+    def test_the_command_names_a_wrong_stored_hash_the_proofs_use(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        node = NodeID(1, 3)
+        sql(
+            fresh,
+            "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+            h=b"\x07" * 32,
+            i=stored_index(node),
+        )
+        ((size, root),) = sql(
+            fresh, "SELECT size, root FROM audit_checkpoint ORDER BY size DESC LIMIT 1"
+        )
+        with fresh.app_context():
+            connection = db.session.connection()
+            proof = inclusion_proof(connection, index=4, size=size)
+            (leaf,) = stored_hashes(connection, [NodeID(0, 4)]).values()
+            db.session.remove()
+        with pytest.raises(AuditError):
+            verify_inclusion(leaf_hash=leaf, index=4, size=size, proof=proof, root=bytes(root))
+        result = fresh.test_cli_runner().invoke(args=["audit", "verify"])
+        assert result.exit_code == 1, result.output
+        assert "FAILED tree: node (level 1, index 3)" in result.output
 
     def test_worker_processes_find_the_same(self, fresh: Flask, caller: AgencySystem) -> None:
         checkpointed_log(fresh, caller)
