@@ -24,6 +24,7 @@ from exchange.trail.evidence_bundle import ExportFilter, export_log
 from exchange.trail.full_verification import verify_log
 from exchange.trail.integrator_process import build_integrator, log_origin, run_integrator
 from exchange.trail.published_log import AUDITOR, checkpoint_row, cosigned_note
+from exchange.trail.signed_state import SignedStateMismatch
 from exchange.trail.stored_tree import integrated_size
 from exchange.trail.term_lookup import lookup_term
 
@@ -42,7 +43,11 @@ def integrator_command(once: bool, ops_port: int | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     configure_logging(app)
     if once:
-        result = build_integrator(app).integrate(checkpoint=True)
+        try:
+            result = build_integrator(app).integrate(checkpoint=True)
+        except SignedStateMismatch as mismatch:
+            click.echo(f"integrator refuses to sign: {mismatch}", err=True)
+            sys.exit(1)
         click.echo(f"integrated {result.integrated}; tree size {result.size}")
         return
     stop = threading.Event()
@@ -54,7 +59,10 @@ def integrator_command(once: bool, ops_port: int | None) -> None:
     signal.signal(signal.SIGINT, _stop)
     click.echo(f"integrator for {log_origin(app)} (stops on SIGTERM)")
     with process_ops_listener(app, ops_port):
-        run_integrator(app, stop=stop)
+        status = run_integrator(app, stop=stop, exit_on_refusal=True)
+    if status.refusing:
+        click.echo(f"integrator refuses to sign: {status.detail}", err=True)
+        sys.exit(1)
 
 
 @click.group("audit")

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy import text
 from audit.errors import AuditError
 from audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
 from audit.note import NoteVerifier
-from audit.tree import NodeID, stored_index
+from audit.tree import CompactRange, NodeID, stored_index
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.trail import full_verification, leaf_checks
@@ -35,6 +36,7 @@ from exchange.trail.integrator_process import (
     lock_path,
     log_origin,
 )
+from exchange.trail.signed_state import SignedStateMismatch
 from exchange.trail.stored_tree import consistency_proof, inclusion_proof, stored_hashes
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app
@@ -212,6 +214,117 @@ class TestIntegration:
         (entries,) = sql(fresh, "SELECT count(*) FROM audit_entry")[0]
         (latest,) = sql(fresh, "SELECT max(size) FROM audit_checkpoint")[0]
         assert latest == entries
+        assert verify(fresh).ok
+
+
+def _change_stored_hash(app: Flask, node: NodeID) -> None:
+    sql(
+        app,
+        "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+        h=b"\x07" * 32,
+        i=stored_index(node),
+    )
+
+
+class TestRefusesToFork:
+    """A restarted integrator whose stored edge does not reproduce the newest signed root
+    would sign a checkpoint that matches none of its entries: it refuses instead."""
+
+    def test_a_changed_edge_hash_is_refused_before_signing(
+        self, fresh: Flask, caller: AgencySystem, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        publish(fresh, caller, 5)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, CompactRange.nodes_of(signed)[0])
+        publish(fresh, caller, 3)
+        worker = integrator(fresh)
+        with caplog.at_level("ERROR"), pytest.raises(SignedStateMismatch, match="reproduce"):
+            worker.integrate(checkpoint=True)
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+        assert sql(fresh, "SELECT count(*) FROM audit_leaf") == [(signed,)]
+        assert worker.status.refusing and "reproduce" in worker.status.detail
+        assert any(r.levelname == "ERROR" and "refuses" in r.getMessage() for r in caplog.records)
+
+    def test_a_changed_hash_of_leaves_integrated_after_the_checkpoint_is_refused(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        # The integrator stopped after integrating leaves, before signing them: those are
+        # hashed again from their entries.
+        publish(fresh, caller, 5)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        publish(fresh, caller, 4)
+        size = integrator(fresh).integrate(checkpoint=False).size
+        unsigned = [n for n in CompactRange.nodes_of(size) if n.index << n.level >= signed]
+        assert unsigned
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, unsigned[-1])
+        worker = integrator(fresh)
+        with pytest.raises(SignedStateMismatch, match="extended by the entries"):
+            worker.integrate(checkpoint=True)
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+        assert worker.status.refusing
+
+    def test_a_changed_checkpoint_root_is_refused(self, fresh: Flask, caller: AgencySystem) -> None:
+        publish(fresh, caller, 3)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        ((note,),) = sql(fresh, "SELECT note FROM audit_checkpoint WHERE size = :s", s=signed)
+        body, signature = note.split("\n\n")
+        forged = body.replace(f"\n{signed}\n", f"\n{signed - 1}\n") + "\n\n" + signature
+        sql(fresh, "UPDATE audit_checkpoint SET note = :n WHERE size = :s", n=forged, s=signed)
+        with pytest.raises(SignedStateMismatch, match="does not verify"):
+            integrator(fresh).integrate(checkpoint=True)
+
+    def test_the_in_process_integrator_reports_its_refusal(
+        self, fresh: Flask, caller: AgencySystem, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        from exchange.trail.integrator_process import IntegratorThread, integrator_status
+
+        publish(fresh, caller, 4)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, CompactRange.nodes_of(signed)[-1])
+        thread = IntegratorThread(fresh)
+        with caplog.at_level("ERROR"):
+            thread.start()
+            try:
+                for _ in range(200):
+                    if thread.status is not None and thread.status.refusing:
+                        break
+                    time.sleep(0.05)
+                publish(fresh, caller, 2)
+                status = integrator_status(fresh)
+            finally:
+                thread.stop()
+        assert status is not None and status.refusing, status
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+        assert any(r.levelname == "ERROR" for r in caplog.records)
+
+    def test_the_command_exits_with_the_reason(
+        self, fresh: Flask, caller: AgencySystem, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The long-running command would take over this process's SIGINT and SIGTERM.
+        monkeypatch.setattr("signal.signal", lambda *_: None)
+        publish(fresh, caller, 4)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, CompactRange.nodes_of(signed)[0])
+        for args in (["integrator", "--once"], ["integrator"]):
+            result = fresh.test_cli_runner().invoke(args=args)
+            assert result.exit_code == 1, result.output
+            assert "integrator refuses to sign" in result.output
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+
+    def test_a_sound_state_still_resumes(self, fresh: Flask, caller: AgencySystem) -> None:
+        publish(fresh, caller, 5)
+        integrator(fresh).integrate(checkpoint=True)
+        publish(fresh, caller, 3)
+        integrator(fresh).integrate(checkpoint=False)
+        publish(fresh, caller, 2)
+        worker = integrator(fresh)
+        result = worker.integrate(checkpoint=True)
+        assert result.checkpoint == result.size and worker.status.state == "integrating"
         assert verify(fresh).ok
 
 
