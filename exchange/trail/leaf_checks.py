@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -61,9 +62,10 @@ _JOINED_SQL = (
     "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
     "WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
 )
+# Ordered by the primary key, read in its order: no sort on either database.
 _STORED_SQL = (
     "SELECT stored_index, hash FROM audit_hash "
-    "WHERE stored_index >= {mark} AND stored_index < {mark}"
+    "WHERE stored_index >= {mark} AND stored_index < {mark} ORDER BY stored_index"
 )
 _TARGETS_SQL = (
     "SELECT leaf_index, record_id, version FROM audit_target "
@@ -75,6 +77,7 @@ _SEQ_SPREAD = 4
 _NO_ENTRY = (None, None, None)
 _LEAF_WIDTH = 11
 _by_leaf_index = itemgetter(0)
+_hash_of = itemgetter(1)
 # A leaf's time comes back as text in the one form SQLite stores it in, so that either
 # database's rows compare with the entry's bytes alike, without parsing a time per leaf.
 _TIME_TEXT = {
@@ -361,7 +364,7 @@ def _compare_stored(
     )
     try:
         cursor.execute(_STORED_SQL.format(mark=mark), (low, high))
-        rows = sorted(cursor.fetchall(), key=_by_leaf_index)
+        rows = cursor.fetchall()
     finally:
         cursor.close()
     expected = stored_order(levels)
@@ -373,7 +376,7 @@ def _compare_stored(
         for index, digest in rows[within if whole else 0 :]
         if index >= low + within
     }
-    if whole and b"".join(digest for _, digest in rows[:within]) == b"".join(expected):
+    if whole and b"".join(map(_hash_of, islice(rows, within))) == b"".join(expected):
         return None, beyond
     stored = {int(index): bytes(digest) for index, digest in rows}
     for node, digest in zip(
