@@ -133,13 +133,14 @@ class CompactRange:
         finally:
             self._size = size
 
-    def extend_range(self, count: int, hashes: Sequence[bytes]) -> None:
+    def extend_range(self, count: int, hashes: Sequence[bytes]) -> list[tuple[NodeID, bytes]]:
         """Add ``count`` leaves at once, from the hashes of the perfect subtrees that cover
         them (:func:`range_edges`), largest first.
 
         Each subtree must be aligned where it lands: the tree's size before it has to be a
         multiple of its leaf count, as it is when the range starts at a multiple of
-        ``count`` rounded up to a power of two.
+        ``count`` rounded up to a power of two. Returns the larger subtrees this completes,
+        those reaching left of the range, lowest first (their stored-index order).
         """
         levels = [level for level in reversed(range(count.bit_length())) if count >> level & 1]
         if count < 0 or len(hashes) != len(levels):
@@ -149,14 +150,19 @@ class CompactRange:
         # The largest subtree comes first; where it fits, each smaller one after it does.
         if levels and self._size & ((1 << levels[0]) - 1):
             raise ProofError(f"a subtree of 2**{levels[0]} leaves cannot start at {self._size}")
+        completed = []
         for level, subtree in zip(levels, hashes, strict=True):
             h = bytes(subtree)
             index = self._size >> level
+            merged = level
             while index & 1:
                 h = node_hash(self._hashes.pop(), h)
                 index >>= 1
+                merged += 1
+                completed.append((NodeID(merged, index), h))
             self._hashes.append(h)
             self._size += 1 << level
+        return completed
 
     def _push(self, leaf_hash: bytes) -> list[bytes]:
         if len(leaf_hash) != HASH_SIZE:
@@ -180,14 +186,13 @@ class CompactRange:
         return _fold(self._hashes) if self._hashes else EMPTY_ROOT
 
 
-def range_edges(leaf_hashes: Sequence[bytes], cuts: Iterable[int]) -> dict[int, list[bytes]]:
-    """For each cut, the hashes of the perfect subtrees covering ``leaf_hashes[:cut]``,
-    largest first: what :meth:`CompactRange.extend_range` takes.
+def subtree_levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """The hashes of every perfect subtree within a range of leaves, level by level:
+    ``levels[k][i]`` covers leaves ``[i << k, (i + 1) << k)`` of the range.
 
-    The range is hashed level by level, each interior node once (n - 1 node hashes for n
-    leaves), which costs less than appending leaf by leaf. The subtrees are those of a
-    range starting at leaf 0; they are the tree's own wherever the range starts at a
-    multiple of its length rounded up to a power of two.
+    Each interior node is hashed once (n - 1 node hashes for n leaves), which costs less
+    than appending leaf by leaf. Where the range starts at a multiple of its length rounded
+    up to a power of two, these are the tree's own subtrees (RFC 9162 §2.1.1).
     """
     sha256 = hashlib.sha256
     levels = [list(leaf_hashes)]
@@ -199,6 +204,22 @@ def range_edges(leaf_hashes: Sequence[bytes], cuts: Iterable[int]) -> dict[int, 
                 for i in range(0, len(below) - 1, 2)
             ]
         )
+    return levels
+
+
+def range_edges(
+    leaf_hashes: Sequence[bytes],
+    cuts: Iterable[int],
+    *,
+    levels: Sequence[Sequence[bytes]] | None = None,
+) -> dict[int, list[bytes]]:
+    """For each cut, the hashes of the perfect subtrees covering ``leaf_hashes[:cut]``,
+    largest first: what :meth:`CompactRange.extend_range` takes.
+
+    ``levels`` is :func:`subtree_levels` of the same leaves, when the caller has it.
+    """
+    if levels is None:
+        levels = subtree_levels(leaf_hashes)
     edges: dict[int, list[bytes]] = {}
     for cut in cuts:
         if not 0 <= cut <= len(leaf_hashes):
@@ -211,6 +232,38 @@ def range_edges(leaf_hashes: Sequence[bytes], cuts: Iterable[int]) -> dict[int, 
                 offset += 1 << level
         edges[cut] = edge
     return edges
+
+
+def stored_order(levels: Sequence[Sequence[bytes]]) -> list[bytes]:
+    """The hashes of :func:`subtree_levels`, in the order they are stored: each leaf, then
+    the subtrees it completes, lowest first (:func:`stored_index`).
+
+    For a range starting at a multiple of its length rounded up to a power of two, these
+    are the stored hashes from ``stored_count(first)`` on, except the larger subtrees the
+    range's last leaf completes with leaves before it, which come last.
+    """
+    ordered = []
+    for offset, leaf in enumerate(levels[0]):
+        ordered.append(leaf)
+        done = offset + 1
+        level = 1
+        while not done & ((1 << level) - 1) and level < len(levels):
+            ordered.append(levels[level][(done >> level) - 1])
+            level += 1
+    return ordered
+
+
+def stored_order_nodes(*, first: int, count: int) -> list[NodeID]:
+    """The nodes of :func:`stored_order` for leaves ``[first, first + count)``."""
+    nodes = []
+    for leaf in range(first, first + count):
+        nodes.append(NodeID(0, leaf))
+        done = leaf - first + 1
+        level = 1
+        while not done & ((1 << level) - 1) and (1 << level) <= count:
+            nodes.append(NodeID(level, (leaf + 1 >> level) - 1))
+            level += 1
+    return nodes
 
 
 @dataclass(frozen=True)

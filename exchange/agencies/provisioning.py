@@ -14,7 +14,7 @@ from pathlib import Path
 from exchange.agencies.service import create_agency, create_system
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
-from exchange.pki.bundles import write_bundle
+from exchange.pki.bundles import log_verifier_key, write_bundle
 from exchange.pki.service import issue_certificate_bundle, register_signing_key
 from exchange.pki.vault import load_vault
 from keys.ca import ClientBundle
@@ -78,6 +78,7 @@ def provision_agency_system(
         bundle_dir,
         bundle=bundle,
         api_url=api_url,
+        log_key=log_verifier_key(),
         matching_key=load_vault().matching_key,
         signing_jwk=private_jwk(key),
         signing_kid=registered.kid,

@@ -15,7 +15,7 @@ from exchange.agencies.models import AGENCY_KINDS
 from exchange.agencies.policy import current_policy, set_policy
 from exchange.cli.operator import operator_action
 from exchange.pki import service as pki
-from exchange.pki.bundles import default_api_url, write_bundle
+from exchange.pki.bundles import default_api_url, log_verifier_key, write_bundle
 from exchange.pki.vault import load_vault
 from exchange.textfiles import read_json, read_text
 from keys.certificates import parse_fingerprint
@@ -111,6 +111,7 @@ def system_issue(
                 out_path,
                 bundle=bundle,
                 api_url=default_api_url(),
+                log_key=log_verifier_key(),
                 matching_key=load_vault().matching_key,
             )
         action.details["fingerprint"] = certificate.fingerprint

@@ -14,7 +14,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from audit.note import NoteVerifier
+from audit.note import Note, NoteVerifier
 from exchange.cli.operator import operator_action
 from exchange.cli.ops import process_ops_listener
 from exchange.extensions import db
@@ -23,7 +23,13 @@ from exchange.pki.vault import load_vault
 from exchange.trail.evidence_bundle import ExportFilter, export_log
 from exchange.trail.full_verification import verify_log
 from exchange.trail.integrator_process import build_integrator, log_origin, run_integrator
-from exchange.trail.published_log import AUDITOR, checkpoint_row, cosigned_note
+from exchange.trail.published_log import (
+    AUDITOR,
+    checkpoint_row,
+    cosigned_note,
+    newest_cosigned_size,
+)
+from exchange.trail.signed_state import SignedStateMismatch
 from exchange.trail.stored_tree import integrated_size
 from exchange.trail.term_lookup import lookup_term
 
@@ -42,7 +48,11 @@ def integrator_command(once: bool, ops_port: int | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     configure_logging(app)
     if once:
-        result = build_integrator(app).integrate(checkpoint=True)
+        try:
+            result = build_integrator(app).integrate(checkpoint=True)
+        except SignedStateMismatch as mismatch:
+            click.echo(f"integrator refuses to sign: {mismatch}", err=True)
+            sys.exit(1)
         click.echo(f"integrated {result.integrated}; tree size {result.size}")
         return
     stop = threading.Event()
@@ -54,7 +64,10 @@ def integrator_command(once: bool, ops_port: int | None) -> None:
     signal.signal(signal.SIGINT, _stop)
     click.echo(f"integrator for {log_origin(app)} (stops on SIGTERM)")
     with process_ops_listener(app, ops_port):
-        run_integrator(app, stop=stop)
+        status = run_integrator(app, stop=stop, exit_on_refusal=True)
+    if status.refusing:
+        click.echo(f"integrator refuses to sign: {status.detail}", err=True)
+        sys.exit(1)
 
 
 @click.group("audit")
@@ -107,6 +120,14 @@ def audit_verify(key: str | None) -> None:
 @click.option("--record", default=None, help="Only entries that touched this record.")
 @click.option("--since", type=click.DateTime(), default=None, help="UTC, inclusive.")
 @click.option("--until", type=click.DateTime(), default=None, help="UTC, exclusive.")
+@click.option(
+    "--size",
+    "chosen_size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The checkpoint to export up to (default: the newest one a witness cosigned, "
+    "else the newest).",
+)
 @with_appcontext
 def audit_export(
     output: Path,
@@ -115,8 +136,10 @@ def audit_export(
     record: str | None,
     since: datetime | None,
     until: datetime | None,
+    chosen_size: int | None,
 ) -> None:
-    """Write entries with the latest checkpoint (and proofs) for the offline verifier."""
+    """Write entries with a checkpoint, its cosignatures (and proofs) for the offline
+    verifier."""
     from exchange.clock import as_utc
 
     selection = ExportFilter(
@@ -128,13 +151,32 @@ def audit_export(
     )
     with operator_action("admin.audit.export", output=str(output)) as action:
         connection = db.session.connection()
-        size, note = cosigned_note()
+        if chosen_size is None:
+            chosen_size = newest_cosigned_size(connection)
+        size, note = cosigned_note(size=chosen_size)
         with output.open("w", encoding="utf-8") as stream:
             count = export_log(connection, stream, size=size, note=note, selection=selection)
         action.details.update({"size": size, "entries": count, "complete": selection.empty})
-    click.echo(f"{count} entries, checkpoint size {size}: {output}")
+    witnesses = _cosigned_by(note)
+    click.echo(
+        f"{count} entries, checkpoint size {size}, "
+        f"cosigned by {', '.join(witnesses) if witnesses else 'no witness'}: {output}"
+    )
     signer = load_vault().log_signer(log_origin(current_app))
-    click.echo(f"verify with: python -m audit verify {output} --key {signer.verifier_key()}")
+    hint = f"python -m audit verify {output} --key {signer.verifier_key()}"
+    if witnesses:
+        hint += " --witness WITNESS_VKEY --quorum 1"
+    click.echo(f"verify with: {hint}")
+
+
+def _cosigned_by(note: str) -> list[str]:
+    """The names on a note's signature lines other than the log's own (C2SP signed-note)."""
+    origin = log_origin(current_app)
+    return [
+        signature.name
+        for signature in Note.parse(note.encode()).signatures
+        if signature.name != origin
+    ]
 
 
 @audit.command("lookup")

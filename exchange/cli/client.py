@@ -23,7 +23,12 @@ from exchange.cli.errors import (
     NotVerified,
     problem_message,
 )
-from exchange.client.auditlog import Witness, fetch_checkpoint, prove_publication
+from exchange.client.auditlog import (
+    Witness,
+    fetch_checkpoint,
+    pinned_log_key,
+    prove_publication,
+)
 from exchange.client.feeds import (
     CursorFileError,
     create_subscription,
@@ -234,19 +239,20 @@ def _refuse_source_folder(folder: Path, *, agency: str) -> None:
 client.add_command(keygen)
 
 
-def _log_key(exchange: ExchangeClient, log_key: str | None) -> str:
-    return log_key or str(exchange.request("GET", "/api/v1/audit/key")).strip()
+_LOG_KEY_HELP = "Trusted C2SP verifier key of the log (default: the one the bundle pins)."
 
 
 @client.command("checkpoint")
-@click.option("--log-key", default=None, help="Trusted C2SP verifier key of the log.")
+@click.option("--log-key", default=None, help=_LOG_KEY_HELP)
 @click.pass_context
 def checkpoint(context: click.Context, log_key: str | None) -> None:
     """Fetch the log's latest checkpoint and check its signature."""
 
     def action() -> None:
         with _client(context) as exchange:
-            note, verified = fetch_checkpoint(exchange, log_key=_log_key(exchange, log_key))
+            note, verified = fetch_checkpoint(
+                exchange, log_key=pinned_log_key(exchange, log_key=log_key)
+            )
             click.echo(note.decode(), nl=False)
             click.echo(f"verified: size {verified.size}", err=True)
 
@@ -255,7 +261,7 @@ def checkpoint(context: click.Context, log_key: str | None) -> None:
 
 @client.command("prove")
 @click.argument("receipt")
-@click.option("--log-key", default=None, help="Trusted C2SP verifier key of the log.")
+@click.option("--log-key", default=None, help=_LOG_KEY_HELP)
 @click.pass_context
 def prove(context: click.Context, receipt: str, log_key: str | None) -> None:
     """Prove that the publication behind RECEIPT (a receipt JWS) is in the audit log."""
@@ -263,7 +269,9 @@ def prove(context: click.Context, receipt: str, log_key: str | None) -> None:
     def action() -> None:
         with _client(context) as exchange:
             proof = prove_publication(
-                exchange, exchange.read_receipt(receipt), log_key=_log_key(exchange, log_key)
+                exchange,
+                exchange.read_receipt(receipt),
+                log_key=pinned_log_key(exchange, log_key=log_key),
             )
             _emit(
                 {
@@ -283,7 +291,11 @@ def prove(context: click.Context, receipt: str, log_key: str | None) -> None:
     default=None,
     help="Where the last trusted checkpoint is kept (default: in the bundle).",
 )
-@click.option("--log-key", default=None, help="The log's verifier key, pinned on first use.")
+@click.option(
+    "--log-key",
+    default=None,
+    help="The log's verifier key (default: the one the bundle pins, else pinned on first use).",
+)
 @click.pass_context
 def witness(context: click.Context, state: Path | None, log_key: str | None) -> None:
     """Check the latest checkpoint extends the last one trusted, and cosign it."""

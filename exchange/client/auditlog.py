@@ -50,6 +50,26 @@ def verified_checkpoint(note: bytes, *, log_key: str) -> Checkpoint:
         raise VerificationError(f"checkpoint does not verify: {error}") from None
 
 
+def pinned_log_key(client: ExchangeClient, *, log_key: str | None = None) -> str:
+    """The log key to trust: ``log_key`` if given, else the one the bundle pins.
+
+    The exchange's own word for its key (``/api/v1/audit/key``) is only compared with the
+    pin: a different one is refused, as a witness refuses a state file of another key.
+    """
+    pinned = log_key or client.log_key
+    if not pinned:
+        raise VerificationError(
+            "no log key is pinned: give the log's verifier key (--log-key), or use a bundle "
+            "whose exchange.json carries log_key"
+        )
+    served = str(client.request("GET", "/api/v1/audit/key")).strip()
+    if served != pinned:
+        raise VerificationError(
+            f"the exchange serves the log key {served}, not the pinned key {pinned}"
+        )
+    return pinned
+
+
 def fetch_checkpoint(client: ExchangeClient, *, log_key: str) -> tuple[bytes, Checkpoint]:
     note = str(client.request("GET", "/api/v1/audit/checkpoint")).encode()
     return note, verified_checkpoint(note, log_key=log_key)
@@ -125,7 +145,7 @@ class Witness:
         self.state_path = Path(state_path)
         raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         self.signer = CosignatureSigner.from_private_bytes(name=name, private_key=raw)
-        self._log_key = log_key
+        self._log_key = log_key or client.log_key
 
     def _state(self) -> dict[str, str]:
         if self.state_path.exists():

@@ -92,6 +92,7 @@ class ExchangeClient:
         ca: str | Path,
         signing_key: PrivateSigningKey | None = None,
         matching_key: bytes | None = None,
+        log_key: str | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -103,6 +104,9 @@ class ExchangeClient:
         self.signing_key = signing_key
         self.kid = thumbprint(public_jwk(signing_key)) if signing_key is not None else None
         self.matching_key = matching_key
+        # The audit log's C2SP verifier key, pinned by the bundle: checkpoints are
+        # trusted under this key alone, never under one the exchange hands out.
+        self.log_key = log_key
         self._agency_keys: dict[str, dict[str, dict[str, Any]]] = {}
         self._exchange_keys: dict[str, PublicSigningKey] | None = None
 
@@ -124,6 +128,7 @@ class ExchangeClient:
             ca=root / manifest["ca"],
             signing_key=signing_key,
             matching_key=matching_key,
+            log_key=manifest.get("log_key") or None,
         )
 
     def close(self) -> None:

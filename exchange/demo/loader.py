@@ -19,7 +19,7 @@ from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
 from exchange.extensions import db
-from exchange.pki.bundles import default_api_url, write_bundle
+from exchange.pki.bundles import default_api_url, log_verifier_key, write_bundle
 from exchange.pki.service import issue_certificate_bundle
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
@@ -98,6 +98,7 @@ def _provision_auditor(actor: Actor, bundles_dir: Path, *, matching_key: bytes) 
         auditor_bundle_dir(bundles_dir),
         bundle=bundle,
         api_url=default_api_url(),
+        log_key=log_verifier_key(),
         matching_key=matching_key,
     )
     return 1

@@ -3,7 +3,8 @@
 A bundle directory holds ``client.pem`` and ``client.key.pem`` (the mTLS identity),
 ``ca.pem`` (to verify the exchange), ``matching.key`` (to turn residence-card numbers
 into matching tokens), optionally ``signing-key.jwk`` (a record-signing key generated for
-the demo; a real agency keeps its own), and ``exchange.json`` naming the rest.
+the demo; a real agency keeps its own), and ``exchange.json`` naming the rest, with the
+audit log's C2SP verifier key: the client trusts checkpoints signed by that key alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from flask import current_app
 
+from exchange.pki.vault import load_vault
+from exchange.trail.integrator_process import log_origin
 from keys.ca import ClientBundle
 
 
@@ -22,6 +25,11 @@ def default_api_url() -> str:
     """The API address written into bundles: the configured API listener."""
     config = current_app.config
     return f"https://{config['EXCHANGE_API_HOST']}:{config['EXCHANGE_API_PORT']}"
+
+
+def log_verifier_key() -> str:
+    """The audit log's C2SP signed-note verifier key, pinned in bundles."""
+    return load_vault().log_signer(log_origin(current_app)).verifier_key()
 
 
 def _private(path: Path, text: str) -> None:
@@ -35,6 +43,7 @@ def write_bundle(
     *,
     bundle: ClientBundle,
     api_url: str,
+    log_key: str,
     matching_key: bytes,
     signing_jwk: dict[str, Any] | None = None,
     signing_kid: str | None = None,
@@ -50,6 +59,7 @@ def write_bundle(
     manifest = bundle_manifest(
         bundle,
         api_url=api_url,
+        log_key=log_key,
         signing_key="signing-key.jwk" if signing_jwk is not None else None,
         signing_kid=signing_kid,
     )
@@ -61,12 +71,14 @@ def bundle_manifest(
     bundle: ClientBundle,
     *,
     api_url: str,
+    log_key: str,
     signing_key: str | None = None,
     signing_kid: str | None = None,
 ) -> dict[str, Any]:
     """``exchange.json``: what a bundle's files are, read by ``ExchangeClient.from_bundle``."""
     return {
         "api_url": api_url,
+        "log_key": log_key,
         "agency": bundle.certificate.agency,
         "system": bundle.certificate.system,
         "certificate": "client.pem",

@@ -25,10 +25,15 @@ def _add(archive: zipfile.ZipFile, name: str, text: str, mode: int, when: dateti
 
 
 def bundle_zip(
-    *, bundle: ClientBundle, api_url: str, matching_key: bytes, created_at: datetime
+    *,
+    bundle: ClientBundle,
+    api_url: str,
+    log_key: str,
+    matching_key: bytes,
+    created_at: datetime,
 ) -> bytes:
     folder = f"{bundle.certificate.agency}-{bundle.certificate.system}"
-    manifest = bundle_manifest(bundle, api_url=api_url)
+    manifest = bundle_manifest(bundle, api_url=api_url, log_key=log_key)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         files = (

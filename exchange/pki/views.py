@@ -18,7 +18,7 @@ from exchange.clock import utcnow
 from exchange.errors import Refusal
 from exchange.extensions import db
 from exchange.pki import key_pages
-from exchange.pki.bundles import default_api_url
+from exchange.pki.bundles import default_api_url, log_verifier_key
 from exchange.pki.downloads import bundle_zip
 from exchange.pki.forms import BundleForm, CsrForm, RevokeForm, SystemForm
 from exchange.pki.overview import EXPIRY_WARNING, certificate_overview
@@ -173,6 +173,7 @@ def download_bundle(system_id: str) -> Response | tuple[str, int]:
     archive = bundle_zip(
         bundle=bundle,
         api_url=default_api_url(),
+        log_key=log_verifier_key(),
         matching_key=load_vault().matching_key,
         created_at=created,
     )

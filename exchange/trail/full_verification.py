@@ -2,10 +2,12 @@
 
 Trust comes from the signed checkpoints alone. Each entry's stored bytes are hashed
 again (RFC 9162 leaf hash), the tree is rebuilt in leaf order and its root compared with
-every checkpoint; the columns auditors query are compared with the bytes they repeat.
-When a root does not match, the stored leaf hashes of that stretch are first proven
-against the signed root, then used to name the first entry that was modified, deleted,
-inserted or moved. Entries that never got a leaf, though later ones did, are named too.
+every checkpoint; the columns auditors query are compared with the bytes they repeat,
+and every stored tree hash, from which the server builds its proofs, with the hash of the
+leaves under it: the first that differs is named by its level and index. When a root
+does not match, the stored leaf hashes of that stretch are first proven against the
+signed root, then used to name the first entry that was modified, deleted, inserted or
+moved. Entries that never got a leaf, though later ones did, are named too.
 """
 
 from __future__ import annotations
@@ -24,9 +26,15 @@ from sqlalchemy.engine import Connection
 from audit.checkpoint import Checkpoint
 from audit.errors import AuditError
 from audit.note import NoteVerifier, open_note
-from audit.tree import CompactRange, NodeID
+from audit.tree import CompactRange, NodeID, stored_index
 from exchange.clock import parse_rfc3339, utcnow
-from exchange.trail.leaf_checks import Finding, Stretch, check_leaves, check_leaves_at
+from exchange.trail.leaf_checks import (
+    Finding,
+    Stretch,
+    check_leaves,
+    check_leaves_at,
+    wrong_node,
+)
 from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditLeaf
 from exchange.trail.stored_tree import integrated_size, stored_hashes
 
@@ -92,10 +100,13 @@ def verify_log(
     parallel_from: int = 200_000,
     hole_window: timedelta = timedelta(minutes=5),
 ) -> Report:
-    """Verify every leaf against its entry and every root against its signed checkpoint.
+    """Verify every leaf against its entry, every root against its signed checkpoint and
+    every stored tree hash against the leaves under it.
 
-    With ``workers`` > 1 and at least ``parallel_from`` leaves, stretches of leaves are
-    checked in that many worker processes; the tree is rebuilt here, in order.
+    A changed entry is named as such, not as the stored hashes it no longer matches; a
+    stored hash is named when the entries agree with every signed root. With ``workers``
+    > 1 and at least ``parallel_from`` leaves, stretches of leaves are checked in that many
+    worker processes; the tree is rebuilt here, in order.
     """
     report = Report()
     roots = _signed_checkpoints(connection, verifier, report)
@@ -122,13 +133,13 @@ def verify_log(
             parallel = pool.imap(
                 _check_at, [(url, first, stop, batch, inner) for first, stop, inner in stretches]
             )
-            _rebuild(connection, report, roots, parallel, progress)
+            wrong = _rebuild(connection, report, roots, parallel, progress)
     else:
         checked: Iterable[Stretch] = (
             check_leaves(connection, first=first, stop=stop, batch=batch, sizes=inner)
             for first, stop, inner in stretches
         )
-        _rebuild(connection, report, roots, checked, progress)
+        wrong = _rebuild(connection, report, roots, checked, progress)
     if report.ok and report.latest_checkpoint > total:
         report.findings.append(
             Finding(
@@ -138,6 +149,8 @@ def verify_log(
                 f"leaves {total}..{report.latest_checkpoint - 1} are missing, though signed",
             )
         )
+    if report.ok and wrong is not None:
+        report.findings.append(wrong)
     if report.ok:
         _unsequenced(connection, report, hole_window)
     return report
@@ -153,11 +166,13 @@ def _rebuild(
     roots: dict[int, bytes],
     stretches: Iterable[Stretch],
     progress: Callable[[int], None] | None,
-) -> None:
-    """Rebuild the tree from the stretches in order, checking each signed root."""
+) -> Finding | None:
+    """Rebuild the tree from the stretches in order, checking each signed root; return
+    the first stored tree hash that differs from the rebuilt tree, if any."""
     tree = CompactRange.empty()
     sizes = sorted(roots)
     good_size = 0
+    wrong: Finding | None = None
     for stretch in stretches:
         start = tree.size
         end = start + stretch.count
@@ -170,13 +185,15 @@ def _rebuild(
                 within.extend_range(size - start, stretch.edges[size])
                 if within.root() != roots[size]:
                     report.findings.append(_locate(connection, good_size, size, roots[size]))
-                    return
+                    return wrong
                 good_size = size
-            tree.extend_range(stretch.count, stretch.edges[end])
+            completed = tree.extend_range(stretch.count, stretch.edges[end])
+            # Stored order: the subtrees within the stretch, then those it completes.
+            wrong = wrong or stretch.wrong or _first_wrong(completed, stretch.beyond)
             if end in roots:
                 if tree.root() != roots[end]:
                     report.findings.append(_locate(connection, good_size, end, roots[end]))
-                    return
+                    return wrong
                 good_size = end
         else:
             digests = stretch.digests
@@ -185,15 +202,24 @@ def _rebuild(
                 tree.extend(hashes[tree.size - start : size - start])
                 if tree.root() != roots[size]:
                     report.findings.append(_locate(connection, good_size, size, roots[size]))
-                    return
+                    return wrong
                 good_size = size
             tree.extend(hashes[tree.size - start :])
         if progress is not None:
             progress(stretch.count)
         if stretch.finding is not None:
             report.findings.append(stretch.finding)
-            return
+            return wrong
     report.leaves = tree.size
+    return wrong
+
+
+def _first_wrong(completed: list[tuple[NodeID, bytes]], stored: dict[int, bytes]) -> Finding | None:
+    for node, digest in completed:
+        found = stored.get(stored_index(node))
+        if found != digest:
+            return wrong_node(node, found)
+    return None
 
 
 def _locate(connection: Connection, start: int, end: int, signed_root: bytes) -> Finding:

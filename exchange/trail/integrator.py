@@ -9,7 +9,9 @@ entry may still commit, and then gets a later leaf; holes are watched for a whil
 then forgotten (a request's transaction ends within ``hole_seconds``).
 
 Everything it writes for a batch is one transaction, so a crash loses nothing: the next
-integrator reloads the tree's right edge from the stored hashes and carries on.
+integrator reloads the tree's right edge from the stored hashes and carries on, once that
+edge reproduces the newest signed checkpoint (``signed_state``); otherwise it refuses to
+integrate or sign, says so at ERROR and in :attr:`Integrator.status`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from audit.checkpoint import Checkpoint
 from audit.merkle import leaf_hash
-from audit.note import NoteSigner, sign_note
+from audit.note import NoteSigner, NoteVerifier, sign_note
 from audit.tree import CompactRange, stored_index
 from exchange.clock import utcnow
 from exchange.feeds.models import FeedPosition
@@ -35,7 +37,8 @@ from exchange.feeds.signal import announce_feed
 from exchange.records.models import RecordVersion
 from exchange.trail.entry_fields import entry_targets, leaf_projection
 from exchange.trail.models import AuditCheckpoint, AuditEntry, AuditHash, AuditLeaf, AuditTarget
-from exchange.trail.stored_tree import compact_range, integrated_size
+from exchange.trail.signed_state import SignedStateMismatch, signed_state
+from exchange.trail.stored_tree import integrated_size
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,24 @@ _UNREADABLE: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class IntegratorStatus:
+    """What a health check reads: whether the integrator signs, and if not, why.
+
+    ``state`` is ``starting``, ``integrating``, ``standby`` (another holds the lock),
+    ``refusing`` (its stored state does not reproduce the newest signed checkpoint; it
+    neither integrates nor signs) or ``stopped``; ``since`` is when it entered that state.
+    """
+
+    state: str
+    since: datetime
+    detail: str = ""
+
+    @property
+    def refusing(self) -> bool:
+        return self.state == "refusing"
+
+
 @dataclass
 class Integration:
     """What one call to :meth:`Integrator.integrate` did."""
@@ -115,10 +136,18 @@ class Integrator:
     _checkpoint_size: int = 0
     _feed_next: int = 1
     _checkpoint_at: float = float("-inf")
+    status: IntegratorStatus = field(
+        default_factory=lambda: IntegratorStatus("starting", since=utcnow())
+    )
 
     @property
     def size(self) -> int:
         return 0 if self._range is None else self._range.size
+
+    def set_status(self, state: str, detail: str = "") -> None:
+        """Replace :attr:`status` (one assignment: readers in other threads see either)."""
+        if (state, detail) != (self.status.state, self.status.detail):
+            self.status = IntegratorStatus(state, since=self.now(), detail=detail)
 
     def integrate(self, *, checkpoint: bool | None = None) -> Integration:
         """Integrate every committed entry without a leaf; sign a checkpoint when due.
@@ -136,11 +165,17 @@ class Integrator:
                 if added < self.batch_size:
                     break
             result.checkpoint = self._maybe_checkpoint(checkpoint)
+        except SignedStateMismatch as mismatch:
+            self._range = None
+            self.set_status("refusing", str(mismatch))
+            log.error("the integrator refuses to integrate or sign: %s", mismatch)
+            raise
         except Exception:
             # The database is the truth: start again from what it holds.
             self._range = None
             raise
         result.size = self.size
+        self.set_status("integrating")
         return result
 
     def pending_checkpoint_delay(self) -> float | None:
@@ -152,7 +187,13 @@ class Integrator:
     def _load(self) -> None:
         with self.engine.connect() as connection:
             size = integrated_size(connection)
-            self._range = compact_range(connection, size)
+            # Before anything is signed on top of it (RFC 9162 §2.1.1).
+            self._range = signed_state(
+                connection,
+                size=size,
+                verifier=NoteVerifier.from_verifier_key(self.signer.verifier_key()),
+                batch=self.batch_size,
+            )
             high = connection.execute(select(func.max(_leaf.c.entry_seq))).scalar() or 0
             self._high_seq = int(high)
             recent = {

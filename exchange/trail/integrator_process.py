@@ -3,7 +3,8 @@
 Exactly one integrator is active at a time. On PostgreSQL it holds a session advisory
 lock on a connection of its own, which also LISTENs for the entries' notifications; on
 SQLite it holds an exclusive lock on a file beside the database. Either lock dies with its
-process, so a standby takes over after a crash.
+process, so a standby takes over after a crash. :func:`integrator_status` tells a health
+check what the integrator running in this process is doing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from sqlalchemy.engine import Engine
 from exchange.database import libpq_url, try_file_lock
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
-from exchange.trail.integrator import Integrator
+from exchange.trail.integrator import Integrator, IntegratorStatus
+from exchange.trail.signed_state import SignedStateMismatch
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,10 @@ POLL_SECONDS = 0.1
 # this much time pass since its last run, so requests are not slowed by one run each.
 GATHER_SECONDS = 0.05
 LOCK_RETRY_SECONDS = 2.0
+# A refusing integrator checks its state again this often, logging each refusal: an
+# operator who repairs the tree sees it resume without a restart.
+REFUSAL_RETRY_SECONDS = 30.0
+_STATUS_KEY = "exchange.integrator"
 
 _wakeup = threading.Event()
 
@@ -111,15 +117,34 @@ def lock_path(app: Flask) -> Path:
     return Path(app.instance_path) / "integrator.lock"
 
 
-def run_integrator(app: Flask, *, stop: threading.Event) -> None:
-    """Integrate until ``stop`` is set; stand by while another integrator holds the lock."""
+def integrator_status(app: Flask) -> IntegratorStatus | None:
+    """The status of the integrator running in this process for ``app``, if one runs.
+
+    A readiness check answers "not ready" while ``status.refusing``: the log then takes
+    entries but neither sequences nor signs them.
+    """
+    integrator = app.extensions.get(_STATUS_KEY)
+    return integrator.status if isinstance(integrator, Integrator) else None
+
+
+def run_integrator(
+    app: Flask, *, stop: threading.Event, exit_on_refusal: bool = False
+) -> IntegratorStatus:
+    """Integrate until ``stop`` is set; stand by while another integrator holds the lock.
+
+    An integrator whose stored state does not reproduce the newest signed checkpoint
+    refuses: it returns at once with ``exit_on_refusal``, else it checks again every
+    :data:`REFUSAL_RETRY_SECONDS`. Returns the last status.
+    """
     with app.app_context():
         lock = IntegratorLock(db.engine, lock_path=lock_path(app))
         integrator = build_integrator(app)
+        app.extensions[_STATUS_KEY] = integrator
         try:
             while not stop.is_set():
                 try:
                     if not lock.acquire():
+                        integrator.set_status("standby")
                         stop.wait(LOCK_RETRY_SECONDS)
                         continue
                     integrator.integrate()
@@ -127,6 +152,12 @@ def run_integrator(app: Flask, *, stop: threading.Event) -> None:
                     delay = integrator.pending_checkpoint_delay()
                     lock.wait(POLL_SECONDS if delay is None else min(POLL_SECONDS, delay))
                     stop.wait(max(0.0, ran + GATHER_SECONDS - time.monotonic()))
+                except SignedStateMismatch:
+                    # Logged at ERROR by the integrator; a standby would refuse alike.
+                    lock.release()
+                    if exit_on_refusal:
+                        return integrator.status
+                    stop.wait(REFUSAL_RETRY_SECONDS)
                 except Exception:
                     log.exception("integration failed; retrying")
                     lock.release()
@@ -135,6 +166,10 @@ def run_integrator(app: Flask, *, stop: threading.Event) -> None:
             # that integrated now would race the one that holds the lock.
             if lock.held:
                 integrator.integrate(checkpoint=True)
+            integrator.set_status("stopped")
+            return integrator.status
+        except SignedStateMismatch:
+            return integrator.status
         finally:
             lock.release()
 
@@ -143,6 +178,7 @@ class IntegratorThread:
     """The in-process integrator of the embedded default."""
 
     def __init__(self, app: Flask) -> None:
+        self._app = app
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=run_integrator,
@@ -154,6 +190,10 @@ class IntegratorThread:
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def status(self) -> IntegratorStatus | None:
+        return integrator_status(self._app)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -1,9 +1,11 @@
 """Reading the stored leaves in order and checking each against its entry's bytes.
 
 For ``exchange audit verify``: a leaf must hold an entry, the leaf's query columns and
-record targets must say what the entry's bytes say, and the bytes give the leaf hash. A
-stretch of leaves is checked by one call, in this process or in a worker process of its
-own (a verification reads every row of the log, and parsing is the costly part).
+record targets must say what the entry's bytes say, and the bytes give the leaf hash. The
+stored tree hashes the server builds its proofs from are compared with the ones hashed
+again from the entries. A stretch of leaves is checked by one call, in this process or in
+a worker process of its own (a verification reads every row of the log, and parsing is the
+costly part).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -21,7 +24,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from audit.merkle import leaf_hash
-from audit.tree import range_edges
+from audit.tree import (
+    NodeID,
+    range_edges,
+    stored_count,
+    stored_index,
+    stored_order,
+    stored_order_nodes,
+    subtree_levels,
+)
 from exchange.trail.entry_fields import entry_targets, leaf_projection
 
 # The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
@@ -51,6 +62,11 @@ _JOINED_SQL = (
     "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
     "WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
 )
+# Ordered by the primary key, read in its order: no sort on either database.
+_STORED_SQL = (
+    "SELECT stored_index, hash FROM audit_hash "
+    "WHERE stored_index >= {mark} AND stored_index < {mark} ORDER BY stored_index"
+)
 _TARGETS_SQL = (
     "SELECT leaf_index, record_id, version FROM audit_target "
     "WHERE leaf_index >= {mark} AND leaf_index <= {mark}"
@@ -61,6 +77,7 @@ _SEQ_SPREAD = 4
 _NO_ENTRY = (None, None, None)
 _LEAF_WIDTH = 11
 _by_leaf_index = itemgetter(0)
+_hash_of = itemgetter(1)
 # A leaf's time comes back as text in the one form SQLite stores it in, so that either
 # database's rows compare with the entry's bytes alike, without parsing a time per leaf.
 _TIME_TEXT = {
@@ -71,15 +88,31 @@ _TIME_TEXT = {
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # modified | deleted | inserted | moved | checkpoint | unsequenced
+    kind: str  # modified | deleted | inserted | moved | checkpoint | unsequenced | tree
     index: int | None
     seq: int | None
     detail: str
+    node: NodeID | None = None
 
     def __str__(self) -> str:
         where = [f"leaf {self.index}"] if self.index is not None else []
         where += [f"entry seq {self.seq}"] if self.seq is not None else []
+        if self.node is not None:
+            where.append(f"node (level {self.node.level}, index {self.node.index})")
         return f"{self.kind}: {', '.join(where)}: {self.detail}" if where else self.detail
+
+
+def wrong_node(node: NodeID, stored: bytes | None) -> Finding:
+    """A stored tree hash that is not the hash of the leaves under it (RFC 9162 §2.1.1):
+    proofs the server builds from it do not verify."""
+    first = node.index << node.level
+    last = first + (1 << node.level) - 1
+    leaves = f"leaf {first}" if first == last else f"leaves {first}..{last}"
+    if stored is None:
+        detail = f"the stored hash over {leaves} is missing"
+    else:
+        detail = f"the stored hash over {leaves} is not the hash of their entries"
+    return Finding("tree", None, None, detail, node=node)
 
 
 @dataclass(frozen=True)
@@ -88,7 +121,11 @@ class Stretch:
 
     ``digests`` holds their leaf hashes; a stretch checked for a tree rebuilt elsewhere
     may carry ``edges`` instead: for each tree size asked for, the hashes of the perfect
-    subtrees covering ``[first, size)`` (:func:`audit.tree.range_edges`).
+    subtrees covering ``[first, size)`` (:func:`audit.tree.range_edges`). Such a stretch
+    has compared the stored hashes of the subtrees within it: ``wrong`` names the first
+    that differs; ``beyond`` holds the stored hashes, by stored index, of the larger
+    subtrees its last leaf completes, which only the tree rebuilt from every stretch can
+    check.
     """
 
     first: int
@@ -96,6 +133,8 @@ class Stretch:
     digests: bytes
     finding: Finding | None
     edges: dict[int, list[bytes]] = field(default_factory=dict)
+    wrong: Finding | None = None
+    beyond: dict[int, bytes] = field(default_factory=dict)
 
 
 def _utc(value: Any) -> datetime:
@@ -294,10 +333,59 @@ def check_leaves(
     if finding is not None or sizes is None:
         return Stretch(first, len(hashes), b"".join(hashes), finding)
     cuts = [size - first for size in sizes if first < size < stop]
-    edges = range_edges(hashes, [*cuts, stop - first])
+    levels = subtree_levels(hashes)
+    edges = range_edges(hashes, [*cuts, stop - first], levels=levels)
+    wrong, beyond = _compare_stored(connection, first=first, stop=stop, levels=levels)
     return Stretch(
-        first, len(hashes), b"", None, {first + cut: edge for cut, edge in edges.items()}
+        first,
+        len(hashes),
+        b"",
+        None,
+        {first + cut: edge for cut, edge in edges.items()},
+        wrong,
+        beyond,
     )
+
+
+def _compare_stored(
+    connection: Connection, *, first: int, stop: int, levels: Sequence[Sequence[bytes]]
+) -> tuple[Finding | None, dict[int, bytes]]:
+    """Compare the stored hashes written for leaves ``[first, stop)`` with ``levels``.
+
+    Those are the stored indices ``stored_count(first)`` up to ``stored_count(stop)``, read
+    by one range of the key: the subtrees within the stretch, in :func:`stored_order`,
+    then the larger ones its last leaf completes (returned, by stored index).
+    """
+    low, high = stored_count(first), stored_count(stop)
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    cursor = (
+        connection.connection.cursor(binary=True) if postgres else connection.connection.cursor()
+    )
+    try:
+        cursor.execute(_STORED_SQL.format(mark=mark), (low, high))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    expected = stored_order(levels)
+    within = len(expected)
+    # Unique keys in [low, high): as many rows as keys means none is missing.
+    whole = len(rows) == high - low
+    beyond = {
+        int(index): bytes(digest)
+        for index, digest in rows[within if whole else 0 :]
+        if index >= low + within
+    }
+    if whole and b"".join(map(_hash_of, islice(rows, within))) == b"".join(expected):
+        return None, beyond
+    stored = {int(index): bytes(digest) for index, digest in rows}
+    for node, digest in zip(
+        stored_order_nodes(first=first, count=stop - first), expected, strict=True
+    ):
+        found = stored.get(stored_index(node))
+        if found != digest:
+            return wrong_node(node, found), beyond
+    return None, beyond
 
 
 # A worker process's engine, kept for the stretches it checks after its first.

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
 
 from audit.errors import AuditError
@@ -85,6 +85,16 @@ def cosigned_note(*, size: int | None = None) -> tuple[int, str]:
     if signatures:
         note = add_signatures(note, signatures)
     return int(row.size), note.decode()
+
+
+def newest_cosigned_size(connection: Connection) -> int | None:
+    """The size of the newest checkpoint a witness has cosigned, if any.
+
+    A witness's own cosigning request is an entry, so on a live log the newest
+    checkpoint is rarely the one cosigned.
+    """
+    size = connection.execute(select(func.max(_cosignature.c.checkpoint_size))).scalar()
+    return None if size is None else int(size)
 
 
 def _proof_size(connection: Connection, size: int | None) -> int:

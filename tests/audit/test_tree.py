@@ -23,6 +23,9 @@ from audit.tree import (
     root_from_stored,
     stored_count,
     stored_index,
+    stored_order,
+    stored_order_nodes,
+    subtree_levels,
 )
 
 MAX_SIZE = 300
@@ -171,6 +174,29 @@ class TestRanges:
         assert edges[13] == [STORED[node] for node in CompactRange.nodes_of(13)]
         assert edges[256] == [STORED[NodeID(8, 0)]]
         assert range_edges([], [0]) == {0: []}
+
+    @given(st.integers(0, 7), st.integers(1, 32))
+    def test_a_range_lists_its_stored_hashes_in_stored_order(
+        self, start_block: int, count: int
+    ) -> None:
+        # A range of up to 32 leaves at a multiple of 32: its subtrees are the stored
+        # hashes from stored_count(first) on, in order; those its last leaf completes
+        # with earlier leaves follow them, and extend_range returns exactly those.
+        first = start_block * 32
+        levels = subtree_levels(LEAVES[first : first + count])
+        nodes = stored_order_nodes(first=first, count=count)
+        assert stored_order(levels) == [STORED[node] for node in nodes]
+        assert [stored_index(node) for node in nodes] == list(
+            range(stored_count(first), stored_count(first) + len(nodes))
+        )
+        tree = CompactRange.from_hashes(
+            size=first, hashes=[STORED[node] for node in CompactRange.nodes_of(first)]
+        )
+        completed = tree.extend_range(count, range_edges(LEAVES[first:], [count])[count])
+        assert [stored_index(node) for node, _ in completed] == list(
+            range(stored_count(first) + len(nodes), stored_count(first + count))
+        )
+        assert all(STORED[node] == digest for node, digest in completed)
 
     def test_refuses_subtrees_that_do_not_fit(self) -> None:
         tree = CompactRange.empty()

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask import Flask
 
+from audit.cosignature import cosignature_verifier_key
 from audit.merkle import leaf_hash
 from exchange.client.auditlog import Witness, prove_publication
 from exchange.client.sdk import ExchangeClient, ExchangeError, VerificationError
@@ -361,6 +365,60 @@ class TestCosignatures:
         assert len(line) == 1 and listed["cosignatures"][0]["cosignature"] == line[0]
         state = json.loads((tmp_path / "w.json").read_text())
         assert state["log_key"] == log_key
+
+    def test_an_export_carries_the_witness_cosignature_of_a_live_log(
+        self, app: Flask, world: World, tmp_path: Path, log_key: str
+    ) -> None:
+        # The witness's own cosigning request is an entry: the newest checkpoint is past
+        # the one it cosigned, and the export takes the cosigned one.
+        mofa = world.agency("mofa")
+        with mofa.client() as exchange:
+            exchange.publish(mofa.envelope())
+            integrate(app)
+            witness = Witness(
+                exchange, state_path=tmp_path / "w.json", name=mofa.agency, key=ed25519(mofa)
+            )
+            cosigned = witness.run_once().size
+        newest = integrate(app)
+        assert newest > cosigned
+        public = ed25519(mofa).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        witness_key = cosignature_verifier_key(name=mofa.agency, public_key=public)
+
+        def offline(path: Path, *quorum: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "audit", "verify", str(path), "--key", log_key, *quorum],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+
+        runner = app.test_cli_runner()
+        default = tmp_path / "default.jsonl"
+        result = runner.invoke(args=["audit", "export", str(default)])
+        assert result.exit_code == 0, result.output
+        assert f"checkpoint size {cosigned}, cosigned by {mofa.agency}" in result.output
+        checked = offline(default, "--witness", witness_key, "--quorum", "1")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert f"tree size:   {cosigned}" in checked.stdout
+
+        chosen = tmp_path / "chosen.jsonl"
+        result = runner.invoke(args=["audit", "export", str(chosen), "--size", str(newest)])
+        assert result.exit_code == 0, result.output
+        assert f"checkpoint size {newest}, cosigned by no witness" in result.output
+        assert offline(chosen).returncode == 0
+        assert offline(chosen, "--witness", witness_key, "--quorum", "1").returncode == 1
+
+        filtered = tmp_path / "filtered.jsonl"
+        result = runner.invoke(args=["audit", "export", str(filtered), "--agency", mofa.agency])
+        assert result.exit_code == 0, result.output
+        checked = offline(filtered, "--witness", witness_key, "--quorum", "1")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+        result = runner.invoke(
+            args=["audit", "export", str(tmp_path / "none.jsonl"), "--size", str(newest + 10**6)]
+        )
+        assert result.exit_code == 1
+        assert "No checkpoint of that size" in result.output
 
     def test_a_cosignature_by_another_key_is_refused(
         self, app: Flask, world: World, tmp_path: Path

@@ -21,8 +21,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency
+from audit.errors import AuditError
+from audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
 from audit.note import NoteVerifier
+from audit.tree import CompactRange, NodeID, stored_index
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.trail import full_verification, leaf_checks
@@ -34,7 +36,8 @@ from exchange.trail.integrator_process import (
     lock_path,
     log_origin,
 )
-from exchange.trail.stored_tree import consistency_proof
+from exchange.trail.signed_state import SignedStateMismatch
+from exchange.trail.stored_tree import consistency_proof, inclusion_proof, stored_hashes
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app, owner_connection, owner_url
 
@@ -228,6 +231,117 @@ class TestIntegration:
         assert verify(fresh).ok
 
 
+def _change_stored_hash(app: Flask, node: NodeID) -> None:
+    sql(
+        app,
+        "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+        h=b"\x07" * 32,
+        i=stored_index(node),
+    )
+
+
+class TestRefusesToFork:
+    """A restarted integrator whose stored edge does not reproduce the newest signed root
+    would sign a checkpoint that matches none of its entries: it refuses instead."""
+
+    def test_a_changed_edge_hash_is_refused_before_signing(
+        self, fresh: Flask, caller: AgencySystem, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        publish(fresh, caller, 5)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, CompactRange.nodes_of(signed)[0])
+        publish(fresh, caller, 3)
+        worker = integrator(fresh)
+        with caplog.at_level("ERROR"), pytest.raises(SignedStateMismatch, match="reproduce"):
+            worker.integrate(checkpoint=True)
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+        assert sql(fresh, "SELECT count(*) FROM audit_leaf") == [(signed,)]
+        assert worker.status.refusing and "reproduce" in worker.status.detail
+        assert any(r.levelname == "ERROR" and "refuses" in r.getMessage() for r in caplog.records)
+
+    def test_a_changed_hash_of_leaves_integrated_after_the_checkpoint_is_refused(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        # The integrator stopped after integrating leaves, before signing them: those are
+        # hashed again from their entries.
+        publish(fresh, caller, 5)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        publish(fresh, caller, 4)
+        size = integrator(fresh).integrate(checkpoint=False).size
+        unsigned = [n for n in CompactRange.nodes_of(size) if n.index << n.level >= signed]
+        assert unsigned
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, unsigned[-1])
+        worker = integrator(fresh)
+        with pytest.raises(SignedStateMismatch, match="extended by the entries"):
+            worker.integrate(checkpoint=True)
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+        assert worker.status.refusing
+
+    def test_a_changed_checkpoint_root_is_refused(self, fresh: Flask, caller: AgencySystem) -> None:
+        publish(fresh, caller, 3)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        ((note,),) = sql(fresh, "SELECT note FROM audit_checkpoint WHERE size = :s", s=signed)
+        body, signature = note.split("\n\n")
+        forged = body.replace(f"\n{signed}\n", f"\n{signed - 1}\n") + "\n\n" + signature
+        sql(fresh, "UPDATE audit_checkpoint SET note = :n WHERE size = :s", n=forged, s=signed)
+        with pytest.raises(SignedStateMismatch, match="does not verify"):
+            integrator(fresh).integrate(checkpoint=True)
+
+    def test_the_in_process_integrator_reports_its_refusal(
+        self, fresh: Flask, caller: AgencySystem, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        from exchange.trail.integrator_process import IntegratorThread, integrator_status
+
+        publish(fresh, caller, 4)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, CompactRange.nodes_of(signed)[-1])
+        thread = IntegratorThread(fresh)
+        with caplog.at_level("ERROR"):
+            thread.start()
+            try:
+                for _ in range(200):
+                    if thread.status is not None and thread.status.refusing:
+                        break
+                    time.sleep(0.05)
+                publish(fresh, caller, 2)
+                status = integrator_status(fresh)
+            finally:
+                thread.stop()
+        assert status is not None and status.refusing, status
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+        assert any(r.levelname == "ERROR" for r in caplog.records)
+
+    def test_the_command_exits_with_the_reason(
+        self, fresh: Flask, caller: AgencySystem, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The long-running command would take over this process's SIGINT and SIGTERM.
+        monkeypatch.setattr("signal.signal", lambda *_: None)
+        publish(fresh, caller, 4)
+        signed = integrator(fresh).integrate(checkpoint=True).size
+        drop_triggers(fresh)
+        _change_stored_hash(fresh, CompactRange.nodes_of(signed)[0])
+        for args in (["integrator", "--once"], ["integrator"]):
+            result = fresh.test_cli_runner().invoke(args=args)
+            assert result.exit_code == 1, result.output
+            assert "integrator refuses to sign" in result.output
+        assert sql(fresh, "SELECT max(size) FROM audit_checkpoint") == [(signed,)]
+
+    def test_a_sound_state_still_resumes(self, fresh: Flask, caller: AgencySystem) -> None:
+        publish(fresh, caller, 5)
+        integrator(fresh).integrate(checkpoint=True)
+        publish(fresh, caller, 3)
+        integrator(fresh).integrate(checkpoint=False)
+        publish(fresh, caller, 2)
+        worker = integrator(fresh)
+        result = worker.integrate(checkpoint=True)
+        assert result.checkpoint == result.size and worker.status.state == "integrating"
+        assert verify(fresh).ok
+
+
 class TestTamper:
     @pytest.fixture(
         autouse=True, params=["entries by range", "entries joined", "stretches of four"]
@@ -402,6 +516,72 @@ class TestTamper:
         sql(fresh, "UPDATE audit_hash SET hash = :h WHERE stored_index < 40", h=b"\x00" * 32)
         report = verify(fresh)
         assert report.findings and report.findings[0].kind == "modified"
+
+    @pytest.mark.parametrize(
+        "node",
+        [NodeID(0, 5), NodeID(1, 2), NodeID(2, 4), NodeID(3, 1), NodeID(4, 0), NodeID(0, 21)],
+        ids=str,
+    )
+    @pytest.mark.parametrize("change", ["changed", "deleted"])
+    def test_a_wrong_stored_tree_hash_is_named_by_its_node(
+        self, fresh: Flask, caller: AgencySystem, node: NodeID, change: str
+    ) -> None:
+        # The entries still match every checkpoint, but the server builds its proofs from
+        # the stored hashes: one that is wrong gives proofs that do not verify.
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        if change == "changed":
+            sql(
+                fresh,
+                "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+                h=b"\x07" * 32,
+                i=stored_index(node),
+            )
+        else:
+            sql(fresh, "DELETE FROM audit_hash WHERE stored_index = :i", i=stored_index(node))
+        report = verify(fresh)
+        assert [(f.kind, f.node) for f in report.findings] == [("tree", node)], report
+        assert f"node (level {node.level}, index {node.index})" in str(report.findings[0])
+
+    def test_the_first_wrong_stored_hash_is_named(self, fresh: Flask, caller: AgencySystem) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        for node in (NodeID(2, 3), NodeID(0, 9), NodeID(3, 0)):
+            sql(
+                fresh,
+                "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+                h=b"\x07" * 32,
+                i=stored_index(node),
+            )
+        report = verify(fresh)
+        # The first in stored order, the order of completion: leaves 0..7 before leaf 9.
+        assert [(f.kind, f.node) for f in report.findings] == [("tree", NodeID(3, 0))]
+
+    def test_the_command_names_a_wrong_stored_hash_the_proofs_use(
+        self, fresh: Flask, caller: AgencySystem
+    ) -> None:
+        checkpointed_log(fresh, caller)
+        drop_triggers(fresh)
+        node = NodeID(1, 3)
+        sql(
+            fresh,
+            "UPDATE audit_hash SET hash = :h WHERE stored_index = :i",
+            h=b"\x07" * 32,
+            i=stored_index(node),
+        )
+        ((size, root),) = sql(
+            fresh, "SELECT size, root FROM audit_checkpoint ORDER BY size DESC LIMIT 1"
+        )
+        with fresh.app_context():
+            connection = db.session.connection()
+            proof = inclusion_proof(connection, index=4, size=size)
+            (leaf,) = stored_hashes(connection, [NodeID(0, 4)]).values()
+            db.session.remove()
+        with pytest.raises(AuditError):
+            verify_inclusion(leaf_hash=leaf, index=4, size=size, proof=proof, root=bytes(root))
+        result = fresh.test_cli_runner().invoke(args=["audit", "verify"])
+        assert result.exit_code == 1, result.output
+        assert "FAILED tree: node (level 1, index 3)" in result.output
 
     def test_worker_processes_find_the_same(self, fresh: Flask, caller: AgencySystem) -> None:
         checkpointed_log(fresh, caller)

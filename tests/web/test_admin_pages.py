@@ -20,6 +20,7 @@ from exchange.agencies.models import AGENCY_KINDS, Agency, System
 from exchange.agencies.policy import current_policy, set_policy
 from exchange.auth.models import User
 from exchange.extensions import db
+from exchange.pki.bundles import log_verifier_key
 from exchange.pki.models import Certificate, SigningKey
 from exchange.pki.vault import load_vault
 from exchange.ui.filters import JST
@@ -268,6 +269,7 @@ class TestCertificates:
         ca = x509.load_pem_x509_certificate(archive.read(f"{folder}ca.pem"))
         with app.app_context():
             assert ca == load_vault(app).ca.certificate
+            assert manifest["log_key"] == log_verifier_key()
         certificate.verify_directly_issued_by(ca)
         key = serialization.load_pem_private_key(archive.read(f"{folder}client.key.pem"), None)
         assert key.public_key() == certificate.public_key()
