@@ -1,5 +1,6 @@
-"""Readiness: the database answers, its schema is at the migrations' head, and the audit
-log keeps up (entries get leaves, checkpoints are signed) within the configured limits."""
+"""Readiness: the database answers, its schema is at the migrations' head, the audit log
+keeps up (entries get leaves, checkpoints are signed) within the configured limits, and
+an integrator running here does not refuse its stored state."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flask import Flask
 from sqlalchemy.engine import Connection
 
 from exchange.ops.gauges import log_progress
+from exchange.trail.integrator_process import integrator_status
 
 
 @dataclass
@@ -70,4 +72,11 @@ def check_readiness(app: Flask, connection: Connection, now: datetime) -> Readin
         limit=age_limit,
         uncovered=progress.checkpoint_behind,
     )
+    # Where the integrator runs in this process: not ready while it refuses to sign a
+    # state that does not reproduce the newest signed checkpoint.
+    status = integrator_status(app)
+    if status is not None:
+        readiness.record(
+            "integrator", not status.refusing, state=status.state, detail=status.detail
+        )
     return readiness

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from sqlalchemy import select
 
+from audit.tree import CompactRange
 from exchange.clock import utcnow
 from exchange.database import READ_ONLY
 from exchange.extensions import db
 from exchange.ops.gauges import log_progress
 from exchange.ops.listener import start_ops_listener
 from exchange.serving import ExchangeServer, Listener
-from exchange.trail.integrator_process import build_integrator
+from exchange.trail.integrator_process import build_integrator, run_integrator
 from exchange.trail.models import AuditEntry
+from tests.exchange.test_integrator import _change_stored_hash, drop_triggers, publish
 from tests.factories import World
 from tests.isolated import isolated_app, owner_app
 
@@ -205,7 +208,7 @@ class TestReadiness:
         assert status == 503
         assert document["failed"] == ["migrations"]
         assert document["checks"]["migrations"]["current"] == ["0005"]
-        assert document["checks"]["migrations"]["head"] == ["0006"]
+        assert document["checks"]["migrations"]["head"] != ["0005"]
         with owner_app(app) as owner, owner.app_context():
             stamp(directory=owner.extensions["migrate"].directory, revision="head")
         assert ready(listener)[0] == 200
@@ -225,6 +228,24 @@ class TestReadiness:
                 assert document["checks"]["checkpoint_age"]["uncovered"] is True
             finally:
                 listener.server.stop()
+
+    def test_not_ready_while_the_integrator_here_refuses_its_stored_state(
+        self, lone: tuple[Flask, Listener], tmp_path: Path
+    ) -> None:
+        app, listener = lone
+        caller = World(app, tmp_path / "bundles").agency("police")
+        publish(app, caller, 3)
+        with app.app_context():
+            signed = build_integrator(app).integrate(checkpoint=True).size
+        assert ready(listener)[0] == 200
+        drop_triggers(app)
+        _change_stored_hash(app, CompactRange.nodes_of(signed)[0])
+        status = run_integrator(app, stop=threading.Event(), exit_on_refusal=True)
+        assert status.refusing
+        code, document = ready(listener)
+        assert code == 503
+        assert document["failed"] == ["integrator"]
+        assert document["checks"]["integrator"]["state"] == "refusing"
 
 
 def test_the_dashboard_uses_only_metrics_the_exchange_exports(ops: Listener) -> None:
