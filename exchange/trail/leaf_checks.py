@@ -10,6 +10,7 @@ costly part).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +20,18 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    create_engine,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -34,6 +46,7 @@ from audit.tree import (
     subtree_levels,
 )
 from exchange.trail.entry_fields import entry_targets, leaf_projection
+from exchange.trail.models import AuditEntry, AuditHash, AuditLeaf, AuditTarget
 
 # The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
 _DERIVED = (
@@ -47,29 +60,54 @@ _DERIVED = (
     "purpose",
     "actor_user",
 )
-# Read through the driver, untouched by SQLAlchemy's result processing: a verification
-# reads every row of the log, and per-row processing would cost more than the hashing.
-_LEAF_COLUMNS = (
-    "l.leaf_index, l.entry_seq, {time}, l.action, l.outcome, l.status, "
-    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user"
-)
-_LEAVES_SQL = (
-    "SELECT {columns} FROM audit_leaf l WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
-)
-_ENTRIES_SQL = "SELECT seq, id, canonical FROM audit_entry WHERE seq >= {mark} AND seq <= {mark}"
-_JOINED_SQL = (
-    "SELECT {columns}, e.seq, e.id, e.canonical FROM audit_leaf l "
-    "LEFT JOIN audit_entry e ON e.seq = l.entry_seq "
-    "WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
-)
+_leaf, _entry = AuditLeaf.__table__, AuditEntry.__table__
+_target, _hash = AuditTarget.__table__, AuditHash.__table__
+_low: BindParameter[int] = bindparam("low", type_=Integer)
+_high: BindParameter[int] = bindparam("high", type_=Integer)
+
+
+def _leaf_time(dialect: str) -> ColumnElement[str]:
+    """A leaf's time as text in the one form SQLite stores it in, so that either database's
+    rows compare with the entry's bytes alike, without parsing a time per leaf."""
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", _leaf.c.recorded_at)
+        return func.to_char(utc, "YYYY-MM-DD HH24:MI:SS.US", type_=String)
+    return type_coerce(_leaf.c.recorded_at, String)
+
+
+def _leaf_columns(dialect: str) -> list[ColumnElement[Any]]:
+    return [
+        _leaf.c.leaf_index,
+        _leaf.c.entry_seq,
+        _leaf_time(dialect),
+        *(_leaf.c[name] for name in _DERIVED[1:]),
+    ]
+
+
+@functools.cache
+def _statements(dialect: str) -> tuple[Select[Any], Select[Any], Select[Any], Select[Any]]:
+    """The stretch's reads: leaves, entries by seq range, the two joined, and targets."""
+    in_range = (_leaf.c.leaf_index >= _low) & (_leaf.c.leaf_index < _high)
+    leaves = select(*_leaf_columns(dialect)).where(in_range)
+    entries = select(_entry.c.seq, _entry.c.id, _entry.c.canonical).where(
+        _entry.c.seq.between(_low, _high)
+    )
+    joined = (
+        select(*_leaf_columns(dialect), _entry.c.seq, _entry.c.id, _entry.c.canonical)
+        .select_from(_leaf.outerjoin(_entry, _entry.c.seq == _leaf.c.entry_seq))
+        .where(in_range)
+    )
+    targets = select(_target.c.leaf_index, _target.c.record_id, _target.c.version).where(
+        _target.c.leaf_index.between(_low, _high)
+    )
+    return leaves, entries, joined, targets
+
+
 # Ordered by the primary key, read in its order: no sort on either database.
-_STORED_SQL = (
-    "SELECT stored_index, hash FROM audit_hash "
-    "WHERE stored_index >= {mark} AND stored_index < {mark} ORDER BY stored_index"
-)
-_TARGETS_SQL = (
-    "SELECT leaf_index, record_id, version FROM audit_target "
-    "WHERE leaf_index >= {mark} AND leaf_index <= {mark}"
+_STORED = (
+    select(_hash.c.stored_index, _hash.c.hash)
+    .where(_hash.c.stored_index >= _low, _hash.c.stored_index < _high)
+    .order_by(_hash.c.stored_index)
 )
 # Entries read by one range of seqs, at most this many times the leaves they serve; leaves
 # whose seqs lie further apart are joined with their entries by the database instead.
@@ -78,12 +116,6 @@ _NO_ENTRY = (None, None, None)
 _LEAF_WIDTH = 11
 _by_leaf_index = itemgetter(0)
 _hash_of = itemgetter(1)
-# A leaf's time comes back as text in the one form SQLite stores it in, so that either
-# database's rows compare with the entry's bytes alike, without parsing a time per leaf.
-_TIME_TEXT = {
-    "sqlite": "l.recorded_at",
-    "postgresql": "to_char(l.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
-}
 
 
 @dataclass(frozen=True)
@@ -209,66 +241,55 @@ def _rows(connection: Connection, batch: int, *, first: int, stop: int) -> Itera
     """Leaves ``[first, stop)`` in order, each with its entry (seq, id, bytes; or Nones when
     there is none) and its stored targets."""
     postgres = connection.dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    columns = _LEAF_COLUMNS.format(time=_TIME_TEXT[connection.dialect.name])
-    leaves_sql = _LEAVES_SQL.format(columns=columns, mark=mark)
-    entries_sql = _ENTRIES_SQL.format(mark=mark)
-    joined_sql = _JOINED_SQL.format(columns=columns, mark=mark)
-    targets_sql = _TARGETS_SQL.format(mark=mark)
-    # PostgreSQL sends rows in its binary format: the entry's bytes as they are, not as hex.
-    cursor = (
-        connection.connection.cursor(binary=True) if postgres else connection.connection.cursor()
-    )
+    leaves_sql, entries_sql, joined_sql, targets_sql = _statements(connection.dialect.name)
     no_targets: list[tuple[str, int]] = []
 
     def fetch(low: int, high: int) -> list[_Row]:
         # Leaf indices are gap-free: a bounded range holds at most ``batch`` rows, read
         # without ORDER BY and LIMIT (a planner misjudging the range would sort it on
         # disk) and put in order here.
-        cursor.execute(leaves_sql, (low, high))
-        leaves = sorted(cursor.fetchall(), key=_by_leaf_index)
+        leaves = sorted(
+            connection.execute(leaves_sql, {"low": low, "high": high}), key=_by_leaf_index
+        )
         seqs = [leaf[1] for leaf in leaves if leaf[1] is not None]
         lowest, highest = (min(seqs), max(seqs)) if seqs else (0, 0)
+        paired: list[tuple[Sequence[Any], Sequence[Any]]]
         if seqs and highest - lowest < _SEQ_SPREAD * len(leaves):
             # Two range scans, joined here, cost the database a fraction of a join that
             # looks up each leaf's entry by its key.
-            cursor.execute(entries_sql, (lowest, highest))
-            entries = {entry[0]: entry for entry in cursor.fetchall()}
+            found = connection.execute(entries_sql, {"low": lowest, "high": highest})
+            entries = {entry[0]: entry for entry in found}
             paired = [(leaf, entries.get(leaf[1], _NO_ENTRY)) for leaf in leaves]
         else:
-            cursor.execute(joined_sql, (low, high))
-            joined = sorted(cursor.fetchall(), key=_by_leaf_index)
+            joined = sorted(
+                connection.execute(joined_sql, {"low": low, "high": high}), key=_by_leaf_index
+            )
             paired = [(row[:_LEAF_WIDTH], row[_LEAF_WIDTH:]) for row in joined]
         targets: dict[int, list[tuple[str, int]]] = {}
         if paired:
-            cursor.execute(targets_sql, (paired[0][0][0], paired[-1][0][0]))
-            for index, record_id, version in cursor.fetchall():
+            bounds = {"low": paired[0][0][0], "high": paired[-1][0][0]}
+            for index, record_id, version in connection.execute(targets_sql, bounds):
                 targets.setdefault(index, []).append((record_id, version))
         return [(leaf, entry, targets.get(leaf[0], no_targets)) for leaf, entry in paired]
 
     ranges = [(low, min(stop, low + batch)) for low in range(first, stop, batch)]
-    try:
-        if not postgres:
-            for low, high in ranges:
-                yield from fetch(low, high)
-            return
-        # The next range is read while this one is checked: the server's work and the
-        # wait for it overlap the hashing. One helper thread, so the connection is only
-        # ever used by one thread at a time.
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            pending = reader.submit(fetch, *ranges[0]) if ranges else None
-            for position in range(len(ranges)):
-                assert pending is not None
-                rows = pending.result()
-                following = position + 1
-                pending = (
-                    reader.submit(fetch, *ranges[following]) if following < len(ranges) else None
-                )
-                yield from rows
-            if pending is not None:
-                pending.result()
-    finally:
-        cursor.close()
+    if not postgres:
+        for low, high in ranges:
+            yield from fetch(low, high)
+        return
+    # The next range is read while this one is checked: the server's work and the
+    # wait for it overlap the hashing. One helper thread, so the connection is only
+    # ever used by one thread at a time.
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(fetch, *ranges[0]) if ranges else None
+        for position in range(len(ranges)):
+            assert pending is not None
+            rows = pending.result()
+            following = position + 1
+            pending = reader.submit(fetch, *ranges[following]) if following < len(ranges) else None
+            yield from rows
+        if pending is not None:
+            pending.result()
 
 
 def _targets_agree(document: dict[str, Any], targets: list[tuple[str, int]]) -> bool:
@@ -357,16 +378,7 @@ def _compare_stored(
     then the larger ones its last leaf completes (returned, by stored index).
     """
     low, high = stored_count(first), stored_count(stop)
-    postgres = connection.dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    cursor = (
-        connection.connection.cursor(binary=True) if postgres else connection.connection.cursor()
-    )
-    try:
-        cursor.execute(_STORED_SQL.format(mark=mark), (low, high))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = connection.execute(_STORED, {"low": low, "high": high}).all()
     expected = stored_order(levels)
     within = len(expected)
     # Unique keys in [low, high): as many rows as keys means none is missing.
