@@ -67,6 +67,8 @@ class TrailRow:
     system: str | None
     user: str | None
     purpose: str | None
+    # The account the entry concerns when it names one: a sign-in's, an administered user's.
+    account: str | None = None
     targets: list[tuple[str, int]] = field(default_factory=list)
 
     @property
@@ -110,9 +112,15 @@ def filtered_leaves(selection: TrailFilter) -> Select[Any]:
         leaf.c.actor_system,
         leaf.c.actor_user,
         leaf.c.purpose,
+        leaf.c.account_user,
     ).select_from(source)
+    if selection.user:
+        # A user's trail: what they did, and what was done to their account (failed
+        # sign-ins by someone not yet identified, an administrator's changes).
+        query = query.where(
+            or_(leaf.c.actor_user == selection.user, leaf.c.account_user == selection.user)
+        )
     for column, value in (
-        (leaf.c.actor_user, selection.user),
         (leaf.c.actor_system, selection.system),
         (leaf.c.actor_agency, selection.agency),
         (leaf.c.action, selection.action),
@@ -156,6 +164,7 @@ def _row(row: Any, targets: list[tuple[str, int]]) -> TrailRow:
         system=row.actor_system,
         user=row.actor_user,
         purpose=row.purpose,
+        account=row.account_user,
         targets=targets,
     )
 

@@ -87,6 +87,7 @@ _UNREADABLE: dict[str, Any] = {
     "actor_fingerprint": None,
     "purpose": None,
     "actor_user": None,
+    "account_user": None,
 }
 
 

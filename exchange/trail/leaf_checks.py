@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from audit.merkle import leaf_hash
 from audit.tree import range_edges
-from exchange.trail.entry_fields import entry_targets, leaf_projection
+from exchange.trail.entry_fields import account_of, entry_targets, leaf_projection
 
 # The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
 _DERIVED = (
@@ -35,12 +35,14 @@ _DERIVED = (
     "actor_fingerprint",
     "purpose",
     "actor_user",
+    "account_user",
 )
 # Read through the driver, untouched by SQLAlchemy's result processing: a verification
 # reads every row of the log, and per-row processing would cost more than the hashing.
 _LEAF_COLUMNS = (
     "l.leaf_index, l.entry_seq, {time}, l.action, l.outcome, l.status, "
-    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user"
+    "l.actor_agency, l.actor_system, l.actor_fingerprint, l.purpose, l.actor_user, "
+    "l.account_user"
 )
 _LEAVES_SQL = (
     "SELECT {columns} FROM audit_leaf l WHERE l.leaf_index >= {mark} AND l.leaf_index < {mark}"
@@ -59,7 +61,7 @@ _TARGETS_SQL = (
 # whose seqs lie further apart are joined with their entries by the database instead.
 _SEQ_SPREAD = 4
 _NO_ENTRY = (None, None, None)
-_LEAF_WIDTH = 11
+_LEAF_WIDTH = 12
 _by_leaf_index = itemgetter(0)
 # A leaf's time comes back as text in the one form SQLite stores it in, so that either
 # database's rows compare with the entry's bytes alike, without parsing a time per leaf.
@@ -130,6 +132,7 @@ def _projection_agrees(leaf: Sequence[Any], entry_id: Any, document: dict[str, A
         and leaf[8] == actor.get("fingerprint")
         and leaf[9] == document.get("purpose")
         and leaf[10] == actor.get("user")
+        and leaf[11] == account_of(document)
         and entry_id == document.get("id")
         and leaf[2] == _stored_text(document["time"])
     )
@@ -151,9 +154,10 @@ def _projection_mismatch(
         actor.get("fingerprint"),
         document.get("purpose"),
         actor.get("user"),
+        account_of(document),
     )
-    if tuple(leaf[3:11]) != written or _utc(leaf[2]) != _utc(document["time"]):
-        stored = dict(zip(_DERIVED, leaf[2:11], strict=True))
+    if tuple(leaf[3:12]) != written or _utc(leaf[2]) != _utc(document["time"]):
+        stored = dict(zip(_DERIVED, leaf[2:12], strict=True))
         for name, value in leaf_projection(document).items():
             if name == "recorded_at":
                 if _utc(stored[name]) != _utc(value):

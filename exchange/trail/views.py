@@ -281,6 +281,7 @@ def _csv_header() -> list[str]:
         _("Agency"),
         _("System"),
         _("User"),
+        _("Account concerned"),
         _("Purpose"),
         _("Targets"),
         _("Request ID"),

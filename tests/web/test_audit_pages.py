@@ -90,21 +90,6 @@ def jst_param(moment: Any) -> str:
 
 
 @pytest.fixture()
-def auditor(world: World) -> Person:
-    return world.person(world.agency("police").agency, "auditor")
-
-
-@pytest.fixture()
-def audit_browser(app: Flask, auditor: Person) -> Browser:
-    browser = Browser(app)
-    browser.sign_in(auditor)
-    browser.get("/")
-    # English labels: the assertions hold before and after the Japanese catalogue changes.
-    browser.post("/language", {"lang": "en", "next": "/"})
-    return browser
-
-
-@pytest.fixture()
 def scene(app: Flask, world: World) -> dict[str, Any]:
     """A police broker record read by immigration, and a school record labour may not read."""
     police = world.agency("police")
@@ -371,7 +356,7 @@ class TestExports:
         body = response.get_data()
         assert body.startswith("\ufeff".encode())
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-        assert rows[0][0] == "Leaf index" and len(rows[0]) == 12
+        assert rows[0][0] == "Leaf index" and len(rows[0]) == 13
         crafted_rows = [row for row in rows[1:] if row[2] == "record.search"]
         assert crafted_rows and crafted_rows[0][7] == '\'=HYPERLINK("x")'
         assert crafted_rows[0][1].endswith("Z") and crafted_rows[0][5] == "system"
