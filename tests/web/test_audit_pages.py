@@ -31,7 +31,7 @@ from exchange.trail.models import AuditEntry, AuditLeaf
 from exchange.trail.verify_now import background
 from exchange.ui.filters import JST
 from tests.exchange.helpers import audit_entry
-from tests.factories import AgencySystem, Person, World
+from tests.factories import AgencySystem, World
 from tests.web.pages import Browser
 
 PAGES = (
