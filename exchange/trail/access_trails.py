@@ -26,6 +26,9 @@ _target = AuditTarget.__table__
 DENIAL_ACTIONS = ("auth.denied", "auth.login.failed")
 # The outcome filter's value for every refused or invalid attempt.
 ATTEMPTS = "attempts"
+# A browser's fetches of stylesheets, scripts and the icon: logged like every request,
+# but three or more to a page view, so the trail shows them only when asked to.
+RESOURCE_ACTIONS = ("request.static",)
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,12 @@ class TrailFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    resources: bool = False
 
     def document(self) -> dict[str, Any]:
         """The filters as an audit entry records them."""
         chosen: dict[str, Any] = {}
-        for name in ("record", "user", "system", "agency", "action", "outcome"):
+        for name in ("record", "user", "system", "agency", "action", "outcome", "resources"):
             value = getattr(self, name)
             if value:
                 chosen[name] = value
@@ -127,6 +131,8 @@ def filtered_leaves(selection: TrailFilter) -> Select[Any]:
     ):
         if value:
             query = query.where(column == value)
+    if not selection.resources and selection.action not in RESOURCE_ACTIONS:
+        query = query.where(leaf.c.action.not_in(RESOURCE_ACTIONS))
     if selection.outcome == ATTEMPTS:
         query = query.where(is_attempt(leaf.c.status, leaf.c.action))
     elif selection.outcome:

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateTimeLocalField, SelectField, StringField
+from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
@@ -108,6 +108,7 @@ class TrailForm(QueryForm):
     )
     since = JstMomentField(_l("From (JST)"), validators=[Optional()])
     until = JstMomentField(_l("To (JST)"), validators=[Optional()], end=True)
+    resources = BooleanField(_l("Include stylesheets, scripts and icons fetched by browsers"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,6 +136,7 @@ class TrailForm(QueryForm):
             outcome=self.outcome.data or None,
             since=self.since.utc,
             until=self.until.utc,
+            resources=bool(self.resources.data),
         )
 
 

@@ -191,7 +191,7 @@ def _denial_keys(row: Any) -> list[tuple[str, ...]]:
         return [("system", row.actor_agency or "", row.actor_system)]
     if row.actor_fingerprint:
         return [("certificate", row.actor_fingerprint)]
-    keys = [("address", _address_of(row))]
+    keys: list[tuple[str, ...]] = [("address", _address_of(row))]
     if row.account_user:
         keys.append(("account", row.account_user))
     return keys

@@ -75,7 +75,17 @@ def _before() -> int | None:
 
 # Only these are carried into links: url_for takes names like _external and _scheme as
 # instructions, which a crafted link must not reach.
-FILTER_PARAMETERS = ("record", "user", "agency", "system", "action", "outcome", "since", "until")
+FILTER_PARAMETERS = (
+    "record",
+    "user",
+    "agency",
+    "system",
+    "action",
+    "outcome",
+    "since",
+    "until",
+    "resources",
+)
 
 
 def _filters_query() -> dict[str, Any]:
