@@ -226,11 +226,15 @@ class TestStoredMarkup:
             assert "<script>alert" not in html and "<img src=x" not in html
 
 
+# Files, not pages: the static folder, and its icon at the address browsers ask for.
+STATIC_ENDPOINTS = ("static", "favicon")
+
+
 def ui_rules(app: Flask) -> list[Rule]:
     return [
         rule
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static" and not rule.rule.startswith(MACHINE_PREFIXES)
+        if rule.endpoint not in STATIC_ENDPOINTS and not rule.rule.startswith(MACHINE_PREFIXES)
     ]
 
 
