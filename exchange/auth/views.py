@@ -127,11 +127,16 @@ def login() -> Response | tuple[str, int] | str:
         if user.totp_enrolled_at is None:
             return redirect(url_for("auth.enrol"))
         return redirect(url_for("auth.second_factor"))
+    ended = bool(session.pop("ended", False)) or getattr(g, "session_expired", False)
     return render_template(
         "auth/login.html",
         form=form,
-        error=_("Your session ended. Please sign in again.")
-        if getattr(g, "session_expired", False)
+        error=None,
+        notice=_(
+            "Your session ended: it was left unused too long, or reached its time limit. "
+            "Sign in again to continue where you were."
+        )
+        if ended and request.method == "GET"
         else None,
         providers=current_app.config.get("EXCHANGE_OIDC_PROVIDERS") or {},
     )

@@ -1,9 +1,8 @@
 """Places as people read them: JIS X 0401 prefectures and ISO 3166-1 countries by name.
 
 Records carry codes only (DESIGN §4); pages show the name beside the code, in the reader's
-language. Prefecture names are official in both languages; country names come from
-``schemas.countries`` (English), translated for the countries of the caseload and their
-neighbours.
+language. Prefecture names are official in both languages; country names are CLDR's in
+Japanese and ISO 3166's in English (``exchange.records.country_names``).
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 
+from exchange.records.country_names import country_name_in, name_order
 from schemas.countries import COUNTRY_NAMES
 
 # JIS X 0401: code -> (Japanese, English).
@@ -90,39 +89,6 @@ CASELOAD_COUNTRIES = (
 )
 
 
-# Names of the caseload's countries in the reader's language; others keep their English
-# short names from schemas.countries.
-_TRANSLATED_NAMES: Mapping[str, object] = MappingProxyType(
-    {
-        "VN": _l("Vietnam"),
-        "CN": _l("China"),
-        "ID": _l("Indonesia"),
-        "PH": _l("Philippines"),
-        "MM": _l("Myanmar"),
-        "NP": _l("Nepal"),
-        "KH": _l("Cambodia"),
-        "LK": _l("Sri Lanka"),
-        "BD": _l("Bangladesh"),
-        "UZ": _l("Uzbekistan"),
-        "MN": _l("Mongolia"),
-        "TH": _l("Thailand"),
-        "IN": _l("India"),
-        "PK": _l("Pakistan"),
-        "LA": _l("Laos"),
-        "JP": _l("Japan"),
-        "KR": _l("South Korea"),
-        "TW": _l("Taiwan"),
-        "BR": _l("Brazil"),
-        "PE": _l("Peru"),
-        "US": _l("United States"),
-        "KP": _l("North Korea"),
-        "MY": _l("Malaysia"),
-        "AF": _l("Afghanistan"),
-        "TR": _l("Türkiye"),
-    }
-)
-
-
 def _japanese() -> bool:
     return str(get_locale() or "ja") == "ja"
 
@@ -141,11 +107,13 @@ def prefecture_label(code: str | None) -> str:
     return f"{prefecture_name(code)} ({code})" if code in PREFECTURES else code
 
 
+def _language() -> str:
+    return "ja" if _japanese() else "en"
+
+
 def country_name(code: str | None) -> str:
-    translated = _TRANSLATED_NAMES.get(code or "")
-    if translated is not None:
-        return str(translated)
-    return COUNTRY_NAMES.get(code or "", code or "")
+    """The country's name in the reader's language: CLDR's Japanese, ISO 3166's English."""
+    return country_name_in(_language(), code or "") or code or ""
 
 
 def country_label(code: str | None) -> str:
@@ -159,8 +127,11 @@ def prefecture_choices() -> list[tuple[str, str]]:
 
 
 def country_choices() -> list[tuple[str, str]]:
-    """The caseload's countries first, then every other by name."""
+    """The caseload's countries first, then every other in the reader's order: by reading
+    in Japanese, alphabetically in English."""
+    language = _language()
     rest = sorted(
-        (code for code in COUNTRY_NAMES if code not in CASELOAD_COUNTRIES), key=country_name
+        (code for code in COUNTRY_NAMES if code not in CASELOAD_COUNTRIES),
+        key=lambda code: name_order(language, code),
     )
     return [(code, country_label(code)) for code in (*CASELOAD_COUNTRIES, *rest)]

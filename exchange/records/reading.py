@@ -293,14 +293,9 @@ def tagged(kind: str, value: str) -> Any:
     )
 
 
-def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
-    """A page of the records the caller may read that match every filter, newest first.
-
-    ``q`` is free text over names and aliases: every word of it must occur in a name,
-    folded as names are (``exchange.records.textsearch``). Withdrawn records are found like
-    active ones unless ``status`` says otherwise.
-    """
-    dialect = db.session.get_bind().dialect.name
+def _matching(actor: Actor, query: SearchQuery, dialect: str) -> tuple[list[Any], Any]:
+    """The conditions on ``record`` for every filter of ``query`` but its cursor, and the
+    text match of ``q`` (or None)."""
     conditions = readable_conditions(actor)
     if query.type:
         conditions.append(Record.type == query.type)
@@ -329,6 +324,38 @@ def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
         conditions.append(
             exists().where(and_(RecordCard.record_pk == Record.pk, RecordCard.token == query.card))
         )
+    return conditions, match
+
+
+# Matches counted for a search's total: beyond this, the page says "more than".
+COUNT_BOUND = 1000
+
+
+def count_matches(*, actor: Actor, query: SearchQuery, bound: int = COUNT_BOUND) -> int:
+    """How many records the caller may read match ``query`` (its cursor aside), counting
+    no further than ``bound + 1``: a total for people, at the cost of a bounded scan."""
+    conditions, match = _matching(actor, query, db.session.get_bind().dialect.name)
+    source = match.source if match is not None else Record
+    text_conditions = match.conditions if match is not None else []
+    counted = (
+        select(Record.pk)
+        .select_from(source)
+        .where(*conditions, *text_conditions)
+        .limit(bound + 1)
+        .subquery()
+    )
+    return int(db.session.scalar(select(func.count()).select_from(counted)) or 0)
+
+
+def search_records(*, actor: Actor, query: SearchQuery) -> SearchPage:
+    """A page of the records the caller may read that match every filter, newest first.
+
+    ``q`` is free text over names and aliases: every word of it must occur in a name,
+    folded as names are (``exchange.records.textsearch``). Withdrawn records are found like
+    active ones unless ``status`` says otherwise.
+    """
+    dialect = db.session.get_bind().dialect.name
+    conditions, match = _matching(actor, query, dialect)
     # The text index hands out matches in its own key order, which is record.pk; cursor
     # and order on that key let it start at the cursor and stop after a page.
     order_key = match.key if match is not None else Record.pk

@@ -21,8 +21,10 @@ from exchange.records.pages_forms import PurposeForm, SearchForm
 from exchange.records.pages_places import country_label, prefecture_label
 from exchange.records.pages_record import AgencyName, agency_directory, build_record_page
 from exchange.records.reading import (
+    COUNT_BOUND,
     SearchQuery,
     VersionView,
+    count_matches,
     read_versions,
     record_id_from_path,
     search_records,
@@ -115,6 +117,8 @@ def search() -> Any:
         results.append(_result(view, envelope, purpose))
     context.update(
         results=results,
+        total=count_matches(actor=g.actor, query=SearchQuery(**given)),
+        count_bound=COUNT_BOUND,
         purpose_label=words.label_of(words.PURPOSES, purpose),
         next_url=_next_url(found.next_cursor),
         continued=cursor is not None,

@@ -26,6 +26,9 @@ _target = AuditTarget.__table__
 DENIAL_ACTIONS = ("auth.denied", "auth.login.failed")
 # The outcome filter's value for every refused or invalid attempt.
 ATTEMPTS = "attempts"
+# A browser's fetches of stylesheets, scripts and the icon: logged like every request,
+# but three or more to a page view, so the trail shows them only when asked to.
+RESOURCE_ACTIONS = ("request.static",)
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,12 @@ class TrailFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    resources: bool = False
 
     def document(self) -> dict[str, Any]:
         """The filters as an audit entry records them."""
         chosen: dict[str, Any] = {}
-        for name in ("record", "user", "system", "agency", "action", "outcome"):
+        for name in ("record", "user", "system", "agency", "action", "outcome", "resources"):
             value = getattr(self, name)
             if value:
                 chosen[name] = value
@@ -67,6 +71,8 @@ class TrailRow:
     system: str | None
     user: str | None
     purpose: str | None
+    # The account the entry concerns when it names one: a sign-in's, an administered user's.
+    account: str | None = None
     targets: list[tuple[str, int]] = field(default_factory=list)
 
     @property
@@ -110,15 +116,23 @@ def filtered_leaves(selection: TrailFilter) -> Select[Any]:
         leaf.c.actor_system,
         leaf.c.actor_user,
         leaf.c.purpose,
+        leaf.c.account_user,
     ).select_from(source)
+    if selection.user:
+        # A user's trail: what they did, and what was done to their account (failed
+        # sign-ins by someone not yet identified, an administrator's changes).
+        query = query.where(
+            or_(leaf.c.actor_user == selection.user, leaf.c.account_user == selection.user)
+        )
     for column, value in (
-        (leaf.c.actor_user, selection.user),
         (leaf.c.actor_system, selection.system),
         (leaf.c.actor_agency, selection.agency),
         (leaf.c.action, selection.action),
     ):
         if value:
             query = query.where(column == value)
+    if not selection.resources and selection.action not in RESOURCE_ACTIONS:
+        query = query.where(leaf.c.action.not_in(RESOURCE_ACTIONS))
     if selection.outcome == ATTEMPTS:
         query = query.where(is_attempt(leaf.c.status, leaf.c.action))
     elif selection.outcome:
@@ -156,6 +170,7 @@ def _row(row: Any, targets: list[tuple[str, int]]) -> TrailRow:
         system=row.actor_system,
         user=row.actor_user,
         purpose=row.purpose,
+        account=row.account_user,
         targets=targets,
     )
 

@@ -13,15 +13,14 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateTimeLocalField, SelectField, StringField
+from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from exchange.agencies.models import Agency
 from exchange.extensions import db
-from exchange.records.presentation import label_of as label
 from exchange.trail.access_trails import ATTEMPTS, TrailFilter
-from exchange.trail.labels import ACTIONS, FILTER_ACTIONS, OUTCOMES
+from exchange.trail.labels import ACTION_GROUPS, ACTIONS, OUTCOMES
 from exchange.ui.filters import JST
 
 _ACTION_CODE = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -108,18 +107,22 @@ class TrailForm(QueryForm):
     )
     since = JstMomentField(_l("From (JST)"), validators=[Optional()])
     until = JstMomentField(_l("To (JST)"), validators=[Optional()], end=True)
+    resources = BooleanField(_l("Include stylesheets, scripts and icons fetched by browsers"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.agency.choices = _agency_choices()
         choices = [SelectChoice("", str(_l("Any action")))]
-        choices += [
-            SelectChoice(code, f"{label(ACTIONS, code)} ({code})") for code in FILTER_ACTIONS
-        ]
+        for group, actions in ACTION_GROUPS:
+            choices += [
+                SelectChoice(code, f"{text} ({code})", optgroup=str(group))
+                for code, text in actions.items()
+            ]
         chosen = self.action.data
-        # A trail linked from an entry may name any action the log holds.
-        if chosen and chosen not in FILTER_ACTIONS and re.match(_ACTION_CODE, chosen):
-            choices.append(SelectChoice(chosen, f"{label(ACTIONS, chosen)} ({chosen})"))
+        # A trail linked from an entry may name any action the log holds, even one this
+        # version no longer records.
+        if chosen and chosen not in ACTIONS and re.match(_ACTION_CODE, chosen):
+            choices.append(SelectChoice(chosen, chosen, optgroup=str(_l("Other"))))
         self.action.choices = choices
 
     def validate_until(self, field: JstMomentField) -> None:
@@ -135,6 +138,7 @@ class TrailForm(QueryForm):
             outcome=self.outcome.data or None,
             since=self.since.utc,
             until=self.until.utc,
+            resources=bool(self.resources.data),
         )
 
 

@@ -90,6 +90,7 @@ _UNREADABLE: dict[str, Any] = {
     "actor_fingerprint": None,
     "purpose": None,
     "actor_user": None,
+    "account_user": None,
 }
 
 

@@ -45,7 +45,7 @@ from audit.tree import (
     stored_order_nodes,
     subtree_levels,
 )
-from exchange.trail.entry_fields import entry_targets, leaf_projection
+from exchange.trail.entry_fields import account_of, entry_targets, leaf_projection
 from exchange.trail.models import AuditEntry, AuditHash, AuditLeaf, AuditTarget
 
 # The leaf's query columns, in the order of leaf_projection; positions 2.. of a row.
@@ -59,6 +59,7 @@ _DERIVED = (
     "actor_fingerprint",
     "purpose",
     "actor_user",
+    "account_user",
 )
 _leaf, _entry = AuditLeaf.__table__, AuditEntry.__table__
 _target, _hash = AuditTarget.__table__, AuditHash.__table__
@@ -113,7 +114,7 @@ _STORED = (
 # whose seqs lie further apart are joined with their entries by the database instead.
 _SEQ_SPREAD = 4
 _NO_ENTRY = (None, None, None)
-_LEAF_WIDTH = 11
+_LEAF_WIDTH = 12
 _by_leaf_index = itemgetter(0)
 _hash_of = itemgetter(1)
 
@@ -201,6 +202,7 @@ def _projection_agrees(leaf: Sequence[Any], entry_id: Any, document: dict[str, A
         and leaf[8] == actor.get("fingerprint")
         and leaf[9] == document.get("purpose")
         and leaf[10] == actor.get("user")
+        and leaf[11] == account_of(document)
         and entry_id == document.get("id")
         and leaf[2] == _stored_text(document["time"])
     )
@@ -222,9 +224,10 @@ def _projection_mismatch(
         actor.get("fingerprint"),
         document.get("purpose"),
         actor.get("user"),
+        account_of(document),
     )
-    if tuple(leaf[3:11]) != written or _utc(leaf[2]) != _utc(document["time"]):
-        stored = dict(zip(_DERIVED, leaf[2:11], strict=True))
+    if tuple(leaf[3:12]) != written or _utc(leaf[2]) != _utc(document["time"]):
+        stored = dict(zip(_DERIVED, leaf[2:12], strict=True))
         for name, value in leaf_projection(document).items():
             if name == "recorded_at":
                 if _utc(stored[name]) != _utc(value):

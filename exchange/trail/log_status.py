@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from audit.checkpoint import Checkpoint
@@ -22,6 +22,7 @@ from audit.cosignature import cosignature_verifier_key, verify_cosignature
 from audit.errors import AuditError
 from audit.merkle import leaf_hash, verify_inclusion
 from audit.note import Note, NoteSignature, NoteVerifier, open_note
+from exchange.clock import parse_rfc3339
 from exchange.pki.models import SigningKey
 from exchange.pki.vault import load_vault
 from exchange.trail import stored_tree
@@ -201,23 +202,70 @@ def recent_cosignatures(connection: Connection, *, checkpoints: int = 10) -> lis
 
 @dataclass(frozen=True)
 class PastVerification:
-    leaf_index: int
+    entry_id: str
+    # None while the entry waits for the integrator to give it its leaf.
+    leaf_index: int | None
     recorded_at: datetime
     user: str | None
     details: dict[str, Any]
 
 
-def recent_verifications(connection: Connection, *, limit: int = 5) -> list[PastVerification]:
-    """The latest ``audit.verify`` entries: the log keeps its own verification record."""
+# Committed entries not yet integrated, newest first, examined for verifications: the
+# integrator is usually a moment behind, so this many is far more than ever wait.
+PENDING_EXAMINED = 1000
+
+
+def _as_verification(
+    entry_id: str, canonical: bytes, leaf_index: int | None
+) -> PastVerification | None:
+    document = json.loads(canonical)
+    if document.get("action") != VERIFY_ACTION or int(document.get("status", 500)) >= 400:
+        return None
+    return PastVerification(
+        entry_id=entry_id,
+        leaf_index=leaf_index,
+        recorded_at=parse_rfc3339(document["time"]),
+        user=(document.get("actor") or {}).get("user"),
+        details=document.get("details") or {},
+    )
+
+
+def _pending_verifications(connection: Connection) -> list[PastVerification]:
+    integrated = select(func.coalesce(func.max(_leaf.c.entry_seq), 0)).scalar_subquery()
     rows = connection.execute(
-        select(_leaf.c.leaf_index, _leaf.c.recorded_at, _leaf.c.actor_user, _entry.c.canonical)
+        select(_entry.c.id, _entry.c.canonical)
+        .where(_entry.c.seq > integrated)
+        .order_by(_entry.c.seq.desc())
+        .limit(PENDING_EXAMINED)
+    )
+    found = [_as_verification(row.id, bytes(row.canonical), None) for row in rows]
+    return [verification for verification in found if verification is not None]
+
+
+def recent_verifications(connection: Connection, *, limit: int = 5) -> list[PastVerification]:
+    """The latest ``audit.verify`` entries: the log keeps its own verification record.
+
+    Those committed but not yet integrated are included (read first, so that one
+    integrated in between is found by the second read rather than by neither): a
+    verification shows here as soon as its request has answered.
+    """
+    pending = _pending_verifications(connection)
+    rows = connection.execute(
+        select(
+            _leaf.c.leaf_index,
+            _leaf.c.recorded_at,
+            _leaf.c.actor_user,
+            _entry.c.id,
+            _entry.c.canonical,
+        )
         .select_from(_leaf.join(_entry, _entry.c.seq == _leaf.c.entry_seq))
         .where(_leaf.c.action == VERIFY_ACTION, _leaf.c.status < 400)
         .order_by(_leaf.c.leaf_index.desc())
         .limit(limit)
     )
-    return [
+    integrated = [
         PastVerification(
+            entry_id=row.id,
             leaf_index=int(row.leaf_index),
             recorded_at=row.recorded_at,
             user=row.actor_user,
@@ -225,3 +273,19 @@ def recent_verifications(connection: Connection, *, limit: int = 5) -> list[Past
         )
         for row in rows
     ]
+    seen = {verification.entry_id for verification in integrated}
+    newer = [verification for verification in pending if verification.entry_id not in seen]
+    return (newer + integrated)[:limit]
+
+
+def verification_of(connection: Connection, entry_id: str) -> PastVerification | None:
+    """The verification a request recorded, by its entry id, integrated or not."""
+    row = connection.execute(
+        select(_entry.c.id, _entry.c.canonical, _leaf.c.leaf_index)
+        .select_from(_entry.outerjoin(_leaf, _leaf.c.entry_seq == _entry.c.seq))
+        .where(_entry.c.id == entry_id)
+    ).first()
+    if row is None:
+        return None
+    index = None if row.leaf_index is None else int(row.leaf_index)
+    return _as_verification(row.id, bytes(row.canonical), index)

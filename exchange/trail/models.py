@@ -45,6 +45,7 @@ class AuditLeaf(db.Model):  # type: ignore[name-defined]
         Index("ix_audit_leaf_recorded_at", "recorded_at"),
         Index("ix_audit_leaf_user", "actor_user", "leaf_index"),
         Index("ix_audit_leaf_system", "actor_system", "leaf_index"),
+        Index("ix_audit_leaf_account", "account_user", "leaf_index"),
         append_only(),
     )
 
@@ -59,6 +60,8 @@ class AuditLeaf(db.Model):  # type: ignore[name-defined]
     actor_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     purpose: Mapped[str | None] = mapped_column(String(32), default=None)
     actor_user: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The account the entry concerns (a sign-in's, an administered user's): who was acted on.
+    account_user: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class AuditTarget(db.Model):  # type: ignore[name-defined]

@@ -57,6 +57,11 @@ class Flag:
     system: str | None = None
     fingerprint: str | None = None
     address: str | None = None
+    # Sign-ins to one account, whoever tried: the account, and the addresses they came from.
+    account: str | None = None
+    addresses: tuple[str, ...] = ()
+    # For an address: the accounts its failed sign-ins named.
+    accounts: tuple[str, ...] = ()
     versions: int = 0
     trail: dict[str, Any] = field(default_factory=dict)
 
@@ -171,16 +176,33 @@ def _off_hours(rows: list[Any]) -> list[Flag]:
     return sorted(flags, key=lambda flag: flag.start, reverse=True)
 
 
-def _denial_key(row: Any) -> tuple[str, ...]:
-    """Who was denied: the identified actor, or else the address the request came from."""
-    if row.actor_user:
-        return ("user", row.actor_user, row.actor_agency or "")
-    if row.actor_system:
-        return ("system", row.actor_agency or "", row.actor_system)
-    if row.actor_fingerprint:
-        return ("certificate", row.actor_fingerprint)
+def _address_of(row: Any) -> str:
     actor = json.loads(bytes(row.canonical)).get("actor") or {}
-    return ("address", str(actor.get("address") or ""))
+    return str(actor.get("address") or "")
+
+
+def _denial_keys(row: Any) -> list[tuple[str, ...]]:
+    """Who was denied: the identified actor, or else the address the request came from
+    and, for a sign-in, the account it tried (an account attacked from many addresses
+    is flagged though no one address is)."""
+    if row.actor_user:
+        return [("user", row.actor_user, row.actor_agency or "")]
+    if row.actor_system:
+        return [("system", row.actor_agency or "", row.actor_system)]
+    if row.actor_fingerprint:
+        return [("certificate", row.actor_fingerprint)]
+    keys: list[tuple[str, ...]] = [("address", _address_of(row))]
+    if row.account_user:
+        keys.append(("account", row.account_user))
+    return keys
+
+
+def _same_attempts(flag: Flag, by_account: dict[tuple[str, datetime], Flag]) -> bool:
+    """An address flag that repeats an account flag: one account tried from one address."""
+    if len(flag.accounts) != 1:
+        return False
+    twin = by_account.get((flag.accounts[0], flag.start))
+    return twin is not None and twin.count == flag.count and twin.addresses == (flag.address,)
 
 
 def _denials(
@@ -194,6 +216,7 @@ def _denials(
             _leaf.c.actor_system,
             _leaf.c.actor_user,
             _leaf.c.actor_fingerprint,
+            _leaf.c.account_user,
             _entry.c.canonical,
         )
         .select_from(_leaf.join(_entry, _entry.c.seq == _leaf.c.entry_seq))
@@ -207,21 +230,31 @@ def _denials(
     ).all()
     truncated = len(rows) > DENIALS_EXAMINED
     counts: dict[tuple[tuple[str, ...], datetime], int] = defaultdict(int)
+    # Per account key, the addresses; per address key, the accounts named.
+    named: dict[tuple[tuple[str, ...], datetime], set[str]] = defaultdict(set)
     for row in rows[:DENIALS_EXAMINED]:
         hour = as_utc(row.recorded_at).replace(minute=0, second=0, microsecond=0)
-        counts[(_denial_key(row), hour)] += 1
+        for key in _denial_keys(row):
+            counts[(key, hour)] += 1
+            if key[0] == "account":
+                named[(key, hour)].add(_address_of(row))
+            elif key[0] == "address" and row.account_user:
+                named[(key, hour)].add(row.account_user)
     flags = []
     for (key, start), count in counts.items():
         if count < threshold:
             continue
         kind, *values = key
-        user = agency = system = fingerprint = address = None
+        user = agency = system = fingerprint = address = account = None
+        others = tuple(sorted(named.get((key, start), ())))
         if kind == "user":
             user, agency = values[0], values[1] or None
         elif kind == "system":
             agency, system = values[0] or None, values[1]
         elif kind == "certificate":
             fingerprint = values[0]
+        elif kind == "account":
+            account = values[0]
         else:
             address = values[0]
         flags.append(
@@ -234,11 +267,21 @@ def _denials(
                 system=system,
                 fingerprint=fingerprint,
                 address=address,
+                account=account,
+                addresses=others if kind == "account" else (),
+                accounts=others if kind == "address" else (),
                 trail=trail_link(
-                    start, start + HOUR, outcome=ATTEMPTS, user=user, agency=agency, system=system
+                    start,
+                    start + HOUR,
+                    outcome=ATTEMPTS,
+                    user=user or account,
+                    agency=agency,
+                    system=system,
                 ),
             )
         )
+    by_account = {(f.account, f.start): f for f in flags if f.account is not None}
+    flags = [f for f in flags if f.address is None or not _same_attempts(f, by_account)]
     return sorted(flags, key=lambda flag: (-flag.count, flag.start)), truncated
 
 

@@ -20,6 +20,7 @@ from audit.export import write_export
 from audit.tree import inclusion_plan
 from exchange.trail import stored_tree
 from exchange.trail.access_trails import TrailFilter, matching_entries
+from exchange.trail.entry_fields import account_of
 
 EXPORT_MAX = 100_000
 # Excel reads a UTF-8 file as UTF-8 (and Japanese as Japanese) only after this mark.
@@ -58,6 +59,7 @@ def csv_row(leaf_index: int, canonical: bytes) -> list[Any]:
         actor.get("agency", ""),
         actor.get("system", ""),
         actor.get("user", ""),
+        account_of(entry) or "",
         entry.get("purpose", ""),
         targets,
         entry.get("id", ""),

@@ -36,6 +36,7 @@ from exchange.trail.log_status import (
     log_verifier,
     recent_cosignatures,
     recent_verifications,
+    verification_of,
 )
 from exchange.trail.patterns import (
     OFF_HOURS_FROM,
@@ -47,7 +48,7 @@ from exchange.trail.patterns import (
 from exchange.trail.published_log import cosigned_note
 from exchange.trail.stored_tree import integrated_size
 from exchange.trail.trail_exports import EXPORT_MAX, csv_export, jsonl_export
-from exchange.trail.verify_now import INLINE_MAX, Verification, background, run_verification
+from exchange.trail.verify_now import INLINE_MAX, background, run_verification
 from exchange.ui.access import enter_page, page
 from exchange.urlnumbers import canonical_int
 
@@ -75,7 +76,17 @@ def _before() -> int | None:
 
 # Only these are carried into links: url_for takes names like _external and _scheme as
 # instructions, which a crafted link must not reach.
-FILTER_PARAMETERS = ("record", "user", "agency", "system", "action", "outcome", "since", "until")
+FILTER_PARAMETERS = (
+    "record",
+    "user",
+    "agency",
+    "system",
+    "action",
+    "outcome",
+    "since",
+    "until",
+    "resources",
+)
 
 
 def _filters_query() -> dict[str, Any]:
@@ -187,7 +198,7 @@ def patterns() -> ResponseReturnValue:
     return render_template("audit/patterns.html", found=found, since=since, until=until, **context)
 
 
-def _log_page(result: Verification | None = None) -> str:
+def _log_page(result: dict[str, Any] | None = None) -> str:
     connection = db.session.connection()
     verifier = log_verifier(current_app)
     return render_template(
@@ -206,7 +217,13 @@ def _log_page(result: Verification | None = None) -> str:
 @bp.get("/audit/log")
 @page("audit.log.view", AUDITOR)
 def log_state() -> ResponseReturnValue:
-    return _log_page()
+    chosen = request.args.get("verification", "")
+    shown = None
+    if chosen and len(chosen) <= 36:
+        shown = verification_of(db.session.connection(), chosen)
+        if shown is not None:
+            g.audit.details["verification"] = chosen
+    return _log_page(shown.details if shown is not None else None)
 
 
 @bp.post("/audit/log/verify")
@@ -217,7 +234,9 @@ def verify_now() -> ResponseReturnValue:
     if size <= setting("EXCHANGE_AUDIT_VERIFY_INLINE_MAX", INLINE_MAX):
         result = run_verification(connection, current_app)
         g.audit.details.update({"mode": "inline", **result.details()})
-        return _log_page(result)
+        # The result is read back from this request's own entry, on the page the browser
+        # is sent to once the entry is committed, so it is among the recent ones too.
+        return redirect(url_for("audit_ui.log_state", verification=g.request_id), 303)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     started = background.start(app, actor=g.actor)
     g.audit.details.update({"mode": "background", "started": started, "leaves": size})
@@ -281,6 +300,7 @@ def _csv_header() -> list[str]:
         _("Agency"),
         _("System"),
         _("User"),
+        _("Account concerned"),
         _("Purpose"),
         _("Targets"),
         _("Request ID"),

@@ -11,7 +11,7 @@ from flask import Flask
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
-from exchange.ui import filters, security
+from exchange.ui import assets, filters, security
 from exchange.ui.access import select_locale
 from exchange.ui.navigation import menu, role_labels
 
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     security.init_app(app)
     filters.init_app(app)
+    assets.init_app(app)
     app.add_template_global(menu, "menu")
     app.add_template_global(role_labels, "role_labels")
     app.add_template_global(lambda: str(get_locale() or "ja"), "current_locale")

@@ -87,6 +87,8 @@ def _resume() -> None:
     )
     if resumed is None:
         session.pop("sid", None)
+        # Said on the sign-in page the browser is sent to next, a request later.
+        session["ended"] = True
         g.session_expired = True
         return
     g.user, g.web_session = resumed

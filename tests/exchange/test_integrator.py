@@ -402,6 +402,7 @@ class TestTamper:
             ("actor_agency", "'someone-else'"),
             ("status", "299"),
             ("action", "'record.search'"),
+            ("account_user", "'someone.else'"),
         ],
     )
     def test_each_changed_column_is_named(
@@ -458,7 +459,8 @@ class TestTamper:
         sql(
             fresh,
             f"INSERT INTO audit_leaf SELECT {index}, {new_seq}, recorded_at, action, outcome, "
-            "status, actor_agency, actor_system, actor_fingerprint, 'statistics', actor_user "
+            "status, actor_agency, actor_system, actor_fingerprint, 'statistics', actor_user, "
+            "account_user "
             f"FROM audit_leaf WHERE entry_seq = {seq}",
             f"INSERT INTO audit_target SELECT {index}, record_id, version FROM audit_target "
             f"WHERE leaf_index = {index + 1}",

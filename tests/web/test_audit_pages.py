@@ -31,7 +31,7 @@ from exchange.trail.models import AuditEntry, AuditLeaf
 from exchange.trail.verify_now import background
 from exchange.ui.filters import JST
 from tests.exchange.helpers import audit_entry
-from tests.factories import AgencySystem, Person, World
+from tests.factories import AgencySystem, World
 from tests.web.pages import Browser
 
 PAGES = (
@@ -87,21 +87,6 @@ def table(page: str) -> str:
 
 def jst_param(moment: Any) -> str:
     return str(moment.astimezone(JST).strftime("%Y-%m-%dT%H:%M"))
-
-
-@pytest.fixture()
-def auditor(world: World) -> Person:
-    return world.person(world.agency("police").agency, "auditor")
-
-
-@pytest.fixture()
-def audit_browser(app: Flask, auditor: Person) -> Browser:
-    browser = Browser(app)
-    browser.sign_in(auditor)
-    browser.get("/")
-    # English labels: the assertions hold before and after the Japanese catalogue changes.
-    browser.post("/language", {"lang": "en", "next": "/"})
-    return browser
 
 
 @pytest.fixture()
@@ -305,12 +290,25 @@ class TestLogState:
     ) -> None:
         audit_browser.get("/audit/log")
         response = audit_browser.post("/audit/log/verify")
-        assert response.status_code == 200
-        assert "The log verified" in response.get_data(as_text=True)
+        assert response.status_code == 303
         entry = audit_entry(app, response.headers["Exchange-Request-Id"])
         assert entry["action"] == "audit.verify"
         assert entry["details"]["ok"] is True and entry["details"]["mode"] == "inline"
         assert entry["details"]["leaves"] > 0
+        # The page the browser is sent to shows the result, and lists the verification
+        # among the recent ones though the integrator has not given it a leaf yet.
+        page = audit_browser.get(response.headers["Location"]).get_data(as_text=True)
+        assert "The log verified" in page
+        past = page[page.index('id="past"') :]
+        assert "has not been verified" not in past
+        assert f"{entry['details']['leaves']} entries in" in past
+        assert "its leaf follows in a moment" in past
+        integrate(app)
+        past = audit_browser.get("/audit/log").get_data(as_text=True)
+        past = past[past.index('id="past"') :]
+        index = leaf_of(app, entry["id"])
+        assert f">#{index}<" in past and "its leaf follows" not in past
+        assert past.count(f"{entry['details']['leaves']} entries in") == 1
 
     def test_the_first_finding_is_shown_and_audited(
         self, app: Flask, audit_browser: Browser, monkeypatch: Any
@@ -319,7 +317,7 @@ class TestLogState:
         monkeypatch.setattr(verify_now, "verify_log", lambda *args, **kwargs: tampered)
         audit_browser.get("/audit/log")
         response = audit_browser.post("/audit/log/verify")
-        page = response.get_data(as_text=True)
+        page = audit_browser.get(response.headers["Location"]).get_data(as_text=True)
         assert "An entry was modified" in page and "leaf 2" in page
         assert 'href="/audit/entries/2"' in page
         details = audit_entry(app, response.headers["Exchange-Request-Id"])["details"]
@@ -371,7 +369,7 @@ class TestExports:
         body = response.get_data()
         assert body.startswith("\ufeff".encode())
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-        assert rows[0][0] == "Leaf index" and len(rows[0]) == 12
+        assert rows[0][0] == "Leaf index" and len(rows[0]) == 13
         crafted_rows = [row for row in rows[1:] if row[2] == "record.search"]
         assert crafted_rows and crafted_rows[0][7] == '\'=HYPERLINK("x")'
         assert crafted_rows[0][1].endswith("Z") and crafted_rows[0][5] == "system"

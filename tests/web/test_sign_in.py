@@ -212,6 +212,26 @@ class TestSessionEnds:
         assert session_row(app, officer).ended_at is not None
         assert "sid" not in held_session(app, browser.cookie())
 
+    def test_the_sign_in_page_says_the_session_ended(
+        self, app: Flask, browser: Browser, officer: Person
+    ) -> None:
+        browser.sign_in(officer)
+        browser.get("/")
+        browser.post("/language", {"lang": "en", "next": "/"})
+        idle = timedelta(minutes=app.config["EXCHANGE_UI_IDLE_MINUTES"] + 1)
+        move_session(app, officer, last_seen_at=utcnow() - idle)
+        response = browser.get("/search?q=x")
+        page = browser.get(response.headers["Location"]).get_data(as_text=True)
+        assert "Your session ended" in page and 'role="status"' in page
+        # Said once: a later visit to the sign-in page is a plain one.
+        assert "Your session ended" not in browser.get("/login").get_data(as_text=True)
+        # A browser that never signed in is not told a session ended.
+        fresh = Browser(app)
+        redirected = fresh.get("/search")
+        assert "Your session ended" not in fresh.get(redirected.headers["Location"]).get_data(
+            as_text=True
+        )
+
     def test_absolute_lifetime(self, app: Flask, browser: Browser, officer: Person) -> None:
         browser.sign_in(officer)
         lifetime = timedelta(hours=app.config["EXCHANGE_UI_SESSION_HOURS"], minutes=1)
