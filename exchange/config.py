@@ -26,6 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_API_HOST": "127.0.0.1",
     "EXCHANGE_API_PORT": 8443,
     "EXCHANGE_UI_PORT": 8444,
+    # The API's address as agencies reach it (a load balancer, a DNS name): written into
+    # bundles and into the server certificate's names. None: the API listener's address.
+    "EXCHANGE_PUBLIC_URL": None,
+    # Days a new receipt key is published before it signs, so that clients which cache
+    # the JWKS hold it before the first receipt it signs.
+    "EXCHANGE_ROTATION_OVERLAP_DAYS": 7.0,
     "EXCHANGE_SERVER_THREADS": 16,
     # Pulls of one process that may wait for events at once; None: half the threads.
     "EXCHANGE_WAITING_PULLS": None,
@@ -197,6 +203,20 @@ def _mapping(value: object) -> dict[str, Any]:
     return value
 
 
+def _days(value: object) -> float:
+    try:
+        return _seconds(value)
+    except ValueError:
+        raise ValueError("must be a number of days, 0 or more") from None
+
+
+def _https_url(value: object) -> str:
+    text = _text(value).strip().rstrip("/")
+    if not re.fullmatch(r"https://[^/\s?#@]+(?::[0-9]{1,5})?", text):
+        raise ValueError("must be an https:// URL with a host (and port), without a path")
+    return text
+
+
 def _optional(read: Reader) -> Reader:
     def optional(value: object) -> object:
         return None if value is None or value == "" else read(value)
@@ -221,6 +241,8 @@ SETTINGS: dict[str, Reader] = {
     "EXCHANGE_API_HOST": _text,
     "EXCHANGE_API_PORT": _PORT,
     "EXCHANGE_UI_PORT": _PORT,
+    "EXCHANGE_PUBLIC_URL": _optional(_https_url),
+    "EXCHANGE_ROTATION_OVERLAP_DAYS": _days,
     "EXCHANGE_SERVER_THREADS": _integer(1),
     "EXCHANGE_WAITING_PULLS": _optional(_integer(1)),
     "EXCHANGE_SEARCH_PAGE_SIZE": _integer(1),

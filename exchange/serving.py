@@ -15,7 +15,7 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,15 +59,27 @@ def server_context(vault: Vault, *, require_client_certificate: bool) -> ssl.SSL
     )
     if require_client_certificate:
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(cafile=str(vault.ca_path))
+        context.load_verify_locations(cadata=vault.client_verify_pem)
         context.verify_flags = ssl.VerifyFlags(int(context.verify_flags) | _NO_CHECK_TIME)
     return context
 
 
 class ExchangeTLSAdapter(BuiltinSSLAdapter):
-    """cheroot's adapter with our context, adding the certificate fingerprint per connection."""
+    """cheroot's adapter with our context, adding the certificate fingerprint per connection.
 
-    def __init__(self, vault: Vault, *, listener: str, require_client_certificate: bool) -> None:
+    With ``reload``, each new connection asks it for the vault (cached, looked at again
+    every second) and a rotated server certificate or CA is served from the next handshake
+    on, without a restart; connections already open keep theirs.
+    """
+
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        listener: str,
+        require_client_certificate: bool,
+        reload: Callable[[], Vault] | None = None,
+    ) -> None:
         super().__init__(
             str(vault.server_certificate_path),
             str(vault.server_key_path),
@@ -75,6 +87,32 @@ class ExchangeTLSAdapter(BuiltinSSLAdapter):
         )
         self.context = server_context(vault, require_client_certificate=require_client_certificate)
         self.listener = listener
+        self._vault = vault
+        self._reload = reload
+        self._mutual = require_client_certificate
+        self._reloading = threading.Lock()
+
+    def wrap(self, sock: socket.socket) -> tuple[ssl.SSLSocket, dict[str, Any]]:
+        if self._reload is not None:
+            self._follow(self._reload())
+        wrapped: tuple[ssl.SSLSocket, dict[str, Any]] = super().wrap(sock)  # type: ignore[no-untyped-call]
+        return wrapped
+
+    def _follow(self, vault: Vault) -> None:
+        if vault is self._vault:
+            return
+        with self._reloading:
+            if vault is self._vault:
+                return
+            try:
+                context = server_context(vault, require_client_certificate=self._mutual)
+            except (OSError, ssl.SSLError, ValueError) as error:
+                # A key and certificate caught between their two writes: the next look pairs them.
+                log.warning("%s listener keeps its certificate for now: %s", self.listener, error)
+                return
+            self.context = context
+            self._vault = vault
+            log.info("%s listener serves the keys folder's new certificates", self.listener)
 
     def get_environ(self, sock: ssl.SSLSocket) -> dict[str, Any]:  # type: ignore[override]
         environ: dict[str, Any] = super().get_environ(sock)  # type: ignore[no-untyped-call]
@@ -193,7 +231,10 @@ class ExchangeServer:
             reuse_port=self.reuse_port,
         )
         server.ssl_adapter = ExchangeTLSAdapter(
-            vault, listener=name, require_client_certificate=mutual
+            vault,
+            listener=name,
+            require_client_certificate=mutual,
+            reload=lambda: load_vault(self.app),
         )
         return Listener(name=name, server=server)
 

@@ -24,6 +24,7 @@ from exchange.feeds.running import PushThread
 from exchange.grants import grant_application_role
 from exchange.ops.logs import configure_logging
 from exchange.ops.metrics import forget_process, prepare_multiprocess_directory
+from exchange.pki.rotation import public_names
 from exchange.pki.vault import create_vault, load_vault
 from exchange.serving import ExchangeServer, PortsInUse, claimed_ports, settle_collector
 from exchange.trail.integrator_process import IntegratorThread, build_integrator
@@ -34,7 +35,12 @@ def initialise(
 ) -> None:
     """Database by migrations, the CA and the exchange's keys, the default policy."""
     upgrade(directory=current_app.extensions["migrate"].directory)
-    create_vault(current_app, hostnames=list(hostnames), ip_addresses=list(ip_addresses))
+    public_dns, public_ips = public_names(current_app)
+    create_vault(
+        current_app,
+        hostnames=list(dict.fromkeys([*public_dns, *hostnames])),
+        ip_addresses=list(dict.fromkeys([*public_ips, *ip_addresses])),
+    )
     with operator_action("admin.init") as action:
         policy = ensure_default_policy(actor=action.actor)
         action.details["policy_version"] = policy.version

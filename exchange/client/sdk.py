@@ -2,8 +2,10 @@
 
 A client verifies every record it reads with nothing but public keys: the publisher's
 signing key (from the agency directory, with its status history) and the exchange's
-receipt key (``/.well-known/jwks.json``). One ``requests.Session`` keeps connections
-alive; a new mTLS handshake costs several times a request on an open connection.
+receipt keys (``/.well-known/jwks.json``, fetched again once for a key it has not seen).
+A client from a bundle follows a CA rotation by itself (``trust.py``). One
+``requests.Session`` keeps connections alive; a new mTLS handshake costs several times a
+request on an open connection.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import requests
 
+from exchange.client.trust import TRUST_HEADER, CaFile
 from exchange.textfiles import read_json
 from keys import errors as key_errors
 from keys.jcs import canonicalize
@@ -94,6 +97,7 @@ class ExchangeClient:
         matching_key: bytes | None = None,
         log_key: str | None = None,
         timeout: float = 30.0,
+        follow_trust: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
@@ -109,6 +113,10 @@ class ExchangeClient:
         self.log_key = log_key
         self._agency_keys: dict[str, dict[str, dict[str, Any]]] = {}
         self._exchange_keys: dict[str, PublicSigningKey] | None = None
+        self._exchange_key_documents: dict[str, dict[str, Any]] = {}
+        # Whether ``ca`` is this client's own copy, to be replaced when the exchange's CA
+        # certificates change (a bundle's ca.pem).
+        self.trust = CaFile(Path(ca)) if follow_trust else None
 
     @classmethod
     def from_bundle(cls, directory: str | Path, *, base_url: str | None = None) -> ExchangeClient:
@@ -129,6 +137,7 @@ class ExchangeClient:
             signing_key=signing_key,
             matching_key=matching_key,
             log_key=manifest.get("log_key") or None,
+            follow_trust=True,
         )
 
     def close(self) -> None:
@@ -154,6 +163,8 @@ class ExchangeClient:
             verify=self.ca,
             **kwargs,
         )
+        if self.trust is not None:
+            self.trust.follow(response.headers.get(TRUST_HEADER), fetch=self._fetch_trust)
         if response.status_code >= 400:
             try:
                 problem = response.json()
@@ -162,6 +173,13 @@ class ExchangeClient:
             raise ExchangeError(response.status_code, problem)
         if response.headers.get("Content-Type", "").startswith("application/json"):
             return response.json()
+        return response.text
+
+    def _fetch_trust(self) -> str:
+        response = self.session.get(
+            self.base_url + "/pki/ca.pem", timeout=self.timeout, verify=self.ca
+        )
+        response.raise_for_status()
         return response.text
 
     # Publishing ---------------------------------------------------------------------
@@ -239,16 +257,29 @@ class ExchangeClient:
 
     # Verification -------------------------------------------------------------------
 
-    def exchange_keys(self) -> dict[str, PublicSigningKey]:
-        if self._exchange_keys is None:
+    def exchange_keys(self, *, refresh: bool = False) -> dict[str, PublicSigningKey]:
+        """The exchange's receipt and delivery keys by kid: current, next and retired."""
+        if self._exchange_keys is None or refresh:
             jwks = self.request("GET", "/.well-known/jwks.json")
+            self._exchange_key_documents = {str(k["kid"]): dict(k) for k in jwks["keys"]}
             self._exchange_keys = {
-                k["kid"]: load_public_jwk(
-                    {n: v for n, v in k.items() if n in ("kty", "crv", "x", "y")}
-                )
-                for k in jwks["keys"]
+                kid: load_public_jwk({n: v for n, v in k.items() if n in ("kty", "crv", "x", "y")})
+                for kid, k in self._exchange_key_documents.items()
             }
         return self._exchange_keys
+
+    def exchange_key(self, kid: str) -> PublicSigningKey:
+        """The exchange key ``kid``, fetching the JWKS again once if it is new here.
+
+        A rotated key is published days before it signs, so a client that refreshes now
+        and then holds it in time; one that cached the set for longer fetches it here.
+        """
+        key = self.exchange_keys().get(kid)
+        if key is None:
+            key = self.exchange_keys(refresh=True).get(kid)
+        if key is None:
+            raise VerificationError(f"signed by unknown exchange key {kid}")
+        return key
 
     def agency_key(self, agency: str, kid: str, *, refresh: bool = False) -> dict[str, Any]:
         keys = self._agency_keys.get(agency)
@@ -264,11 +295,12 @@ class ExchangeClient:
         """A receipt whose exchange signature verifies, whatever record it is for."""
         try:
             header = read_header(token)
-            key = self.exchange_keys().get(header.kid)
-            if key is None:
-                raise VerificationError(f"receipt signed by unknown exchange key {header.kid}")
+            key = self.exchange_key(header.kid)
             _, payload = verify_compact(token, key=key, typ=RECEIPT_SIGNATURE_TYPE)
             claims = json.loads(payload)
+            retired_at = self._exchange_key_documents.get(header.kid, {}).get("retired_at")
+            if retired_at and _parse_time(str(claims["received_at"])) >= _parse_time(retired_at):
+                raise VerificationError("receipt dated after its exchange key was retired")
             return Receipt(
                 record_id=str(claims["id"]),
                 version=int(claims["version"]),

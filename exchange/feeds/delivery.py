@@ -99,7 +99,10 @@ class _ContextAdapter(HTTPAdapter):
 
 
 def delivery_session(vault: Vault, ca_file: str | None) -> requests.Session:
-    context = ssl.create_default_context(cafile=ca_file or str(vault.ca_path))
+    if ca_file:
+        context = ssl.create_default_context(cafile=ca_file)
+    else:
+        context = ssl.create_default_context(cadata=vault.trust_pem)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(
         str(vault.delivery_certificate_path),
@@ -184,6 +187,8 @@ class PushWorker:
     settings: PushSettings
     ca_file: str | None = None
     rng: Callable[[], float] = random.random
+    # Where a rotated delivery certificate or receipt key comes from (load_vault).
+    reload: Callable[[], Vault] | None = None
 
     def __post_init__(self) -> None:
         self._busy: set[str] = set()
@@ -213,11 +218,22 @@ class PushWorker:
             self._push_known_at = now
         return self._has_push
 
+    def _current_vault(self) -> Vault:
+        if self.reload is not None:
+            self.vault = self.reload()
+        return self.vault
+
     def _session(self) -> requests.Session:
+        vault = self._current_vault()
         session: requests.Session | None = getattr(self._local, "session", None)
+        if session is not None and getattr(self._local, "vault", None) is not vault:
+            # A rotated delivery certificate: new connections present it.
+            session.close()
+            session = None
         if session is None:
-            session = delivery_session(self.vault, self.ca_file)
+            session = delivery_session(vault, self.ca_file)
             self._local.session = session
+            self._local.vault = vault
         return session
 
     def deliver_one(self) -> bool:
@@ -375,11 +391,10 @@ class PushWorker:
                 "events": [orjson.Fragment(e) for e in page.events],
             }
         )
+        signer = self._current_vault().receipts.signing_key(utcnow())
+        assert signer.private is not None
         token = sign_compact(
-            payload,
-            key=self.vault.receipt_key,
-            kid=self.vault.receipt_kid,
-            typ=DELIVERY_SIGNATURE_TYPE,
+            payload, key=signer.private, kid=signer.kid, typ=DELIVERY_SIGNATURE_TYPE
         )
         try:
             response = self._session().post(

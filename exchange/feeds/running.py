@@ -33,6 +33,7 @@ def build_worker(app: Flask) -> PushWorker:
         vault=load_vault(app),
         settings=PushSettings.from_config(app.config),
         ca_file=app.config.get("EXCHANGE_PUSH_CA_FILE"),
+        reload=lambda: load_vault(app),
     )
 
 

@@ -165,7 +165,10 @@ def start_ops_listener(
     )
     if config["EXCHANGE_OPS_TLS"]:
         server.ssl_adapter = ExchangeTLSAdapter(
-            load_vault(app), listener="ops", require_client_certificate=False
+            load_vault(app),
+            listener="ops",
+            require_client_certificate=False,
+            reload=lambda: load_vault(app),
         )
     server.prepare()
     thread = threading.Thread(target=server.serve, name="exchange-ops", daemon=True)

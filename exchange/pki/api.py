@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 import marshmallow as ma
@@ -11,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
+from exchange.client.trust import TRUST_HEADER
 from exchange.jsonbody import load_body
 from exchange.pki.service import (
     crl_pem,
@@ -19,7 +21,7 @@ from exchange.pki.service import (
     retire_signing_key,
     revoke_signing_key,
 )
-from exchange.pki.vault import load_vault
+from exchange.pki.vault import VaultMissing, load_vault
 from exchange.trail.recorder import audited
 from keys.pop import PROOF_TYPE
 
@@ -27,6 +29,14 @@ bp = Blueprint("keys", __name__, url_prefix="/api/v1/keys", description="Record-
 bp.before_request(require_system)
 
 public_bp = FlaskBlueprint("pki", __name__)
+
+
+@public_bp.after_app_request
+def announce_trust(response: Response) -> Response:
+    """Name the CA certificates of /pki/ca.pem, which clients follow (exchange.client.trust)."""
+    with contextlib.suppress(VaultMissing):
+        response.headers[TRUST_HEADER] = f"sha-256={load_vault().trust_digest}"
+    return response
 
 
 class KeyRegistrationSchema(ma.Schema):
@@ -106,7 +116,7 @@ def revoke(kid: str) -> ResponseReturnValue:
 @public_bp.route("/pki/ca.pem")
 @audited("pki.ca.read")
 def ca_certificate() -> ResponseReturnValue:
-    return Response(load_vault().ca.certificate_pem, mimetype="application/x-pem-file")
+    return Response(load_vault().trust_pem, mimetype="application/x-pem-file")
 
 
 @public_bp.route("/pki/crl.pem")

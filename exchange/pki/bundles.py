@@ -22,8 +22,10 @@ from keys.ca import ClientBundle
 
 
 def default_api_url() -> str:
-    """The API address written into bundles: the configured API listener."""
+    """The API address written into bundles: ``EXCHANGE_PUBLIC_URL``, else the listener's."""
     config = current_app.config
+    if config.get("EXCHANGE_PUBLIC_URL"):
+        return str(config["EXCHANGE_PUBLIC_URL"]).rstrip("/")
     return f"https://{config['EXCHANGE_API_HOST']}:{config['EXCHANGE_API_PORT']}"
 
 

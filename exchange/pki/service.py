@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,7 +53,7 @@ def issue_certificate_from_csr(
     *, actor: Actor, system: System, csr_pem: str | bytes, valid_days: int = 397
 ) -> Certificate:
     try:
-        issued = load_vault().ca.issue_client_certificate(
+        issued = load_vault().client_ca.issue_client_certificate(
             csr_pem=csr_pem, agency=system.agency_id, system=system.name, valid_days=valid_days
         )
     except key_errors.Error as error:
@@ -64,9 +64,12 @@ def issue_certificate_from_csr(
 def issue_certificate_bundle(
     *, actor: Actor, system: System, valid_days: int = 397, now: datetime | None = None
 ) -> tuple[Certificate, ClientBundle]:
-    bundle = load_vault().ca.generate_client_bundle(
+    vault = load_vault()
+    bundle = vault.client_ca.generate_client_bundle(
         agency=system.agency_id, system=system.name, valid_days=valid_days, now=now
     )
+    # Both CAs during a rotation: the bundle then works on either side of it.
+    bundle = replace(bundle, ca_certificate_pem=vault.trust_pem)
     return _store_certificate(system, bundle.certificate), bundle
 
 

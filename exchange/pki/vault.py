@@ -1,8 +1,9 @@
 """The exchange's own keys, in the instance folder, private keys encrypted at rest.
 
-``keys/`` holds: ``ca.pem`` and ``ca.key.pem`` (the CA that issues client certificates),
-``server.pem`` and ``server.key.pem`` (both listeners), ``exchange.key.pem`` (Ed25519,
-signs receipts), ``log.key.pem`` (Ed25519, signs the audit log's checkpoints), and
+``keys/`` holds: ``ca.pem`` and ``ca.key.pem`` (the CA), ``server.pem`` and
+``server.key.pem`` (both listeners), ``exchange.key.pem`` (Ed25519, signs receipts; the
+keys that follow it are listed in ``receipt-keys.json``), ``log.key.pem`` (Ed25519, signs
+the audit log's checkpoints), what a rotation adds (``exchange.pki.rotation``), and
 ``secrets.bin`` (the matching key for residence-card tokens, the audit HMAC key, the key
 that signs web sessions and the key that seals users' TOTP secrets; AES-GCM under a key
 derived from the passphrase). The passphrase comes from
@@ -13,10 +14,13 @@ derived from the passphrase). The passphrase comes from
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -32,11 +36,23 @@ from cryptography.hazmat.primitives.serialization import (
 from flask import Flask, current_app
 
 from audit.note import NoteSigner
+from exchange.clock import utcnow
+from exchange.pki.receipt_keys import ReceiptKeyRing, load_ring
+from keys import errors as key_errors
 from keys.ca import CertificateAuthority
-from keys.jwk import PrivateSigningKey, generate_signing_key, public_jwk, thumbprint
+from keys.jwk import PrivateSigningKey, generate_signing_key
 from keys.storage import decrypt_private_key, encrypt_private_key, generate_passphrase
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
+
+NEXT_CA = "ca-next.pem"
+NEXT_CA_KEY = "ca-next.key.pem"
+RETIRED_CA_PATTERN = "retired-ca-*.pem"
+# A rotation run by another process (the `exchange rotate` command) is seen this soon.
+_RECHECK_SECONDS = 1.0
+# The files a rotation replaces; a change to any of them loads the vault again.
+_WATCHED = ("receipt-keys.json", "ca.pem", NEXT_CA, "server.pem", "delivery.pem")
 
 
 class VaultMissing(Exception):
@@ -46,15 +62,52 @@ class VaultMissing(Exception):
 @dataclass(frozen=True)
 class Vault:
     directory: Path
+    # The CA of the exchange's own certificates; during a CA rotation, the outgoing one.
     ca: CertificateAuthority
-    receipt_key: PrivateSigningKey
-    receipt_kid: str
+    # During a CA rotation, the incoming CA: it issues client certificates from the start.
+    next_ca: CertificateAuthority | None
+    # CAs rotated out: their certificates still complete a handshake, to be refused (and
+    # audited) by the application rather than silently by TLS.
+    retired_ca_pems: tuple[str, ...]
+    receipts: ReceiptKeyRing
     log_key: PrivateSigningKey
     matching_key: bytes
     audit_hmac_key: bytes
     session_key: bytes
     totp_key: bytes
     passphrase: bytes
+
+    @property
+    def receipt_key(self) -> PrivateSigningKey:
+        private = self.receipts.signing_key(utcnow()).private
+        assert private is not None
+        return private
+
+    @property
+    def receipt_kid(self) -> str:
+        return self.receipts.signing_key(utcnow()).kid
+
+    @property
+    def client_ca(self) -> CertificateAuthority:
+        """The CA that issues client certificates now."""
+        return self.next_ca or self.ca
+
+    @functools.cached_property
+    def trust_pem(self) -> str:
+        """What clients trust: the CA, and during a rotation the incoming one after it."""
+        pems = [self.ca.certificate_pem]
+        if self.next_ca is not None:
+            pems.append(self.next_ca.certificate_pem)
+        return "".join(pems)
+
+    @functools.cached_property
+    def trust_digest(self) -> str:
+        return hashlib.sha256(self.trust_pem.encode()).hexdigest()
+
+    @property
+    def client_verify_pem(self) -> str:
+        """What the API listener's handshake accepts client certificates from."""
+        return self.trust_pem + "".join(self.retired_ca_pems)
 
     @property
     def server_certificate_path(self) -> Path:
@@ -88,9 +141,7 @@ class Vault:
         return NoteSigner.from_private_bytes(name=origin, private_key=raw)
 
     def jwks(self) -> dict[str, Any]:
-        jwk = dict(public_jwk(self.receipt_key))
-        jwk.update({"kid": self.receipt_kid, "use": "sig", "alg": "Ed25519"})
-        return {"keys": [jwk]}
+        return self.receipts.jwks(utcnow())
 
 
 def _passphrase(app: Flask, directory: Path, *, create: bool) -> bytes:
@@ -111,6 +162,17 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+def replace_file(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write ``path`` whole or not at all: a reader sees the old file or the new one."""
+    staging = path.with_name(f".{path.name}.new")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staging, path)
 
 
 def _secret_box_key(passphrase: bytes, salt: bytes) -> bytes:
@@ -200,50 +262,96 @@ def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -
         _write_private(directory / "log.key.pem", encrypt_private_key(key, passphrase=passphrase))
     if not (directory / "secrets.bin").exists():
         _write_private(directory / "secrets.bin", _seal_secrets(_new_secrets({}), passphrase))
-    with _lock:
-        app.extensions.pop("exchange.vault", None)
+    forget_vault(app)
     return load_vault(app)
 
 
-def load_vault(app: Flask | None = None) -> Vault:
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    vault = cast("Vault | None", app.extensions.get("exchange.vault"))
-    if vault is not None:
-        return vault
+@dataclass(frozen=True)
+class _Loaded:
+    vault: Vault
+    stamp: tuple[tuple[int, int] | None, ...]
+    checked: float
+
+
+def _stamp(directory: Path) -> tuple[tuple[int, int] | None, ...]:
+    stamps: list[tuple[int, int] | None] = []
+    for name in _WATCHED:
+        try:
+            found = os.stat(directory / name)
+        except FileNotFoundError:
+            stamps.append(None)
+        else:
+            stamps.append((found.st_ino, found.st_mtime_ns))
+    return tuple(stamps)
+
+
+def forget_vault(app: Flask) -> None:
+    """Drop the cached vault, after this process changed the keys folder."""
     with _lock:
-        vault = cast("Vault | None", app.extensions.get("exchange.vault"))
-        if vault is not None:
-            return vault
+        app.extensions.pop("exchange.vault", None)
+
+
+def load_vault(app: Flask | None = None) -> Vault:
+    """The vault, loaded again once a rotation changed the folder (checked every second)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    loaded = cast("_Loaded | None", app.extensions.get("exchange.vault"))
+    now = time.monotonic()
+    if loaded is not None and now - loaded.checked < _RECHECK_SECONDS:
+        return loaded.vault
+    with _lock:
+        loaded = cast("_Loaded | None", app.extensions.get("exchange.vault"))
+        if loaded is not None and now - loaded.checked < _RECHECK_SECONDS:
+            return loaded.vault
         directory = Path(app.config["EXCHANGE_KEYS_DIR"])
-        if not (directory / "ca.pem").exists():
-            raise VaultMissing(str(directory))
-        passphrase = _passphrase(app, directory, create=False)
-        ca = CertificateAuthority.load(
-            certificate_pem=(directory / "ca.pem").read_text(),
-            private_key_pem=(directory / "ca.key.pem").read_bytes(),
-            passphrase=passphrase,
-        )
-        receipt_key = decrypt_private_key(
-            (directory / "exchange.key.pem").read_bytes(), passphrase=passphrase
-        )
-        log_key = decrypt_private_key(
-            (directory / "log.key.pem").read_bytes(), passphrase=passphrase
-        )
-        stored = _open_secrets((directory / "secrets.bin").read_bytes(), passphrase)
-        if any(name not in stored for name in _SECRET_NAMES):
-            stored = _new_secrets(stored)
-            _write_private(directory / "secrets.bin", _seal_secrets(stored, passphrase))
-        vault = Vault(
-            directory=directory,
-            ca=ca,
-            receipt_key=receipt_key,
-            receipt_kid=thumbprint(public_jwk(receipt_key)),
-            log_key=log_key,
-            matching_key=bytes.fromhex(stored["matching_key"]),
-            audit_hmac_key=bytes.fromhex(stored["audit_hmac_key"]),
-            session_key=bytes.fromhex(stored["session_key"]),
-            totp_key=bytes.fromhex(stored["totp_key"]),
-            passphrase=passphrase,
-        )
-        app.extensions["exchange.vault"] = vault
+        stamp = _stamp(directory)
+        if loaded is not None and stamp == loaded.stamp:
+            app.extensions["exchange.vault"] = _Loaded(loaded.vault, stamp, now)
+            return loaded.vault
+        try:
+            vault = _read_vault(app, directory)
+        except (OSError, ValueError, KeyError, key_errors.Error) as error:
+            if loaded is None:
+                raise
+            # A rotation half-way through its files: keep serving with the keys in hand.
+            log.warning("keys folder changing, still using the keys loaded before: %s", error)
+            app.extensions["exchange.vault"] = _Loaded(loaded.vault, loaded.stamp, now)
+            return loaded.vault
+        app.extensions["exchange.vault"] = _Loaded(vault, stamp, now)
         return vault
+
+
+def _read_vault(app: Flask, directory: Path) -> Vault:
+    if not (directory / "ca.pem").exists():
+        raise VaultMissing(str(directory))
+    passphrase = _passphrase(app, directory, create=False)
+    ca = CertificateAuthority.load(
+        certificate_pem=(directory / "ca.pem").read_text(),
+        private_key_pem=(directory / "ca.key.pem").read_bytes(),
+        passphrase=passphrase,
+    )
+    next_ca = None
+    if (directory / NEXT_CA).exists():
+        next_ca = CertificateAuthority.load(
+            certificate_pem=(directory / NEXT_CA).read_text(),
+            private_key_pem=(directory / NEXT_CA_KEY).read_bytes(),
+            passphrase=passphrase,
+        )
+    retired = tuple(p.read_text() for p in sorted(directory.glob(RETIRED_CA_PATTERN)))
+    log_key = decrypt_private_key((directory / "log.key.pem").read_bytes(), passphrase=passphrase)
+    stored = _open_secrets((directory / "secrets.bin").read_bytes(), passphrase)
+    if any(name not in stored for name in _SECRET_NAMES):
+        stored = _new_secrets(stored)
+        _write_private(directory / "secrets.bin", _seal_secrets(stored, passphrase))
+    return Vault(
+        directory=directory,
+        ca=ca,
+        next_ca=next_ca,
+        retired_ca_pems=retired,
+        receipts=load_ring(directory, passphrase),
+        log_key=log_key,
+        matching_key=bytes.fromhex(stored["matching_key"]),
+        audit_hmac_key=bytes.fromhex(stored["audit_hmac_key"]),
+        session_key=bytes.fromhex(stored["session_key"]),
+        totp_key=bytes.fromhex(stored["totp_key"]),
+        passphrase=passphrase,
+    )
