@@ -17,6 +17,7 @@ __all__ = [
     "AGENCY_KIND_LABELS",
     "CERTIFICATE_STATUS_LABELS",
     "KEY_STATUS_LABELS",
+    "OWN_CERTIFICATE_LABELS",
     "RECORD_TYPE_LABELS",
     "REVOCATION_REASON_LABELS",
     "SYSTEM_ROLE_LABELS",
@@ -44,9 +45,17 @@ CERTIFICATE_STATUS_LABELS = {
 }
 
 KEY_STATUS_LABELS = {
+    "next": _l("Published, signs later"),
     "active": _l("Active"),
     "retired": _l("Retired"),
     "revoked": _l("Revoked"),
+}
+
+OWN_CERTIFICATE_LABELS = {
+    "ca": _l("The exchange's CA"),
+    "ca_next": _l("The incoming CA (a CA rotation is under way)"),
+    "server": _l("TLS server certificate (API and web)"),
+    "delivery": _l("Push delivery client certificate"),
 }
 
 
@@ -60,5 +69,6 @@ def admin_labels() -> dict[str, Any]:
         "reason_labels": REVOCATION_REASON_LABELS,
         "certificate_status_labels": CERTIFICATE_STATUS_LABELS,
         "key_status_labels": KEY_STATUS_LABELS,
+        "own_certificate_labels": OWN_CERTIFICATE_LABELS,
         "label": label,
     }

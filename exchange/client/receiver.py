@@ -23,7 +23,11 @@ it, as below. Standing a receiver up::
             verified = exchange.verify(event)  # publisher's signature, exchange's receipt
             ...  # keep verified.record; raise to have the exchange send the batch again
 
-    receiver = PushReceiver(keys=exchange.exchange_keys(), on_events=store)
+    receiver = PushReceiver(
+        keys=exchange.exchange_keys(),
+        refresh_keys=lambda: exchange.exchange_keys(refresh=True),  # a rotated key
+        on_events=store,
+    )
     server = serve_receiver(
         receiver, host="0.0.0.0", port=8443,
         certificate="receiver.pem", private_key="receiver.key.pem",
@@ -43,6 +47,7 @@ import json
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,6 +71,7 @@ _JOSE = "application/jose"
 # server's database-backed modules.
 _TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 _PUBLIC_JWK_MEMBERS = ("kty", "crv", "x", "y")
+_REFRESH_SECONDS = 60.0
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -123,10 +129,17 @@ class PushReceiver:
         on_events: Callable[[list[dict[str, Any]]], None],
         seen: SeenEvents | None = None,
         max_bytes: int = MAX_DELIVERY_BYTES,
+        refresh_keys: Callable[[], Mapping[str, PublicSigningKey] | Mapping[str, Any]]
+        | None = None,
     ) -> None:
         self.keys = exchange_public_keys(keys)
         if not self.keys:
             raise ValueError("a receiver needs at least one exchange key")
+        # Asked for the exchange's keys again when a delivery names one not seen yet (a
+        # rotated key), at most once a minute: only the exchange's CA's clients connect,
+        # but none of them should make the receiver fetch on every request.
+        self.refresh_keys = refresh_keys
+        self._refreshed_at = float("-inf")
         self.on_events = on_events
         self.seen: SeenEvents = seen if seen is not None else RecentEventIds()
         self.max_bytes = max_bytes
@@ -160,7 +173,7 @@ class PushReceiver:
         token = self._body(environ).decode("ascii", errors="replace").strip()
         try:
             header = read_header(token)
-            key = self.keys.get(header.kid)
+            key = self.keys.get(header.kid) or self._refreshed_key(header.kid)
             if key is None:
                 raise _Refusal(401, "signature_invalid", "Delivery signed by an unknown key")
             _, payload = verify_compact(token, key=key, typ=DELIVERY_SIGNATURE_TYPE)
@@ -169,6 +182,14 @@ class PushReceiver:
                 error
             )
         return _delivery(payload)
+
+    def _refreshed_key(self, kid: str) -> PublicSigningKey | None:
+        now = time.monotonic()
+        if self.refresh_keys is None or now - self._refreshed_at < _REFRESH_SECONDS:
+            return None
+        self._refreshed_at = now
+        self.keys = exchange_public_keys(self.refresh_keys())
+        return self.keys.get(kid)
 
     def _body(self, environ: Mapping[str, Any]) -> bytes:
         stream = environ["wsgi.input"]

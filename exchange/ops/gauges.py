@@ -22,6 +22,9 @@ from exchange.clock import as_utc
 from exchange.feeds.events import LAST_POSITION
 from exchange.feeds.models import DeadLetter, Subscription
 from exchange.pki.models import Certificate, SigningKey
+from exchange.pki.overview import EXPIRY_WARNING
+from exchange.pki.receipt_keys import receipt_key_statuses
+from exchange.pki.vault import OWN_CERTIFICATES
 from exchange.trail.models import AuditCheckpoint, AuditCosignature, AuditEntry, AuditLeaf
 
 # Entries waiting for a leaf are counted up to this many: past it the integrator is
@@ -175,14 +178,15 @@ def _expiry_families(connection: Connection, now: datetime, keys: Path) -> Itera
         "server and delivery certificates and systems' unrevoked client certificates.",
         labels=["certificate", "agency", "system", "fingerprint"],
     )
-    for name in ("ca", "server", "delivery"):
-        path = keys / f"{name}.pem"
+    days_left: list[float] = []
+    for name, file in OWN_CERTIFICATES:
+        path = keys / file
         if path.exists():
             # The first certificate of the file; server.pem carries the CA after it.
             certificate = x509.load_pem_x509_certificate(path.read_bytes())
+            days_left.append(_days(certificate.not_valid_after_utc, now))
             certificates.add_metric(
-                [name, "", "", certificate.fingerprint(SHA256()).hex()],
-                _days(certificate.not_valid_after_utc, now),
+                [name, "", "", certificate.fingerprint(SHA256()).hex()], days_left[-1]
             )
     for row in connection.execute(
         select(
@@ -199,10 +203,24 @@ def _expiry_families(connection: Connection, now: datetime, keys: Path) -> Itera
         .order_by(_certificate.c.not_after)
         .limit(MAX_SERIES)
     ):
-        certificates.add_metric(
-            ["client", row.agency_id, row.name, row.fingerprint], _days(row.not_after, now)
-        )
+        days_left.append(_days(row.not_after, now))
+        certificates.add_metric(["client", row.agency_id, row.name, row.fingerprint], days_left[-1])
     yield certificates
+    yield GaugeMetricFamily(
+        "exchange_certificates_expiring",
+        f"Certificates of the above within {EXPIRY_WARNING.days} days of their end, "
+        "not yet past it: renew or rotate them now.",
+        value=sum(1 for days in days_left if 0 < days <= EXPIRY_WARNING.days),
+    )
+    receipt_keys = GaugeMetricFamily(
+        "exchange_receipt_keys",
+        "The exchange's receipt keys by status: next (published, not signing yet), active, "
+        "retired (published for the receipts they signed).",
+        labels=["status"],
+    )
+    for status, count in sorted(receipt_key_statuses(keys, now).items()):
+        receipt_keys.add_metric([status], count)
+    yield receipt_keys
     keys_family = GaugeMetricFamily(
         "exchange_signing_key_expiry_days",
         "Days until an agency's active signing key reaches its not-after date.",

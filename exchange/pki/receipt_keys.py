@@ -20,7 +20,7 @@ from keys.storage import decrypt_private_key
 RING_FILE = "receipt-keys.json"
 FIRST_KEY_FILE = "exchange.key.pem"
 # The first key of a vault made before keys were scheduled: it has always signed.
-_BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class ReceiptKeyRing:
             jwk: dict[str, Any] = dict(key.jwk)
             jwk.update({"kid": key.kid, "use": "sig", "alg": "Ed25519"})
             jwk["status"] = self.status(key, now)
-            if key.signs_from > _BEGINNING:
+            if key.signs_from > BEGINNING:
                 jwk["not_before"] = rfc3339(key.signs_from)
             retired = self.retired_at(key)
             if retired is not None:
@@ -88,18 +88,34 @@ def ring_document(ring: ReceiptKeyRing) -> str:
     return json.dumps({"keys": [_entry(k) for k in ring.keys]}, indent=2) + "\n"
 
 
+def receipt_key_statuses(directory: Path, now: datetime) -> dict[str, int]:
+    """How many keys are next, active and retired, read without the passphrase."""
+    if not (directory / RING_FILE).exists():
+        return {"active": 1} if (directory / FIRST_KEY_FILE).exists() else {}
+    ring = _read_ring(directory, passphrase=None)
+    counts: dict[str, int] = {}
+    for key in ring.keys:
+        status = ring.status(key, now)
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
 def load_ring(directory: Path, passphrase: bytes) -> ReceiptKeyRing:
-    path = directory / RING_FILE
-    if not path.exists():
+    if not (directory / RING_FILE).exists():
         only = decrypt_private_key((directory / FIRST_KEY_FILE).read_bytes(), passphrase=passphrase)
         jwk = public_jwk(only)
-        first = ReceiptKey(thumbprint(jwk), jwk, only, FIRST_KEY_FILE, _BEGINNING, _BEGINNING)
+        first = ReceiptKey(thumbprint(jwk), jwk, only, FIRST_KEY_FILE, BEGINNING, BEGINNING)
         return ReceiptKeyRing((first,))
+    return _read_ring(directory, passphrase=passphrase)
+
+
+def _read_ring(directory: Path, *, passphrase: bytes | None) -> ReceiptKeyRing:
+    """The listed keys; their private halves only with the passphrase."""
     keys = []
-    for entry in json.loads(path.read_text())["keys"]:
+    for entry in json.loads((directory / RING_FILE).read_text())["keys"]:
         file = entry.get("file")
         private: PrivateSigningKey | None = None
-        if file:
+        if file and passphrase is not None:
             private = decrypt_private_key((directory / file).read_bytes(), passphrase=passphrase)
         keys.append(
             ReceiptKey(

@@ -49,6 +49,13 @@ _lock = threading.Lock()
 NEXT_CA = "ca-next.pem"
 NEXT_CA_KEY = "ca-next.key.pem"
 RETIRED_CA_PATTERN = "retired-ca-*.pem"
+# The exchange's own certificates, by the names the admin pages and metrics give them.
+OWN_CERTIFICATES = (
+    ("ca", "ca.pem"),
+    ("ca_next", NEXT_CA),
+    ("server", "server.pem"),
+    ("delivery", "delivery.pem"),
+)
 # A rotation run by another process (the `exchange rotate` command) is seen this soon.
 _RECHECK_SECONDS = 1.0
 # The files a rotation replaces; a change to any of them loads the vault again.

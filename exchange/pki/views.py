@@ -21,7 +21,7 @@ from exchange.pki import key_pages
 from exchange.pki.bundles import default_api_url, log_verifier_key
 from exchange.pki.downloads import bundle_zip
 from exchange.pki.forms import BundleForm, CsrForm, RevokeForm, SystemForm
-from exchange.pki.overview import EXPIRY_WARNING, certificate_overview
+from exchange.pki.overview import EXPIRY_WARNING, certificate_overview, exchange_keys
 from exchange.pki.service import (
     find_certificate,
     issue_certificate_bundle,
@@ -64,6 +64,7 @@ def _systems_page(form: SystemForm, status: int = 200) -> tuple[str, int]:
         "admin/systems.html",
         systems=list_systems(),
         overview=certificate_overview(),
+        own=exchange_keys(load_vault()),
         warning_days=EXPIRY_WARNING.days,
         form=form,
     ), status
