@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow
 from exchange.pki.rotation import (
+    OWN_CERTIFICATE_DAYS,
     begin_ca_rotation,
     end_receipt_overlap,
     finish_ca_rotation,
@@ -62,12 +63,25 @@ def receipt_key_command(overlap_days: float | None, end_overlap: bool) -> None:
     click.echo(f"receipt key {key.kid} published; it signs from {rfc3339(key.signs_from)}")
 
 
+_DAYS = click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=OWN_CERTIFICATE_DAYS,
+    show_default=True,
+    help="Days the new certificate is valid.",
+)
+
+
 @rotate.command("delivery")
+@_DAYS
 @with_appcontext
-def delivery_command() -> None:
+def delivery_command(days: int) -> None:
     """A new key and client certificate for push deliveries."""
     with operator_action("admin.rotate.delivery") as action:
-        issued = rotate_delivery_certificate(current_app._get_current_object())  # type: ignore[attr-defined]
+        issued = rotate_delivery_certificate(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            valid_days=days,
+        )
         action.details.update(fingerprint=issued.fingerprint, not_after=rfc3339(issued.not_after))
     click.echo(f"delivery certificate {issued.fingerprint[:16]}… until {issued.not_after:%Y-%m-%d}")
 
@@ -85,14 +99,18 @@ def delivery_command() -> None:
     multiple=True,
     help="IP address besides EXCHANGE_PUBLIC_URL's (repeatable; default: the current ones).",
 )
+@_DAYS
 @with_appcontext
-def server_certificate_command(hostnames: tuple[str, ...], ip_addresses: tuple[str, ...]) -> None:
+def server_certificate_command(
+    hostnames: tuple[str, ...], ip_addresses: tuple[str, ...], days: int
+) -> None:
     """A new key and TLS certificate for the listeners, named after EXCHANGE_PUBLIC_URL."""
     with operator_action("admin.rotate.server_certificate") as action:
         issued = rotate_server_certificate(
             current_app._get_current_object(),  # type: ignore[attr-defined]
             hostnames=list(hostnames),
             ip_addresses=list(ip_addresses),
+            valid_days=days,
         )
         action.details.update(fingerprint=issued.fingerprint, not_after=rfc3339(issued.not_after))
     click.echo(f"server certificate {issued.fingerprint[:16]}… until {issued.not_after:%Y-%m-%d}")

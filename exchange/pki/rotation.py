@@ -38,8 +38,8 @@ from keys.ca import CertificateAuthority, IssuedCertificate
 from keys.jwk import generate_signing_key, public_jwk, thumbprint
 from keys.storage import encrypt_private_key
 
-SERVER_CERTIFICATE_DAYS = 825
-DELIVERY_CERTIFICATE_DAYS = 825
+# The server and delivery certificates' lifetime: the CA/Browser Forum's former limit.
+OWN_CERTIFICATE_DAYS = 825
 
 
 def _fresh_vault(app: Flask) -> Vault:
@@ -144,10 +144,14 @@ def _unique(values: list[str]) -> list[str]:
 
 
 def _write_server_certificate(
-    vault: Vault, issuer: CertificateAuthority, hostnames: list[str], ip_addresses: list[str]
+    vault: Vault,
+    issuer: CertificateAuthority,
+    hostnames: list[str],
+    ip_addresses: list[str],
+    valid_days: int = OWN_CERTIFICATE_DAYS,
 ) -> IssuedCertificate:
     issued, key_pem = issuer.issue_server_certificate(
-        hostnames=hostnames, ip_addresses=ip_addresses, valid_days=SERVER_CERTIFICATE_DAYS
+        hostnames=hostnames, ip_addresses=ip_addresses, valid_days=valid_days
     )
     # The key first: a server that loads between the two writes fails to pair them and keeps
     # the pair it has, until the certificate follows.
@@ -159,7 +163,11 @@ def _write_server_certificate(
 
 
 def rotate_server_certificate(
-    app: Flask, *, hostnames: list[str], ip_addresses: list[str]
+    app: Flask,
+    *,
+    hostnames: list[str],
+    ip_addresses: list[str],
+    valid_days: int = OWN_CERTIFICATE_DAYS,
 ) -> IssuedCertificate:
     """A new key and certificate for both listeners, named after the public URL.
 
@@ -171,29 +179,33 @@ def rotate_server_certificate(
     if not hostnames and not ip_addresses:
         hostnames, ip_addresses = _current_names(vault.server_certificate_path)
     issued = _write_server_certificate(
-        vault, vault.ca, _unique(dns + hostnames), _unique(ips + ip_addresses)
+        vault, vault.ca, _unique(dns + hostnames), _unique(ips + ip_addresses), valid_days
     )
     forget_vault(app)
     return issued
 
 
-def _write_delivery_certificate(vault: Vault, issuer: CertificateAuthority) -> IssuedCertificate:
+def _write_delivery_certificate(
+    vault: Vault, issuer: CertificateAuthority, valid_days: int = OWN_CERTIFICATE_DAYS
+) -> IssuedCertificate:
     bundle = issuer.generate_client_bundle(
-        agency="exchange", system="push-delivery", valid_days=DELIVERY_CERTIFICATE_DAYS
+        agency="exchange", system="push-delivery", valid_days=valid_days
     )
     _write_key_pem(vault.delivery_key_path, bundle.private_key_pem, vault.passphrase)
     replace_file(vault.delivery_certificate_path, bundle.certificate.certificate_pem.encode())
     return bundle.certificate
 
 
-def rotate_delivery_certificate(app: Flask) -> IssuedCertificate:
+def rotate_delivery_certificate(
+    app: Flask, *, valid_days: int = OWN_CERTIFICATE_DAYS
+) -> IssuedCertificate:
     """A new key and client certificate for push deliveries, from the CA receivers trust.
 
     The outgoing certificate is not revoked: a delivery under way finishes with it, and
     receivers accept either, as both chain to the same CA.
     """
     vault = _fresh_vault(app)
-    issued = _write_delivery_certificate(vault, vault.ca)
+    issued = _write_delivery_certificate(vault, vault.ca, valid_days)
     forget_vault(app)
     return issued
 
