@@ -391,11 +391,8 @@ class PushWorker:
                 "events": [orjson.Fragment(e) for e in page.events],
             }
         )
-        signer = self._current_vault().receipts.signing_key(utcnow())
-        assert signer.private is not None
-        token = sign_compact(
-            payload, key=signer.private, kid=signer.kid, typ=DELIVERY_SIGNATURE_TYPE
-        )
+        key, kid = self._current_vault().receipt_signer()
+        token = sign_compact(payload, key=key, kid=kid, typ=DELIVERY_SIGNATURE_TYPE)
         try:
             response = self._session().post(
                 subscription.endpoint,

@@ -37,7 +37,7 @@ from flask import Flask, current_app
 
 from audit.note import NoteSigner
 from exchange.clock import utcnow
-from exchange.pki.receipt_keys import ReceiptKeyRing, load_ring
+from exchange.pki.receipt_keys import FIRST_KEY_FILE, RING_FILE, ReceiptKeyRing, load_ring
 from keys import errors as key_errors
 from keys.ca import CertificateAuthority
 from keys.jwk import PrivateSigningKey, generate_signing_key
@@ -59,7 +59,7 @@ OWN_CERTIFICATES = (
 # A rotation run by another process (the `exchange rotate` command) is seen this soon.
 _RECHECK_SECONDS = 1.0
 # The files a rotation replaces; a change to any of them loads the vault again.
-_WATCHED = ("receipt-keys.json", "ca.pem", NEXT_CA, "server.pem", "delivery.pem")
+_WATCHED = (RING_FILE, "ca.pem", NEXT_CA, "server.pem", "delivery.pem")
 
 
 class VaultMissing(Exception):
@@ -84,15 +84,11 @@ class Vault:
     totp_key: bytes
     passphrase: bytes
 
-    @property
-    def receipt_key(self) -> PrivateSigningKey:
-        private = self.receipts.signing_key(utcnow()).private
-        assert private is not None
-        return private
-
-    @property
-    def receipt_kid(self) -> str:
-        return self.receipts.signing_key(utcnow()).kid
+    def receipt_signer(self) -> tuple[PrivateSigningKey, str]:
+        """The receipt key that signs now, and its kid: one choice for both."""
+        key = self.receipts.signing_key(utcnow())
+        assert key.private is not None
+        return key.private, key.kid
 
     @property
     def client_ca(self) -> CertificateAuthority:
@@ -248,7 +244,8 @@ def create_vault(app: Flask, *, hostnames: list[str], ip_addresses: list[str]) -
             directory / "server.key.pem",
             encrypt_private_key(server_key, passphrase=passphrase),  # type: ignore[arg-type]
         )
-    if not (directory / "exchange.key.pem").exists():
+    # Once rotated, the first receipt key's file may be gone: the ring lists the keys.
+    if not (directory / FIRST_KEY_FILE).exists() and not (directory / RING_FILE).exists():
         key = generate_signing_key("Ed25519")
         _write_private(
             directory / "exchange.key.pem", encrypt_private_key(key, passphrase=passphrase)

@@ -107,13 +107,8 @@ def sign_receipt(claims: dict[str, Any]) -> str:
     The receipt binds the audit entry of the request by its id; the entry's leaf is
     assigned by the integrator moments later and proven by ``/audit/proof/inclusion?entry=``.
     """
-    vault = load_vault()
-    return sign_compact(
-        canonicalize(claims),
-        key=vault.receipt_key,
-        kid=vault.receipt_kid,
-        typ=RECEIPT_SIGNATURE_TYPE,
-    )
+    key, kid = load_vault().receipt_signer()
+    return sign_compact(canonicalize(claims), key=key, kid=kid, typ=RECEIPT_SIGNATURE_TYPE)
 
 
 def publish_records(

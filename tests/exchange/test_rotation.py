@@ -274,3 +274,24 @@ class TestRotation:
         assert value(samples, "exchange_certificate_expiry_days", certificate="delivery") > 800
         assert value(samples, "exchange_certificates_expiring") >= 1
         assert value(samples, "exchange_receipt_keys", status="active") == 1
+
+    def test_a_retired_key_stays_published_and_its_private_half_is_destroyed(
+        self, rotating: Rotating
+    ) -> None:
+        for _ in range(2):
+            assert rotating.rotate("receipt-key").exit_code == 0
+            assert rotating.rotate("receipt-key", "--end-overlap").exit_code == 0
+        assert rotating.rotate("receipt-key", "--overlap-days", "3").exit_code == 0
+        ring = json.loads((rotating.keys / "receipt-keys.json").read_text())["keys"]
+        with rotating.operator.app_context():
+            published = load_vault(rotating.operator).jwks()["keys"]
+        statuses = [k["status"] for k in published]
+        assert statuses[:2] == ["next", "active"] and set(statuses[2:]) == {"retired"}
+        assert {k["kid"] for k in published} == {k["kid"] for k in ring}
+        # Retired before this rotation: nothing left to sign with but the public half.
+        retired = [k for k in ring if k["kid"] in {p["kid"] for p in published[2:]}]
+        assert all(k["file"] is None for k in retired)
+        assert not (rotating.keys / "exchange.key.pem").exists()
+        assert sorted(p.name for p in rotating.keys.glob("*key.pem") if "receipt" in p.name) == (
+            sorted(k["file"] for k in ring if k["file"])
+        )
