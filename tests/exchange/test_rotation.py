@@ -208,6 +208,9 @@ class TestRotation:
         assert json.loads((renewed / "exchange.json").read_text())["api_url"] == PUBLIC_URL
         assert subjects(renewed / "ca.pem") == [old_ca, new_ca]
         assert first_certificate(renewed / "client.pem").issuer.rfc4514_string() == new_ca
+        # The log's key is not rotated: the new bundle pins the one the old bundle pins.
+        pinned = json.loads((publisher.bundle_dir / "exchange.json").read_text())["log_key"]
+        assert json.loads((renewed / "exchange.json").read_text())["log_key"] == pinned
         refused = rotating.rotate("ca", "--finish")
         assert refused.exit_code == 1
         assert f"{bystander.agency}/gateway" in refused.output
