@@ -31,6 +31,11 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "EXCHANGE_API_HOST": ("0.0.0.0", "0.0.0.0"),
     "EXCHANGE_API_PORT": ("9443", 9443),
     "EXCHANGE_UI_PORT": ("9444", 9444),
+    "EXCHANGE_PUBLIC_URL": (
+        "https://exchange.test.go.jp:8443/",
+        "https://exchange.test.go.jp:8443",
+    ),
+    "EXCHANGE_ROTATION_OVERLAP_DAYS": ("14", 14.0),
     "EXCHANGE_SERVER_THREADS": ("4", 4),
     "EXCHANGE_WAITING_PULLS": ("3", 3),
     "EXCHANGE_MAX_BODY_BYTES": ("2048", 2048),
@@ -124,6 +129,9 @@ def test_the_body_limit_and_database_follow_their_settings(
         ("EXCHANGE_API_PORT", "70000"),
         ("EXCHANGE_PUSH", "sometimes"),
         ("EXCHANGE_OIDC_PROVIDERS", '{"client_secret": "s3cret"'),
+        ("EXCHANGE_PUBLIC_URL", "http://exchange.test.go.jp"),
+        ("EXCHANGE_PUBLIC_URL", "https://exchange.test.go.jp/api"),
+        ("EXCHANGE_ROTATION_OVERLAP_DAYS", "-1"),
     ],
 )
 def test_a_malformed_value_is_named_in_one_sentence(
