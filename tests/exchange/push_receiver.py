@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ class Receiver:
     keys: dict[str, Any]
     port: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
+    # The client certificate (PEM) each request came with: the exchange's delivery one.
+    peers: list[str] = field(default_factory=list)
     answer: int | None = None  # a status to answer instead of receiving
     delay: float = 0.0
     # While set, deliveries wait here and are then answered 503 without being received:
@@ -30,8 +32,11 @@ class Receiver:
     hold: threading.Event | None = None
     held: int = 0
     server: Any = None
+    # Where the receiver fetches the exchange's keys again, for a key it has not seen.
+    refresh_keys: Callable[[], dict[str, Any]] | None = None
 
     def app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.peers.append(str(environ.get("SSL_CLIENT_CERT", "")))
         if self.delay:
             time.sleep(self.delay)
         if self.hold is not None and not self.hold.is_set():
@@ -49,7 +54,9 @@ class Receiver:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 self.port = probe.getsockname()[1]
-        self._receiver = PushReceiver(keys=self.keys, on_events=self.events.extend)
+        self._receiver = PushReceiver(
+            keys=self.keys, on_events=self.events.extend, refresh_keys=self.refresh_keys
+        )
         self.server = serve_receiver(
             self.app,
             host="127.0.0.1",
@@ -74,7 +81,9 @@ class Receiver:
         return [event["record"]["id"] for event in self.events]
 
 
-def start_receiver(app: Flask, directory: Path) -> Receiver:
+def start_receiver(
+    app: Flask, directory: Path, *, refresh_keys: Callable[[], dict[str, Any]] | None = None
+) -> Receiver:
     """A receiver with a server certificate from the exchange's CA, listening."""
     with app.app_context():
         vault = load_vault()
@@ -85,6 +94,6 @@ def start_receiver(app: Flask, directory: Path) -> Receiver:
     directory.mkdir(parents=True)
     (directory / "receiver.pem").write_text(certificate.certificate_pem)
     (directory / "receiver.key.pem").write_text(key_pem)
-    found = Receiver(directory, vault.ca_path, keys)
+    found = Receiver(directory, vault.ca_path, keys, refresh_keys=refresh_keys)
     found.start()
     return found

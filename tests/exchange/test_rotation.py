@@ -23,12 +23,15 @@ from sqlalchemy import select
 from exchange import create_app
 from exchange.client.sdk import ExchangeClient, ExchangeError
 from exchange.extensions import db
+from exchange.feeds.running import build_worker
 from exchange.ops.listener import start_ops_listener
 from exchange.pki.vault import load_vault
 from exchange.serving import ExchangeServer
 from exchange.trail.models import AuditEntry
 from keys.jws import read_header
+from tests.exchange.push_receiver import start_receiver
 from tests.exchange.test_ops import scrape, value
+from tests.exchange.test_push import FAST_RETRIES, drain, publish, subscribe_push
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app
 from tests.web.test_admin_pages import signed_in_admin
@@ -298,3 +301,35 @@ class TestRotation:
         assert sorted(p.name for p in rotating.keys.glob("*key.pem") if "receipt" in p.name) == (
             sorted(k["file"] for k in ring if k["file"])
         )
+
+
+class TestDeliveryAcrossRotation:
+    def test_a_receiver_takes_the_new_key_and_certificate_without_a_restart(
+        self, tmp_path: Path
+    ) -> None:
+        with isolated_app(tmp_path / "instance", **FAST_RETRIES) as app:
+            receiver = start_receiver(
+                app, tmp_path / "receiver", refresh_keys=lambda: load_vault(app).jwks()
+            )
+            try:
+                world = World(app, tmp_path / "bundles")
+                publisher, subscriber = world.agency("immigration"), world.agency("police")
+                subscribe_push(app, subscriber, receiver.endpoint)
+                worker = build_worker(app)
+                publish(app, publisher, 2)
+                drain(app, worker, lambda: len(receiver.events) >= 2)
+                old_kids = {k["kid"] for k in receiver.keys["keys"]}
+
+                runner = app.test_cli_runner()
+                rotated = runner.invoke(args=["rotate", "receipt-key", "--overlap-days", "0"])
+                assert rotated.exit_code == 0, rotated.output
+                assert runner.invoke(args=["rotate", "delivery"]).exit_code == 0
+                publish(app, publisher, 2)
+                drain(app, worker, lambda: len(receiver.events) >= 4)
+            finally:
+                receiver.stop()
+        new_kids = set(receiver._receiver.keys) - old_kids
+        assert len(new_kids) == 1
+        delivery = (tmp_path / "instance" / "keys" / "delivery.pem").read_text().strip()
+        assert receiver.peers[0] != delivery
+        assert receiver.peers[-1] == delivery
