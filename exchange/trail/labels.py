@@ -121,6 +121,12 @@ ACTION_GROUPS = (
             "admin.audit.export": _l("Audit log exported by an operator"),
             "admin.audit.lookup": _l("Audit hash look-up by an operator"),
             "admin.audit.checkpoint": _l("Checkpoint read by an operator"),
+            "admin.rotate.receipt_key": _l("New receipt key published"),
+            "admin.rotate.receipt_key.end_overlap": _l("Waiting receipt key made to sign now"),
+            "admin.rotate.delivery": _l("Push delivery certificate rotated"),
+            "admin.rotate.server_certificate": _l("Server certificate rotated"),
+            "admin.rotate.ca.begin": _l("CA rotation begun"),
+            "admin.rotate.ca.finish": _l("CA rotation finished"),
         },
     ),
     (
