@@ -139,6 +139,10 @@ def renew_certificate(rotating: Rotating, system: AgencySystem) -> Path:
 class TestRotation:
     def test_a_client_keeps_working_across_every_rotation(self, rotating: Rotating) -> None:
         app, world, keys = rotating.app, rotating.world, rotating.keys
+        # `exchange init` named the server certificate after the public URL already.
+        initial = first_certificate(keys / "server.pem")
+        san = initial.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert "exchange.example.go.jp" in san.get_values_for_type(x509.DNSName)
         publisher = world.agency("immigration")
         client = rotating.client(publisher)
 
