@@ -90,7 +90,10 @@ class RecordVersion(db.Model):  # type: ignore[name-defined]
     """A signed version exactly as published: never changed, never deleted."""
 
     __tablename__ = "record_version"
-    __table_args__ = (Index("ix_record_version_audit_entry", "audit_entry_id"), append_only())
+    __table_args__ = (
+        Index("ix_record_version_audit_entry", "audit_entry_id"),
+        append_only(disposable=("canonical",)),
+    )
 
     record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

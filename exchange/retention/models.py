@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.columns import UTCDateTime
+from exchange.columns import UTCDateTime, append_only
 from exchange.extensions import db
 
 
@@ -17,6 +17,7 @@ class RecordDisposal(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "record_disposal"
+    __table_args__ = (append_only(),)
 
     record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
