@@ -28,6 +28,7 @@ from keys.jws import verify_compact
 from schemas import RECEIPT_SIGNATURE_TYPE
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app
+from tests.web.pages import Browser
 
 PURPOSE = {"Exchange-Purpose": "investigation"}
 LATER = datetime.now(UTC) + timedelta(days=2)
@@ -61,6 +62,12 @@ def publish(app: Flask, system: AgencySystem, *, until: str) -> dict[str, Any]:
 
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
+
+
+def integrate(app: Flask) -> None:
+    with app.app_context():
+        build_integrator(app).integrate(checkpoint=True)
+        db.session.remove()
 
 
 def run_retention(app: Flask, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -138,9 +145,7 @@ class TestDisposal:
         claims = json.loads(payload)
         assert claims["sha256"] == after.sha256 == hashlib.sha256(before.canonical).hexdigest()
 
-        with exchange.app_context():
-            build_integrator(exchange).integrate(checkpoint=True)
-            db.session.remove()
+        integrate(exchange)
         status, output = cli(exchange, "audit", "verify")
         assert status == 0, output
 
@@ -174,6 +179,48 @@ class TestDisposal:
         )
         assert response.status_code == 410
         assert response.json is not None and response.json["code"] == "record_disposed"
+
+    def test_a_feed_passes_over_disposed_versions(
+        self, exchange: Flask, world: World, police: AgencySystem, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        reader = world.agency("immigration")
+        client = exchange.test_client()
+        created = client.post(
+            "/api/v1/subscriptions",
+            json={"name": "all", "types": ["broker"], "mode": "pull"},
+            environ_base=reader.environ(),
+        )
+        assert created.status_code == 201 and created.json is not None
+        events = f"/api/v1/subscriptions/{created.json['id']}/events"
+        due = publish(exchange, police, until=today())
+        kept = publish(exchange, police, until=(LATER + timedelta(days=30)).date().isoformat())
+        integrate(exchange)
+
+        def pulled() -> list[str]:
+            response = client.get(
+                events,
+                query_string={"after": 0, "limit": 1000},
+                headers=PURPOSE,
+                environ_base=reader.environ(),
+            )
+            assert response.status_code == 200 and response.json is not None
+            return [event["record"]["id"] for event in response.json["events"]]
+
+        assert {due["id"], kept["id"]} <= set(pulled())
+        run_retention(exchange, monkeypatch)
+        after = pulled()
+        assert due["id"] not in after and kept["id"] in after
+
+    def test_the_record_page_answers_410(
+        self, exchange: Flask, world: World, police: AgencySystem, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        due = publish(exchange, police, until=today())
+        run_retention(exchange, monkeypatch)
+        browser = Browser(exchange)
+        browser.sign_in(world.person(police.agency, "liaison"))
+        response = browser.get(f"/records/{due['id']}?purpose=investigation")
+        assert response.status_code == 410
+        assert "record_disposed" in response.get_data(as_text=True)
 
 
 class TestLegalHold:
@@ -253,3 +300,57 @@ class TestAppendOnly:
                 )
             finally:
                 db.session.rollback()
+
+
+class TestHoldPages:
+    def test_an_administrator_asks_another_approves_and_the_asker_cannot(
+        self, exchange: Flask, world: World, police: AgencySystem
+    ) -> None:
+        record = publish(exchange, police, until=today())
+        first, second = (world.person(police.agency, "admin") for _ in range(2))
+        asker = Browser(exchange)
+        asker.sign_in(first)
+        asker.get("/")
+        asker.post("/language", {"lang": "en", "next": "/"})
+        page = asker.get("/admin/holds")
+        assert page.status_code == 200 and "Legal holds" in page.get_data(as_text=True)
+        response = asker.post("/admin/holds", {"record_id": record["id"], "reason": "  "})
+        assert response.status_code == 422
+        response = asker.post(
+            "/admin/holds", {"record_id": record["id"], "reason": "prosecutor's request"}
+        )
+        assert response.status_code == 302
+        with exchange.app_context():
+            hold = db.session.scalars(
+                select(LegalHold).order_by(LegalHold.id.desc()).limit(1)
+            ).one()
+            hold_id = hold.id
+        asker.get("/admin/holds")
+        response = asker.post(f"/admin/holds/{hold_id}/approve")
+        assert response.status_code == 403
+        assert "cannot approve" in response.get_data(as_text=True)
+        entry = last_entry(exchange, "admin.hold.approve")
+        assert entry["outcome"] == "denied" and entry["actor"]["user"] == first.username
+
+        approver = Browser(exchange)
+        approver.sign_in(second)
+        approver.get("/admin/holds")
+        assert approver.post(f"/admin/holds/{hold_id}/approve").status_code == 302
+        with exchange.app_context():
+            approved = db.session.get(LegalHold, hold_id)
+            assert approved is not None
+            assert approved.approved_by == f"user:{second.username}"
+        assert last_entry(exchange, "admin.hold.approve")["targets"] == [
+            {"id": record["id"], "version": 1}
+        ]
+        approver.get("/admin/holds")
+        assert (
+            approver.post(f"/admin/holds/{hold_id}/lift", {"reason": "released"}).status_code == 302
+        )
+
+    def test_the_pages_are_for_administrators_only(
+        self, exchange: Flask, world: World, police: AgencySystem
+    ) -> None:
+        browser = Browser(exchange)
+        browser.sign_in(world.person(police.agency, "liaison"))
+        assert browser.get("/admin/holds").status_code == 403
