@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from exchange.errors import Refusal
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.problems import Problem
 from exchange.records.models import Record
@@ -59,6 +59,13 @@ def _holds_page(
     ), status
 
 
+def _number(hold_id: str) -> int:
+    if not (hold_id.isascii() and hold_id.isdigit()) or len(hold_id) > 12:
+        raise Refusal(Kind.NOT_FOUND, "hold_not_found", "No such hold", f"No hold {hold_id!r}.")
+    g.audit.details["hold"] = int(hold_id)
+    return int(hold_id)
+
+
 def _targets(hold: LegalHold) -> None:
     record = db.session.get(Record, hold.record_pk)
     g.audit.targets.append((record_id_of(hold), record.version if record else 0))
@@ -90,14 +97,14 @@ def ask() -> Response | tuple[str, int]:
     return redirect(url_for("retention_ui.holds"))
 
 
-@bp.route("/<int:hold_id>/approve", methods=["POST"])
+@bp.route("/<hold_id>/approve", methods=["POST"])
 @page("admin.hold.approve", "admin")
-def approve(hold_id: int) -> Response | tuple[str, int]:
-    g.audit.details["hold"] = hold_id
+def approve(hold_id: str) -> Response | tuple[str, int]:
+    number = _number(hold_id)
     if not HoldApproveForm().validate_on_submit():
         return _holds_page(status=422)
     try:
-        hold = approve_hold(actor=g.actor, hold_id=hold_id)
+        hold = approve_hold(actor=g.actor, hold_id=number)
     except Refusal as problem:
         return _holds_page(status=Problem.of(problem).status, error=_explain(problem))
     _targets(hold)
@@ -105,15 +112,15 @@ def approve(hold_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("retention_ui.holds"))
 
 
-@bp.route("/<int:hold_id>/lift", methods=["POST"])
+@bp.route("/<hold_id>/lift", methods=["POST"])
 @page("admin.hold.lift", "admin")
-def lift(hold_id: int) -> Response | tuple[str, int]:
-    g.audit.details["hold"] = hold_id
+def lift(hold_id: str) -> Response | tuple[str, int]:
+    number = _number(hold_id)
     form = HoldLiftForm()
     if not form.validate_on_submit():
         return _holds_page(status=422, error=_l("A reason is required."))
     try:
-        hold = lift_hold(actor=g.actor, hold_id=hold_id, reason=form.reason.data or "")
+        hold = lift_hold(actor=g.actor, hold_id=number, reason=form.reason.data or "")
     except Refusal as problem:
         return _holds_page(status=Problem.of(problem).status, error=_explain(problem))
     _targets(hold)

@@ -302,6 +302,21 @@ class TestAppendOnly:
                 db.session.rollback()
 
 
+    def test_disposals_are_append_only(
+        self, exchange: Flask, police: AgencySystem, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        publish(exchange, police, until=today())
+        run_retention(exchange, monkeypatch)
+        disposal = RecordDisposal.__table__
+        with exchange.app_context():
+            for statement in (disposal.delete(), disposal.update().values(version=99)):
+                with pytest.raises(DatabaseError):
+                    try:
+                        db.session.execute(statement)
+                    finally:
+                        db.session.rollback()
+
+
 class TestHoldPages:
     def test_an_administrator_asks_another_approves_and_the_asker_cannot(
         self, exchange: Flask, world: World, police: AgencySystem
