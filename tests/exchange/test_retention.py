@@ -301,7 +301,6 @@ class TestAppendOnly:
             finally:
                 db.session.rollback()
 
-
     def test_disposals_are_append_only(
         self, exchange: Flask, police: AgencySystem, monkeypatch: pytest.MonkeyPatch
     ) -> None:
