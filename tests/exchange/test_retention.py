@@ -22,6 +22,7 @@ from exchange.extensions import db
 from exchange.pki.vault import load_vault
 from exchange.records.models import Record, RecordCard, RecordGram, RecordTag, RecordVersion
 from exchange.retention.models import LegalHold, RecordDisposal
+from exchange.retention.running import scheduled_run
 from exchange.trail.integrator_process import build_integrator
 from exchange.trail.models import AuditEntry
 from keys.jws import verify_compact
@@ -148,6 +149,17 @@ class TestDisposal:
         integrate(exchange)
         status, output = cli(exchange, "audit", "verify")
         assert status == 0, output
+
+    def test_the_servers_scheduled_run_disposes_and_audits_as_the_exchange(
+        self, exchange: Flask, police: AgencySystem
+    ) -> None:
+        due = publish(exchange, police, until=today())
+        assert scheduled_run(exchange, clock=lambda: LATER) >= 1
+        assert stored(exchange, due["id"])[0].status == "disposed"
+        entry = last_entry(exchange, "retention.dispose")
+        assert entry["actor"] == {"kind": "exchange", "system": "retention"}
+        assert {"id": due["id"], "version": 1} in entry["targets"]
+        assert scheduled_run(exchange, clock=lambda: LATER) == 0
 
     def test_reads_of_a_disposed_record_answer_410(
         self, exchange: Flask, police: AgencySystem, monkeypatch: pytest.MonkeyPatch
