@@ -82,6 +82,13 @@ def as_operator(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setattr("exchange.cli.operator.getpass.getuser", lambda: name)
 
 
+def ask_for_hold(app: Flask, monkeypatch: pytest.MonkeyPatch, record_id: str, *, as_: str) -> int:
+    as_operator(monkeypatch, as_)
+    status, output = cli(app, "retention", "hold", record_id, "--reason", "court order")
+    assert status == 0, output
+    return int(output.split()[1])
+
+
 def cli(app: Flask, *arguments: str) -> tuple[int, str]:
     result = app.test_cli_runner().invoke(args=list(arguments))
     return result.exit_code, result.output
@@ -240,10 +247,7 @@ class TestLegalHold:
         self, exchange: Flask, police: AgencySystem, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         held = publish(exchange, police, until=today())
-        as_operator(monkeypatch, "alice")
-        status, output = cli(exchange, "retention", "hold", held["id"], "--reason", "court order")
-        assert status == 0, output
-        hold_id = int(output.split()[1])
+        hold_id = ask_for_hold(exchange, monkeypatch, held["id"], as_="alice")
         as_operator(monkeypatch, "bob")
         status, output = cli(exchange, "retention", "approve", str(hold_id))
         assert status == 0, output
@@ -262,10 +266,7 @@ class TestLegalHold:
         self, exchange: Flask, police: AgencySystem, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         record = publish(exchange, police, until=today())
-        as_operator(monkeypatch, "alice")
-        status, output = cli(exchange, "retention", "hold", record["id"], "--reason", "inquiry")
-        assert status == 0, output
-        hold_id = int(output.split()[1])
+        hold_id = ask_for_hold(exchange, monkeypatch, record["id"], as_="alice")
         status, output = cli(exchange, "retention", "approve", str(hold_id))
         assert status == 1 and "A second administrator must approve" in output
         entry = last_entry(exchange, "admin.hold.approve")
