@@ -33,6 +33,7 @@ ACTION_GROUPS = (
             "subscription.redrive": _l("Undelivered events sent again"),
             "stats.read": _l("Statistics viewed"),
             "stats.export": _l("Statistics exported"),
+            "retention.dispose": _l("Records disposed of"),
         },
     ),
     (
@@ -102,6 +103,10 @@ ACTION_GROUPS = (
             "admin.key.revoke": _l("Signing key revoked by an administrator"),
             "admin.policy.read": _l("Sharing policy viewed"),
             "admin.policy.update": _l("Sharing policy changed"),
+            "admin.hold.list": _l("Legal holds listed"),
+            "admin.hold.request": _l("Legal hold asked for"),
+            "admin.hold.approve": _l("Legal hold approved"),
+            "admin.hold.lift": _l("Legal hold lifted"),
         },
     ),
     (
@@ -121,6 +126,8 @@ ACTION_GROUPS = (
             "admin.audit.export": _l("Audit log exported by an operator"),
             "admin.audit.lookup": _l("Audit hash look-up by an operator"),
             "admin.audit.checkpoint": _l("Checkpoint read by an operator"),
+            "admin.backup": _l("Backup taken"),
+            "admin.backup.restore": _l("Backup restored"),
         },
     ),
     (
