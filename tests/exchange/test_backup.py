@@ -168,15 +168,22 @@ def test_a_witness_detects_an_older_restore_until_the_newer_backup_is_restored(
     assert resumed.previous == second.size and resumed.size >= second.size
 
 
-def test_a_tampered_backup_is_refused_before_anything_is_restored(
+def test_a_used_database_or_a_tampered_backup_is_refused_before_anything_is_restored(
     tmp_path: Path, database_url: Callable[[str], str]
 ) -> None:
-    original = initialised_app(tmp_path / "original", database_url("original"))
+    used = database_url("original")
+    original = initialised_app(tmp_path / "original", used)
     status, output = _cli(original, "backup", str(tmp_path / "copy"))
     assert status == 0, output
     status, output = _cli(original, "backup", str(tmp_path / "copy"))
     assert status == 1 and "not an empty folder" in output
     _dispose(original)
+    # A new instance folder over a database in use: its tables refuse the restore.
+    beside = _empty_app(tmp_path / "beside", used)
+    status, output = _cli(beside, "restore", str(tmp_path / "copy"))
+    assert status == 1 and "restore into an empty database" in output
+    assert not (tmp_path / "beside" / "keys" / "ca.pem").exists()
+    _dispose(beside)
     with (tmp_path / "copy" / "keys" / "ca.pem").open("a") as handle:
         handle.write("\n")
     restored = _empty_app(tmp_path / "restored", database_url("restored"))
