@@ -80,6 +80,10 @@ def check_restorable(manifest: Manifest) -> None:
 
 def load_backup(folder: Path, manifest: Manifest) -> None:
     """Put the backup's keys and database in place, and bring the schema up to date."""
+    # The database first: pg_restore loads it in one transaction, so a failure there
+    # leaves the instance empty and the restore can be run again.
+    restore_database(db.engine, folder / manifest.database_file)
+    db.engine.dispose()
     keys = Path(current_app.config["EXCHANGE_KEYS_DIR"])
     keys.mkdir(parents=True, exist_ok=True)
     os.chmod(keys, 0o700)
@@ -88,8 +92,6 @@ def load_backup(folder: Path, manifest: Manifest) -> None:
             target = keys / name.removeprefix(f"{KEYS_FOLDER}/")
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.copy2(folder / name, target)
-    restore_database(db.engine, folder / manifest.database_file)
-    db.engine.dispose()
     upgrade(directory=current_app.extensions["migrate"].directory)
     current_app.extensions.pop("exchange.vault", None)
 
