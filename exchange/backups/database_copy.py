@@ -82,7 +82,7 @@ def _sqlite_path(url: URL) -> Path:
 def _sqlite_backup(source: Path, target: Path) -> None:
     # The online backup API copies a consistent snapshot page by page while other
     # connections keep writing; it reads the WAL as well as the main file.
-    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
         writer = sqlite3.connect(target)
         try:
