@@ -24,6 +24,7 @@ from exchange.retention.holds import (
 )
 from exchange.retention.models import LegalHold
 from exchange.ui.access import enter_page, page
+from exchange.urlnumbers import canonical_int
 
 bp = Blueprint("retention_ui", __name__, url_prefix="/admin/holds")
 bp.before_request(enter_page)
@@ -60,10 +61,12 @@ def _holds_page(
 
 
 def _number(hold_id: str) -> int:
-    if not (hold_id.isascii() and hold_id.isdigit()) or len(hold_id) > 12:
-        raise Refusal(Kind.NOT_FOUND, "hold_not_found", "No such hold", f"No hold {hold_id!r}.")
-    g.audit.details["hold"] = int(hold_id)
-    return int(hold_id)
+    number = canonical_int(hold_id)
+    # Hold numbers are the table's integer keys: a larger one names no hold.
+    if number is None or number >= 2**31:
+        raise Refusal(Kind.NOT_FOUND, "hold_not_found", "No such hold", "No hold of that number.")
+    g.audit.details["hold"] = number
+    return number
 
 
 def _targets(hold: LegalHold) -> None:
