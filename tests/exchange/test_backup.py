@@ -58,6 +58,8 @@ def database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
         with engine.connect() as connection:
             for database in created:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                # The serving role tests.isolated made for the database, now owning nothing.
+                connection.execute(text(f'DROP ROLE IF EXISTS "{database}_serving"'))
         engine.dispose()
 
 
