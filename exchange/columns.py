@@ -28,9 +28,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return as_utc(value)
 
 
-def append_only() -> dict[str, Any]:
+def append_only(*, disposable: tuple[str, ...] = ()) -> dict[str, Any]:
     """Table options of a table the database keeps append-only (triggers in the migrations).
 
-    The serving role gets SELECT and INSERT on it and nothing else (``exchange.grants``).
+    The serving role gets SELECT and INSERT on it and nothing else (``exchange.grants``),
+    but UPDATE of the ``disposable`` columns, which a trigger lets a disposal empty.
     """
-    return {"info": {"append_only": True}}
+    return {"info": {"append_only": True, "disposable": disposable}}

@@ -62,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_AUDIT_REPEATED_DENIALS": 5,
     "EXCHANGE_AUDIT_EXPORT_MAX": 100_000,
     "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": 100_000,
+    # Disposal of records past their retention date: "inline" runs it in the server
+    # process every EXCHANGE_RETENTION_INTERVAL seconds; "off" leaves it to
+    # `exchange retention run` (from cron, say). A run disposes of a batch at most.
+    "EXCHANGE_RETENTION": "inline",
+    "EXCHANGE_RETENTION_INTERVAL": 3600.0,
+    "EXCHANGE_RETENTION_BATCH": 500,
     # Push delivery: "inline" runs it in the server process; "off" leaves it to
     # `exchange worker` processes.
     "EXCHANGE_PUSH": "inline",
@@ -264,6 +270,9 @@ SETTINGS: dict[str, Reader] = {
     "EXCHANGE_AUDIT_REPEATED_DENIALS": _integer(1),
     "EXCHANGE_AUDIT_EXPORT_MAX": _integer(1),
     "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": _integer(0),
+    "EXCHANGE_RETENTION": _choice("inline", "off"),
+    "EXCHANGE_RETENTION_INTERVAL": _seconds,
+    "EXCHANGE_RETENTION_BATCH": _integer(1),
     "EXCHANGE_PUSH": _choice("inline", "off"),
     "EXCHANGE_PUSH_THREADS": _integer(1),
     "EXCHANGE_PUSH_BATCH": _integer(1),

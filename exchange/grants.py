@@ -32,6 +32,17 @@ def table_privileges() -> dict[str, str]:
     }
 
 
+def disposable_columns() -> dict[str, tuple[str, ...]]:
+    """Columns of append-only tables the role may UPDATE, each under a trigger's condition
+    (a disposal empties ``record_version.canonical`` where ``record_disposal`` names it)."""
+    register()
+    return {
+        table.name: tuple(table.info["disposable"])
+        for table in db.metadata.sorted_tables
+        if table.info.get("disposable")
+    }
+
+
 def grant_application_role(connection: Connection, role: str) -> list[str]:
     """Grant ``role`` what the exchange needs and nothing more; returns the statements run.
 
@@ -52,6 +63,9 @@ def grant_application_role(connection: Connection, role: str) -> list[str]:
     for table, privileges in table_privileges().items():
         statements.append(f"REVOKE ALL ON {schema}.{quote(table)} FROM {grantee}")
         statements.append(f"GRANT {privileges} ON {schema}.{quote(table)} TO {grantee}")
+    for table, columns in disposable_columns().items():
+        listed = ", ".join(quote(column) for column in columns)
+        statements.append(f"GRANT UPDATE ({listed}) ON {schema}.{quote(table)} TO {grantee}")
     statements.append(f"GRANT SELECT ON {schema}.alembic_version TO {grantee}")
     # nextval() for the tables' generated keys; no setval (UPDATE), which would let the
     # role move a key back onto an existing entry's.

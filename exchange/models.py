@@ -9,4 +9,5 @@ def register() -> None:
     from exchange.feeds import models as feeds  # noqa: F401
     from exchange.pki import models as pki  # noqa: F401
     from exchange.records import models as records  # noqa: F401
+    from exchange.retention import models as retention  # noqa: F401
     from exchange.trail import models as trail  # noqa: F401

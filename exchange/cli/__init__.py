@@ -37,9 +37,9 @@ main = ExchangeCommandLine(
 
 def register(app: Flask) -> None:
     """Server-side commands live on the app, so ``app.test_cli_runner()`` sees them."""
-    from exchange.cli import admin, audit, feeds, people, rotate, server
+    from exchange.cli import admin, audit, backup, feeds, people, retention, rotate, server
 
-    for module in (server, admin, audit, feeds, people, rotate):
+    for module in (server, admin, audit, feeds, people, rotate, backup, retention):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 

@@ -26,6 +26,7 @@ from exchange.ops.logs import configure_logging
 from exchange.ops.metrics import forget_process, prepare_multiprocess_directory
 from exchange.pki.rotation import public_names
 from exchange.pki.vault import create_vault, load_vault
+from exchange.retention.running import RetentionThread
 from exchange.serving import ExchangeServer, PortsInUse, claimed_ports, settle_collector
 from exchange.trail.integrator_process import IntegratorThread, build_integrator
 
@@ -143,7 +144,7 @@ def serve_command(
         raise CommandError(message) from None
     # A server process started by `serve --processes` leaves the listener to its parent.
     ops = None if no_ops else open_ops_listener(app, ops_port)
-    background: list[IntegratorThread | PushThread | WalCheckpointer] = []
+    background: list[IntegratorThread | PushThread | WalCheckpointer | RetentionThread] = []
     engine = db.engine
     if engine.dialect.name == "sqlite" and engine.url.database:
         background.append(WalCheckpointer(engine.url.database))
@@ -151,6 +152,8 @@ def serve_command(
         background.append(IntegratorThread(app))
     if config["EXCHANGE_PUSH"] == "inline":
         background.append(PushThread(app))
+    if config["EXCHANGE_RETENTION"] == "inline":
+        background.append(RetentionThread(app))
     for thread in background:
         thread.start()
     click.echo(f"API (mutual TLS): https://{server.host}:{server.api.port}/api/v1/")

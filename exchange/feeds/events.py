@@ -27,12 +27,14 @@ from exchange.feeds.service import Candidate, matches, may_receive
 from exchange.pki.models import SigningKey
 from exchange.records.models import Record, RecordVersion
 from exchange.records.signing import compromise_flag
+from exchange.retention.models import RecordDisposal
 
 _feed = FeedPosition.__table__
 _record = Record.__table__
 _version = RecordVersion.__table__
 _agency = Agency.__table__
 _key = SigningKey.__table__
+_disposal = RecordDisposal.__table__
 
 LAST_POSITION = select(_feed.c.position).order_by(_feed.c.position.desc()).limit(1)
 
@@ -65,6 +67,15 @@ FEED_ROWS = (
 )
 FEED_RANGE = FEED_ROWS.where(
     _feed.c.position > bindparam("after"), _feed.c.position <= bindparam("upper")
+)
+# Disposals are read afresh for every page too: a cached row may predate its disposal.
+_DISPOSED_IN_RANGE = (
+    select(_feed.c.position)
+    .join(
+        _disposal,
+        and_(_disposal.c.record_pk == _feed.c.record_pk, _disposal.c.version == _feed.c.version),
+    )
+    .where(_feed.c.position >= bindparam("first"), _feed.c.position <= bindparam("last"))
 )
 # The keys' state is read afresh for every page: a revocation flags what follows at once.
 _KEY_STATES = select(_key.c.kid, _key.c.agency_id, _key.c.status, _key.c.compromised_at).where(
@@ -150,7 +161,7 @@ class FeedCache:
     """Recently read feed rows, per database: fifty push subscribers read each row once.
 
     Positions are appended and never rewritten (DESIGN §9), so a cached row stays right;
-    only the signing key's state is read again each time.
+    only the signing key's state and disposals are read again each time.
     """
 
     def __init__(self, capacity: int = 50_000) -> None:
@@ -177,6 +188,12 @@ class FeedCache:
             found = [row or fetched.get(after + 1 + i) for i, row in enumerate(found)]
         return [row for row in found if row is not None]
 
+    def forget(self, positions: Sequence[int]) -> None:
+        """Drop rows whose payload was destroyed, so this process holds no copy of it."""
+        with self._lock:
+            for position in positions:
+                self._rows.pop(position, None)
+
     def _keep(self, rows: Mapping[int, FeedRow]) -> None:
         with self._lock:
             self._rows.update(rows)
@@ -194,6 +211,23 @@ def feed_cache(connection: Connection) -> FeedCache:
         if cache is None:
             cache = _caches[connection.engine] = FeedCache()
         return cache
+
+
+def without_disposed(connection: Connection, rows: Sequence[FeedRow]) -> list[FeedRow]:
+    """The rows whose versions still have their payload: a feed passes over disposed
+    versions as over rows its filters exclude, and their records' reads answer 410."""
+    if not rows:
+        return []
+    disposed = set(
+        connection.execute(
+            _DISPOSED_IN_RANGE,
+            {"first": min(r.position for r in rows), "last": max(r.position for r in rows)},
+        ).scalars()
+    )
+    if not disposed:
+        return list(rows)
+    feed_cache(connection).forget(sorted(disposed))
+    return [row for row in rows if row.position not in disposed]
 
 
 def key_states(connection: Connection, rows: Sequence[FeedRow]) -> dict[str, KeyState]:
@@ -281,6 +315,7 @@ def read_events(
             if position <= end
             for row in cache.range(connection, position - 1, position)
         ]
+        rows = without_disposed(connection, rows)
         take(rows, key_states(connection, rows))
         return page
     # Positions are gap-free, so ``limit`` of them are one bounded range: no LIMIT, and
@@ -289,7 +324,7 @@ def read_events(
         if after >= end:
             return _at_end(page, end)
         upper = min(end, after + limit)
-        rows = cache.range(connection, after, upper)
+        rows = without_disposed(connection, cache.range(connection, after, upper))
         if take(rows, key_states(connection, rows)):
             page.reached_end = False
             return page

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,7 @@ class Record(db.Model):  # type: ignore[name-defined]
         Index("ix_record_publisher_pk", "publisher", "pk"),
         Index("ix_record_prefecture_pk", "prefecture", "pk"),
         Index("ix_record_issued_at", "issued_at"),
+        Index("ix_record_retention_until", "retention_until"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -33,6 +35,7 @@ class Record(db.Model):  # type: ignore[name-defined]
     type: Mapped[str] = mapped_column(String(32))
     publisher: Mapped[str] = mapped_column(ForeignKey("agency.id"))
     version: Mapped[int] = mapped_column(Integer)
+    # active | withdrawn, as the current version says; disposed once its payload is destroyed.
     status: Mapped[str] = mapped_column(String(16))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_received_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -45,6 +48,8 @@ class Record(db.Model):  # type: ignore[name-defined]
     # indexed by exchange.records.textsearch.
     names: Mapped[str] = mapped_column(Text, default="")
     audience_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ``handling.retention_until`` of the current version: when it may be disposed of.
+    retention_until: Mapped[date | None] = mapped_column(Date, default=None)
 
 
 class RecordAudience(db.Model):  # type: ignore[name-defined]
@@ -85,7 +90,10 @@ class RecordVersion(db.Model):  # type: ignore[name-defined]
     """A signed version exactly as published: never changed, never deleted."""
 
     __tablename__ = "record_version"
-    __table_args__ = (Index("ix_record_version_audit_entry", "audit_entry_id"), append_only())
+    __table_args__ = (
+        Index("ix_record_version_audit_entry", "audit_entry_id"),
+        append_only(disposable=("canonical",)),
+    )
 
     record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -16,6 +16,7 @@ from exchange.clock import rfc3339
 from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
+from exchange.records.disposed import DISPOSED, disposed_refusal
 from exchange.records.models import Record, RecordAudience, RecordCard, RecordTag, RecordVersion
 from exchange.records.signing import compromise_flag
 from exchange.records.tags import ALLEGATION, PROGRAMME
@@ -76,6 +77,8 @@ def _load_readable(actor: Actor, record_id: str) -> Record:
     )
     if not readable(actor, current_policy(), record, audience):
         raise _deny(record.type)
+    if record.status == DISPOSED:
+        raise disposed_refusal(record_id)
     return record
 
 
@@ -123,6 +126,7 @@ _VIEW_COLUMNS = (
     _record.c.publisher,
     _record.c.type,
     _record.c.audience_restricted,
+    _record.c.status.label("record_status"),
     _version.c.version,
     _version.c.canonical,
     _version.c.signature,
@@ -161,6 +165,8 @@ def read_record(*, actor: Actor, record_id: str, version: int | None = None) -> 
         )
         if not readable(actor, current_policy(), row, audience):
             raise _deny(row.type)
+        if row.record_status == DISPOSED:
+            raise disposed_refusal(record_id)
         return VersionView(record_id, row, row)
     # Either no such record, or no such version of one: the policy speaks first.
     record = _load_readable(actor, record_id)
@@ -296,7 +302,8 @@ def tagged(kind: str, value: str) -> Any:
 def _matching(actor: Actor, query: SearchQuery, dialect: str) -> tuple[list[Any], Any]:
     """The conditions on ``record`` for every filter of ``query`` but its cursor, and the
     text match of ``q`` (or None)."""
-    conditions = readable_conditions(actor)
+    # A disposed record keeps no search rows, and nothing of it is shown in a list.
+    conditions = [*readable_conditions(actor), Record.status != DISPOSED]
     if query.type:
         conditions.append(Record.type == query.type)
     if query.publisher:

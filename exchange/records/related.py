@@ -22,6 +22,7 @@ from sqlalchemy import and_, or_, select
 
 from exchange.auth.actor import Actor
 from exchange.extensions import db
+from exchange.records.disposed import DISPOSED
 from exchange.records.models import Record, RecordVersion
 from exchange.records.normalize import fold
 from exchange.records.reading import SearchQuery, readable_conditions, search_records, tagged
@@ -98,7 +99,7 @@ def _current_versions(conditions: Sequence[Any], limit: int) -> list[tuple[Any, 
             RecordVersion,
             and_(RecordVersion.record_pk == Record.pk, RecordVersion.version == Record.version),
         )
-        .where(*conditions)
+        .where(*conditions, Record.status != DISPOSED)
         .order_by(Record.pk.desc())
         .limit(limit)
     ).all()

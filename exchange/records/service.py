@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -17,6 +17,7 @@ from exchange.clock import parse_rfc3339, rfc3339
 from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.vault import load_vault
+from exchange.records.disposed import DISPOSED, disposed_refusal
 from exchange.records.signing import KeyCache, verify_record_signature
 from exchange.records.store import PendingWrites, RecordState, load_states, stored_version
 from exchange.records.tags import record_tags
@@ -219,6 +220,8 @@ class PublishBatch:
                     "Only the publishing agency may amend",
                     "This record belongs to another agency or type.",
                 )
+            if state.status == DISPOSED:
+                raise disposed_refusal(record_id)
             if version <= state.version:
                 sha256, receipt = stored_version(self.connection, state, version)
                 if sha256 == digest:
@@ -273,6 +276,7 @@ class PublishBatch:
                 "countries": "," + "".join(c + "," for c in projection.countries),
                 "names": folded_names(projection.names),
                 "audience_restricted": audience is not None,
+                "retention_until": _retention_date(envelope),
             },
             audience=audience,
             cards=projection.card_tokens,
@@ -292,6 +296,11 @@ class PublishBatch:
             },
         )
         return Published(record_id=record_id, version=version, receipt=receipt, created=True)
+
+
+def _retention_date(envelope: dict[str, Any]) -> date | None:
+    until = envelope["handling"].get("retention_until")
+    return date.fromisoformat(until) if until else None
 
 
 def _version_conflict(detail: str) -> Refusal:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from exchange.agencies.models import Agency
 from exchange.auth.actor import Actor
 from exchange.extensions import db
+from exchange.records.disposed import DISPOSED
 from exchange.records.models import Record, RecordVersion
 from exchange.ui.filters import JST
 
@@ -98,7 +99,8 @@ def count_records(*, actor: Actor, period: Period, record_type: str | None) -> R
     """
     first = aliased(RecordVersion)
     conditions = [
-        Record.status != "withdrawn",
+        # A disposed record's countries and prefecture are destroyed with its payload.
+        Record.status.not_in(("withdrawn", DISPOSED)),
         first.issued_at >= period.start,
         first.issued_at < period.end,
     ]

@@ -33,6 +33,7 @@ ACTION_GROUPS = (
             "subscription.redrive": _l("Undelivered events sent again"),
             "stats.read": _l("Statistics viewed"),
             "stats.export": _l("Statistics exported"),
+            "retention.dispose": _l("Records disposed of"),
         },
     ),
     (
@@ -102,6 +103,10 @@ ACTION_GROUPS = (
             "admin.key.revoke": _l("Signing key revoked by an administrator"),
             "admin.policy.read": _l("Sharing policy viewed"),
             "admin.policy.update": _l("Sharing policy changed"),
+            "admin.hold.list": _l("Legal holds listed"),
+            "admin.hold.request": _l("Legal hold asked for"),
+            "admin.hold.approve": _l("Legal hold approved"),
+            "admin.hold.lift": _l("Legal hold lifted"),
         },
     ),
     (
@@ -127,6 +132,8 @@ ACTION_GROUPS = (
             "admin.rotate.server_certificate": _l("Server certificate rotated"),
             "admin.rotate.ca.begin": _l("CA rotation begun"),
             "admin.rotate.ca.finish": _l("CA rotation finished"),
+            "admin.backup": _l("Backup taken"),
+            "admin.backup.restore": _l("Backup restored"),
         },
     ),
     (
