@@ -104,7 +104,7 @@ def test_the_served_document_describes_the_api(world: World, caller: AgencySyste
     ca = _bundle_file(caller, "ca")
     config = schemathesis.Config.from_dict(
         {
-            "base-url": world.api_url,
+            "base-url": world.served_at(),
             "tls-verify": ca,
             "request-cert": cert[0],
             "request-cert-key": cert[1],
@@ -117,7 +117,7 @@ def test_the_served_document_describes_the_api(world: World, caller: AgencySyste
         }
     )
     schema = schemathesis.openapi.from_url(
-        f"{world.api_url}/api/v1/openapi.json", config=config, cert=cert, verify=ca, timeout=30
+        f"{world.served_at()}/api/v1/openapi.json", config=config, cert=cert, verify=ca, timeout=30
     )
     findings = _findings(iter(schemathesis.engine.from_schema(schema).execute()))
     assert not findings, "\n\n".join(findings[:40])
