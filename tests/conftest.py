@@ -41,17 +41,19 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 
 @pytest.fixture(scope="session")
-def world(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return World(app, tmp_path_factory.mktemp("bundles"))
+def server(app: Flask) -> Iterator[ExchangeServer]:
+    exchange = ExchangeServer(app=app, host="127.0.0.1", api_port=0, ui_port=0, threads=8)
+    exchange.start()
+    yield exchange
+    exchange.stop()
 
 
 @pytest.fixture(scope="session")
-def server(app: Flask, world: World) -> Iterator[ExchangeServer]:
-    exchange = ExchangeServer(app=app, host="127.0.0.1", api_port=0, ui_port=0, threads=8)
-    exchange.start()
-    world.api_url = f"https://127.0.0.1:{exchange.api.port}"
-    yield exchange
-    exchange.stop()
+def world(app: Flask, server: ExchangeServer, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """Agencies on the shared app, whose clients and bundles reach the shared server."""
+    return World(
+        app, tmp_path_factory.mktemp("bundles"), api_url=f"https://127.0.0.1:{server.api.port}"
+    )
 
 
 @pytest.fixture()

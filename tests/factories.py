@@ -48,7 +48,7 @@ class AgencySystem:
         return self.bundle.certificate.fingerprint
 
     def client(self) -> ExchangeClient:
-        return ExchangeClient.from_bundle(self.bundle_dir, base_url=self.world.api_url)
+        return ExchangeClient.from_bundle(self.bundle_dir, base_url=self.world.served_at())
 
     def envelope(self, record_type: str = "broker", **overrides: Any) -> dict[str, Any]:
         publisher = overrides.pop("publisher", self.agency)
@@ -93,10 +93,21 @@ class Person:
 
 @dataclass
 class World:
+    """Agencies and people on ``app``; ``api_url`` is the server that serves it, if any."""
+
     app: Flask
     root: Path
-    api_url: str = "https://127.0.0.1:0"
+    api_url: str | None = None
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def served_at(self) -> str:
+        """The API address, for tests that talk to a real server."""
+        if self.api_url is None:
+            raise LookupError(
+                "this world has no server: use the `world` fixture (which starts the "
+                "shared server), or give World the api_url of a server you started"
+            )
+        return self.api_url
 
     def agency(
         self,
@@ -123,7 +134,8 @@ class World:
                 valid_days=valid_days,
                 now=now,
                 bundle_dir=self.root / agency_id,
-                api_url=self.api_url,
+                # A world without a server writes the port-0 address no client can reach.
+                api_url=self.api_url or "https://127.0.0.1:0",
             )
             db.session.commit()
         return AgencySystem(

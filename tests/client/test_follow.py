@@ -281,7 +281,7 @@ class TestCommandLine:
         tmp_path: Path,
     ) -> None:
         runner = CliRunner()
-        base = ["client", "--url", world.api_url, "--bundle", str(subscriber.bundle_dir)]
+        base = ["client", "--url", world.served_at(), "--bundle", str(subscriber.bundle_dir)]
         result = runner.invoke(
             main,
             [

@@ -61,7 +61,7 @@ def other_key(app: Flask) -> str:
 
 def client_command(world: World, bundle: Path, *args: str) -> Result:
     return CliRunner().invoke(
-        main, ["client", "--url", world.api_url, "--bundle", str(bundle), *args]
+        main, ["client", "--url", world.served_at(), "--bundle", str(bundle), *args]
     )
 
 
@@ -121,7 +121,7 @@ class TestPinnedKey:
         witness_agency = world.agency("mofa")
         integrate(app)
         bundle = repinned(witness_agency, tmp_path / "bundle", other_key(app))
-        with ExchangeClient.from_bundle(bundle, base_url=world.api_url) as exchange:
+        with ExchangeClient.from_bundle(bundle, base_url=world.served_at()) as exchange:
             witness = Witness(
                 exchange,
                 state_path=tmp_path / "state.json",

@@ -46,7 +46,7 @@ def test_a_search_leaves_one_json_line_with_its_audit_entry_and_not_its_term(
     searcher = world.agency("police")
     with searcher.client() as client:
         response = client.session.get(
-            f"{world.api_url}/api/v1/records",
+            f"{world.served_at()}/api/v1/records",
             params={"q": SECRET_TERM, "type": "broker"},
             headers={"Exchange-Purpose": "investigation"},
             verify=client.ca,
@@ -76,7 +76,7 @@ def test_a_read_logs_the_route_not_the_record_it_named(
     reader = world.agency("police")
     with reader.client() as client:
         response = client.session.get(
-            f"{world.api_url}/api/v1/records/0193a1b2-0000-7000-8000-000000000000",
+            f"{world.served_at()}/api/v1/records/0193a1b2-0000-7000-8000-000000000000",
             headers={"Exchange-Purpose": "investigation"},
             verify=client.ca,
             timeout=30,

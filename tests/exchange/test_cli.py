@@ -130,7 +130,7 @@ class TestClientCommands:
         envelope = publisher.envelope("broker")
         (tmp_path / "record.json").write_text(json.dumps(envelope, ensure_ascii=False))
         runner = CliRunner()
-        base = ["client", "--url", world.api_url]
+        base = ["client", "--url", world.served_at()]
         result = runner.invoke(
             main,
             [
@@ -185,7 +185,7 @@ class TestClientCommands:
             [
                 "client",
                 "--url",
-                world.api_url,
+                world.served_at(),
                 "--bundle",
                 str(reader.bundle_dir),
                 "get",

@@ -49,7 +49,7 @@ class TestFilesPeopleGive:
             [
                 "client",
                 "--url",
-                world.api_url,
+                world.served_at(),
                 "--bundle",
                 str(publisher.bundle_dir),
                 "publish",
@@ -90,7 +90,7 @@ class TestFilesPeopleGive:
             [
                 "client",
                 "--url",
-                world.api_url,
+                world.served_at(),
                 "--bundle",
                 str(publisher.bundle_dir),
                 "publish",

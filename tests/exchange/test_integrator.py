@@ -731,8 +731,9 @@ class TestWitnessAgainstARewrittenLog:
         server = ExchangeServer(app=fresh, host="127.0.0.1", api_port=0, ui_port=0, threads=4)
         server.start()
         try:
-            world = World(fresh, tmp_path / "witness")
-            world.api_url = f"https://127.0.0.1:{server.api.port}"
+            world = World(
+                fresh, tmp_path / "witness", api_url=f"https://127.0.0.1:{server.api.port}"
+            )
             mofa = world.agency("mofa")
             assert isinstance(mofa.key, Ed25519PrivateKey)
             with mofa.client() as exchange:

@@ -46,7 +46,7 @@ def post(
     data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
     with session_for(caller) as session:
         return session.post(
-            f"{caller.world.api_url}/api/v1/records",
+            f"{caller.world.served_at()}/api/v1/records",
             data=data,
             headers={"Content-Type": content_type},
             timeout=30,
@@ -329,7 +329,7 @@ class TestRefusals:
         context.load_cert_chain(
             str(police.bundle_dir / "client.pem"), str(police.bundle_dir / "client.key.pem")
         )
-        port = int(police.world.api_url.rsplit(":", 1)[1])
+        port = int(police.world.served_at().rsplit(":", 1)[1])
         connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
         connection.putrequest("POST", "/api/v1/records")
         connection.putheader("Content-Type", "application/json")
@@ -378,7 +378,7 @@ class TestConcurrency:
                 for _ in range(6):
                     envelope = caller.envelope("broker")
                     response = session.post(
-                        f"{caller.world.api_url}/api/v1/records",
+                        f"{caller.world.served_at()}/api/v1/records",
                         json=caller.submission(envelope),
                         timeout=30,
                     )

@@ -25,7 +25,7 @@ def _connect(caller: AgencySystem) -> ssl.SSLSocket:
     context.load_cert_chain(
         str(caller.bundle_dir / "client.pem"), str(caller.bundle_dir / "client.key.pem")
     )
-    port = int(caller.world.api_url.rsplit(":", 1)[1])
+    port = int(caller.world.served_at().rsplit(":", 1)[1])
     raw = socket.create_connection(("127.0.0.1", port), timeout=15)
     return context.wrap_socket(raw, server_hostname="127.0.0.1")
 

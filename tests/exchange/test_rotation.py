@@ -57,7 +57,7 @@ class Rotating:
         return Path(self.app.config["EXCHANGE_KEYS_DIR"])
 
     def client(self, system: AgencySystem) -> ExchangeClient:
-        client = ExchangeClient.from_bundle(system.bundle_dir, base_url=self.world.api_url)
+        client = ExchangeClient.from_bundle(system.bundle_dir, base_url=self.world.served_at())
         client.session.trust_env = False
         return client
 

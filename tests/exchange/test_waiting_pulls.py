@@ -32,8 +32,7 @@ def small(tmp_path: Path) -> Iterator[tuple[Flask, World, ExchangeServer]]:
     ) as app:
         server = ExchangeServer(app=app, host="127.0.0.1", api_port=0, ui_port=0, threads=THREADS)
         server.start()
-        world = World(app, tmp_path / "bundles")
-        world.api_url = f"https://127.0.0.1:{server.api.port}"
+        world = World(app, tmp_path / "bundles", api_url=f"https://127.0.0.1:{server.api.port}")
         try:
             yield app, world, server
         finally:
@@ -58,11 +57,11 @@ def test_a_publish_goes_through_while_more_pulls_wait_than_there_are_threads(
     police = world.agency("police")
     with _session(police) as session:
         created = session.post(
-            f"{world.api_url}/api/v1/subscriptions",
+            f"{world.served_at()}/api/v1/subscriptions",
             json={"name": "followers", "types": ["broker"], "mode": "pull"},
         )
         assert created.status_code == 201, created.text
-        events_url = f"{world.api_url}/api/v1/subscriptions/{created.json()['id']}/events"
+        events_url = f"{world.served_at()}/api/v1/subscriptions/{created.json()['id']}/events"
 
     answers: list[requests.Response] = []
     lock = threading.Lock()
@@ -92,7 +91,7 @@ def test_a_publish_goes_through_while_more_pulls_wait_than_there_are_threads(
     with _session(police) as session:
         # Bounded well below the waiting pulls' own wait: it must not queue behind them.
         published = session.post(
-            f"{world.api_url}/api/v1/records",
+            f"{world.served_at()}/api/v1/records",
             json=police.submission(police.envelope()),
             timeout=WAIT_SECONDS / 2,
         )
