@@ -83,7 +83,7 @@ def test_a_read_logs_the_route_not_the_record_it_named(
         )
     assert response.status_code == 404
     [line] = access_lines(caplog, response.headers["Exchange-Request-Id"])
-    assert line["route"] == "/api/v1/records/<string:record_id>"
+    assert line["route"] == "/api/v1/records/<record_id:record_id>"
     assert line["status"] == 404
     assert "0193a1b2" not in json.dumps(line)
 
