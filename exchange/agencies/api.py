@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import g, jsonify
+from flask import current_app, g, jsonify
 from flask.typing import ResponseReturnValue
 
 from exchange.agencies.models import Agency
@@ -29,11 +29,21 @@ class AgencyListSchema(ma.Schema):
     agencies = ma.fields.List(ma.fields.Nested(AgencySchema))
 
 
+class LimitsSchema(ma.Schema):
+    max_batch = ma.fields.Integer(
+        metadata={"description": "Most records one batch publish may carry."}
+    )
+    max_body_bytes = ma.fields.Integer(
+        metadata={"description": "Largest request body accepted, in bytes."}
+    )
+
+
 class IdentitySchema(ma.Schema):
     agency = ma.fields.Nested(AgencySchema)
     system = ma.fields.String()
     roles = ma.fields.List(ma.fields.String())
     fingerprint = ma.fields.String()
+    limits = ma.fields.Nested(LimitsSchema)
 
 
 class KeySetSchema(ma.Schema):
@@ -89,5 +99,10 @@ def identity() -> ResponseReturnValue:
             "system": actor.system_name,
             "roles": sorted(actor.roles),
             "fingerprint": actor.fingerprint,
+            # What a client splits its batches by, so it never hard-codes the server's limits.
+            "limits": {
+                "max_batch": current_app.config["EXCHANGE_MAX_BATCH"],
+                "max_body_bytes": current_app.config["MAX_CONTENT_LENGTH"],
+            },
         }
     )

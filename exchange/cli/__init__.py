@@ -47,7 +47,9 @@ def register(app: Flask) -> None:
 def _register_client() -> None:
     # The agency client needs no application: it talks to one over the network.
     from exchange.cli.client import client
+    from exchange.cli.client_import import import_command
 
+    client.add_command(import_command)
     main.add_command(client)
 
 

@@ -384,3 +384,12 @@ def _bundle_manifest(root: Path) -> dict[str, Any]:
     if missing:
         raise BundleError(f"{path} does not name the bundle's {', '.join(missing)}.")
     return manifest
+
+
+def bundle_agency(directory: str | Path) -> str:
+    """The agency a client bundle acts for, read from its manifest without a connection."""
+    root = Path(directory)
+    agency = _bundle_manifest(root).get("agency")
+    if not isinstance(agency, str):
+        raise BundleError(f"{root / 'exchange.json'} does not name the bundle's agency.")
+    return agency

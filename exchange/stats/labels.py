@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from exchange.agencies.labels import AGENCY_KIND_LABELS, RECORD_TYPE_LABELS
-from exchange.records.pages_places import PREFECTURES, country_name, prefecture_name
+from exchange.records.pages_places import country_name, prefecture_name
+from schemas.prefectures import PREFECTURES
 
 __all__ = [
     "AGENCY_KIND_LABELS",

@@ -19,12 +19,12 @@ from babel import Locale
 from flask import Flask
 
 from exchange.clock import utcnow
-from exchange.records.pages_places import PREFECTURES
 from exchange.stats.labels import RECORD_TYPE_LABELS
 from exchange.stats.service import Period, count_records, jst_month_of, jst_month_start
 from exchange.stats.suppression import protect
 from exchange.ui.filters import JST
 from schemas.countries import COUNTRY_NAMES
+from schemas.prefectures import PREFECTURES
 from schemas.projection import search_fields
 from tests.exchange.helpers import audit_entry
 from tests.factories import OPERATOR, AgencySystem, Person, World, iso
