@@ -79,9 +79,21 @@ def _pages() -> tuple[Blueprint, ...]:
     from exchange.auth.views import bp as auth
     from exchange.feeds.views import bp as subscriptions
     from exchange.pki.views import bp as pki
+    from exchange.records.pages_export import bp as records_export
     from exchange.records.views import bp as records
     from exchange.retention.pages import bp as retention
     from exchange.stats.views import bp as stats
     from exchange.trail.views import bp as audit
 
-    return (auth, oidc, records, subscriptions, audit, agencies, pki, retention, stats)
+    return (
+        auth,
+        oidc,
+        records,
+        records_export,
+        subscriptions,
+        audit,
+        agencies,
+        pki,
+        retention,
+        stats,
+    )

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_AUDIT_BULK_READS": 200,
     "EXCHANGE_AUDIT_REPEATED_DENIALS": 5,
     "EXCHANGE_AUDIT_EXPORT_MAX": 100_000,
+    # Records one download of search results may carry (CSV or .xlsx, built in memory).
+    "EXCHANGE_RECORD_EXPORT_MAX": 5_000,
     "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": 100_000,
     # Disposal of records past their retention date: "inline" runs it in the server
     # process every EXCHANGE_RETENTION_INTERVAL seconds; "off" leaves it to
@@ -269,6 +271,7 @@ SETTINGS: dict[str, Reader] = {
     "EXCHANGE_AUDIT_BULK_READS": _integer(1),
     "EXCHANGE_AUDIT_REPEATED_DENIALS": _integer(1),
     "EXCHANGE_AUDIT_EXPORT_MAX": _integer(1),
+    "EXCHANGE_RECORD_EXPORT_MAX": _integer(1),
     "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": _integer(0),
     "EXCHANGE_RETENTION": _choice("inline", "off"),
     "EXCHANGE_RETENTION_INTERVAL": _seconds,

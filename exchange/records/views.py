@@ -40,10 +40,10 @@ bp = Blueprint("records_ui", __name__)
 bp.before_request(enter_page)
 
 PAGE_SIZE = 50
-_QUERY_MEMBERS = frozenset(f.name for f in dataclasses.fields(SearchQuery))
+QUERY_MEMBERS = frozenset(f.name for f in dataclasses.fields(SearchQuery))
 
 
-def _audit_search(purpose: str, given: dict[str, Any]) -> None:
+def audit_search(purpose: str, given: dict[str, Any]) -> None:
     g.audit.purpose = purpose
     filters = {k: str(v) for k, v in given.items() if k != "q"}
     if "q" in given:
@@ -52,7 +52,7 @@ def _audit_search(purpose: str, given: dict[str, Any]) -> None:
     g.audit.details["filters"] = filters
 
 
-def _result(view: VersionView, envelope: dict[str, Any], purpose: str) -> dict[str, Any]:
+def result_row(view: VersionView, envelope: dict[str, Any], purpose: str) -> dict[str, Any]:
     facts = search_fields(envelope)
     version = view.version
     return {
@@ -104,8 +104,8 @@ def search() -> Any:
         valid = False
     if not valid:
         return render_template("records/search.html", **context), 422
-    given = {k: v for k, v in form.filters().items() if k in _QUERY_MEMBERS}
-    _audit_search(purpose, form.filters())
+    given = {k: v for k, v in form.filters().items() if k in QUERY_MEMBERS}
+    audit_search(purpose, form.filters())
     cursor = (request.args.get("cursor") or "")[:200] or None
     found = search_records(
         actor=g.actor, query=SearchQuery(**given, cursor=cursor, limit=PAGE_SIZE)
@@ -114,7 +114,7 @@ def search() -> Any:
     for view in found.items:
         envelope = json.loads(view.version.canonical)
         g.audit.targets.append((view.record_id, view.version.version))
-        results.append(_result(view, envelope, purpose))
+        results.append(result_row(view, envelope, purpose))
     context.update(
         results=results,
         total=count_matches(actor=g.actor, query=SearchQuery(**given)),
@@ -122,6 +122,7 @@ def search() -> Any:
         purpose_label=words.label_of(words.PURPOSES, purpose),
         next_url=_next_url(found.next_cursor),
         continued=cursor is not None,
+        export_arguments={k: v for k, v in request.args.items() if k != "cursor" and v},
     )
     return render_template("records/search.html", **context)
 
