@@ -78,6 +78,7 @@ def _pages() -> tuple[Blueprint, ...]:
     from exchange.auth.oidc import bp as oidc
     from exchange.auth.views import bp as auth
     from exchange.feeds.views import bp as subscriptions
+    from exchange.imports.views import bp as imports
     from exchange.pki.views import bp as pki
     from exchange.records.pages_export import bp as records_export
     from exchange.records.views import bp as records
@@ -90,6 +91,7 @@ def _pages() -> tuple[Blueprint, ...]:
         oidc,
         records,
         records_export,
+        imports,
         subscriptions,
         audit,
         agencies,

@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_AUDIT_EXPORT_MAX": 100_000,
     # Records one download of search results may carry (CSV or .xlsx, built in memory).
     "EXCHANGE_RECORD_EXPORT_MAX": 5_000,
+    # Largest sheet a liaison officer may upload for import; under MAX_CONTENT_LENGTH.
+    "EXCHANGE_IMPORT_UPLOAD_MAX": 512 * 1024,
     "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": 100_000,
     # Disposal of records past their retention date: "inline" runs it in the server
     # process every EXCHANGE_RETENTION_INTERVAL seconds; "off" leaves it to
@@ -272,6 +274,7 @@ SETTINGS: dict[str, Reader] = {
     "EXCHANGE_AUDIT_REPEATED_DENIALS": _integer(1),
     "EXCHANGE_AUDIT_EXPORT_MAX": _integer(1),
     "EXCHANGE_RECORD_EXPORT_MAX": _integer(1),
+    "EXCHANGE_IMPORT_UPLOAD_MAX": _integer(1),
     "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": _integer(0),
     "EXCHANGE_RETENTION": _choice("inline", "off"),
     "EXCHANGE_RETENTION_INTERVAL": _seconds,

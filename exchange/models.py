@@ -7,6 +7,7 @@ def register() -> None:
     from exchange.agencies import models as agencies  # noqa: F401
     from exchange.auth import models as auth  # noqa: F401
     from exchange.feeds import models as feeds  # noqa: F401
+    from exchange.imports import models as imports  # noqa: F401
     from exchange.pki import models as pki  # noqa: F401
     from exchange.records import models as records  # noqa: F401
     from exchange.retention import models as retention  # noqa: F401

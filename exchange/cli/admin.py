@@ -16,6 +16,7 @@ from exchange.agencies.policy import current_policy, set_policy
 from exchange.cli.operator import operator_action
 from exchange.pki import service as pki
 from exchange.pki.bundles import default_api_url, log_verifier_key, write_bundle
+from exchange.pki.custodial import create_custodial_key
 from exchange.pki.vault import load_vault
 from exchange.textfiles import read_json, read_text
 from keys.certificates import parse_fingerprint
@@ -55,6 +56,19 @@ def agency_list() -> None:
         for item in agencies.list_agencies():
             parent = f" under {item.parent_id}" if item.parent_id else ""
             click.echo(f"{item.id:<12} {item.kind:<12} {item.name_ja} / {item.name_en}{parent}")
+
+
+@agency.command("custodial-key")
+@click.argument("agency_id")
+@with_appcontext
+def agency_custodial_key(agency_id: str) -> None:
+    """Create a signing key the exchange holds for AGENCY, for its liaison officers' web
+    imports; it replaces the agency's earlier custodial key, which stays valid for what it
+    signed."""
+    with operator_action("admin.key.custodial", agency=agency_id) as action:
+        created = create_custodial_key(actor=action.actor, agency_id=agency_id)
+        action.details["kid"] = created.kid
+    click.echo(f"custodial key {created.kid} of {agency_id} created")
 
 
 @click.group("system")

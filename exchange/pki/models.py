@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exchange.agencies.models import System
@@ -47,3 +47,20 @@ class SigningKey(db.Model):  # type: ignore[name-defined]
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     compromised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Held by the exchange for an agency without a system of its own (CustodialKey).
+    custodial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CustodialKey(db.Model):  # type: ignore[name-defined]
+    """The private half of a custodial signing key, sealed under the vault's passphrase.
+
+    In the database rather than the key folder, so that every node of a scale-out can sign.
+    """
+
+    __tablename__ = "custodial_key"
+    __table_args__ = (Index("ix_custodial_key_agency", "agency_id"),)
+
+    kid: Mapped[str] = mapped_column(ForeignKey("signing_key.kid"), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agency.id"))
+    sealed_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -252,6 +252,9 @@ def key_document(key: SigningKey) -> dict[str, Any]:
     """A JWK with the status history a verifier needs to judge old signatures."""
     document: dict[str, Any] = dict(json.loads(key.jwk))
     document.update({"kid": key.kid, "alg": key.alg, "use": "sig", "status": key.status})
+    if key.custodial:
+        # Held by the exchange for the agency: its records were signed on the agency's behalf.
+        document["custodial"] = True
     document["not_before"] = rfc3339(key.not_before)
     for name in ("not_after", "retired_at", "revoked_at", "compromised_at"):
         value = getattr(key, name)

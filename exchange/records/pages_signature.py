@@ -35,6 +35,8 @@ class SignatureCheck:
     compromised: bool
     # Why verification failed, as a stable code; None when it succeeded.
     failure: str | None = None
+    # Signed by the exchange with the key it holds for the agency (pki.custodial).
+    custodial: bool = False
 
 
 def _failure(version: Any, key: Any, publisher: str) -> str | None:
@@ -75,4 +77,5 @@ def check_signature(*, version: Any, key: Any, publisher: str) -> SignatureCheck
             key, issued_at=version.issued_at, received_at=version.received_at
         ),
         failure=failure,
+        custodial=bool(getattr(key, "custodial", False)),
     )
