@@ -89,7 +89,7 @@ def _rows(purpose: str, given: dict[str, Any], bound: int) -> list[list[Any]]:
                     _(
                         "The search finds more than %(bound)s records. Narrow it (a record "
                         "type, a country, a period) and download again.",
-                        bound=f"{bound:,}",
+                        bound=format(bound, ","),
                     ),
                 )
             envelope = json.loads(view.version.canonical)
