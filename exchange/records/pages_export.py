@@ -148,7 +148,8 @@ def xlsx_bytes(headings: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-@bp.route("/search/export.<any(csv, xlsx):kind>", methods=["GET"])
+@bp.route("/search/export.csv", methods=["GET"], defaults={"kind": "csv"})
+@bp.route("/search/export.xlsx", methods=["GET"], defaults={"kind": "xlsx"})
 @page("record.export", "liaison")
 def export(kind: str) -> Response:
     purpose, given = _search_form()
