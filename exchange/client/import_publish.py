@@ -1,9 +1,5 @@
 """Publishing an import plan: each row compared with its record's current version, only new
-and changed rows signed, and the batches cut to the limits the exchange states.
-
-A row whose payload equals the current version's (compared as RFC 8785 bytes) is left
-alone, so a re-run publishes nothing; a changed row becomes version n+1.
-"""
+and changed rows signed, and the batches cut to the limits the exchange states."""
 
 from __future__ import annotations
 
@@ -12,9 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange.client.importer import ImportPlan, build_envelope, now_timestamp
+from exchange.client.importer import ImportPlan, StoredVersion, next_version, now_timestamp
 from exchange.client.sdk import ExchangeClient, ExchangeError, Receipt
-from keys.jcs import canonicalize
 
 # A detached JWS header and signature, with the JSON around them, stay under this.
 SIGNATURE_ALLOWANCE = 512
@@ -78,36 +73,16 @@ def current_versions(
     pending: list[dict[str, Any]] = []
     for row in plan.rows:
         try:
-            current = exchange.get(row.record_id, purpose=purpose).record
+            record = exchange.get(row.record_id, purpose=purpose).record
+            stored = StoredVersion(record["version"], record["status"], record["payload"])
         except ExchangeError as error:
             if error.code != "record_not_found":
                 raise
-            current = None
-        if current is not None and canonicalize(current["payload"]) == canonicalize(row.payload):
-            outcome.unchanged.append(row.record_id)
-            continue
-        if current is not None and current["status"] == "withdrawn":
-            # A withdrawal is the publisher's decision; a spreadsheet row does not undo it.
-            outcome.withdrawn.append(row.record_id)
-            continue
-        version = 1 if current is None else int(current["version"]) + 1
-        envelope = build_envelope(
-            record_id=row.record_id,
-            record_type=plan.record_type,
-            publisher=plan.publisher,
-            version=version,
-            issued_at=issued_at,
-            payload=row.payload,
-            settings={
-                "audience": row.envelope["handling"]["audience"],
-                "restrictions": row.envelope["handling"]["restrictions"],
-                "legal_basis": row.envelope["handling"]["legal_basis"],
-                "retention_until": row.envelope["handling"]["retention_until"],
-                "evaluation": row.envelope["evaluation"],
-            },
-        )
-        (outcome.created if version == 1 else outcome.amended).append(row.record_id)
-        pending.append(envelope)
+            stored = None
+        effect, version = next_version(row, stored)
+        getattr(outcome, effect).append(row.record_id)
+        if version is not None:
+            pending.append(dict(row.envelope, version=version, issued_at=issued_at))
     return pending, outcome
 
 

@@ -30,6 +30,7 @@ from exchange.client.import_columns import (
 from exchange.client.import_report import Problem
 from exchange.client.tables import Table
 from exchange.textfiles import UnreadableFile
+from keys.jcs import canonicalize
 from schemas import RECORD_TYPES, SCHEMA_NAMES, SchemaInvalid, validate_envelope
 from schemas.countries import COUNTRY_NAMES
 from schemas.prefectures import PREFECTURES
@@ -298,6 +299,28 @@ def build_envelope(
         # Left out, so that the schema says it is missing rather than null.
         del envelope["evaluation"]
     return envelope
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """What the exchange holds as a record's current version, as far as an import cares."""
+
+    version: int
+    status: str
+    payload: Mapping[str, Any]
+
+
+def next_version(row: ImportRow, stored: StoredVersion | None) -> tuple[str, int | None]:
+    """What a row does to its record: ("created", 1), ("amended", n+1), or ("unchanged",
+    None) and ("withdrawn", None) for rows that publish nothing. Payloads compare as RFC 8785
+    bytes; a withdrawal is the publisher's decision, which a spreadsheet row does not undo."""
+    if stored is None:
+        return "created", 1
+    if canonicalize(stored.payload) == canonicalize(row.payload):
+        return "unchanged", None
+    if stored.status == "withdrawn":
+        return "withdrawn", None
+    return "amended", stored.version + 1
 
 
 def now_timestamp() -> str:

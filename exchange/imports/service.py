@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from exchange.auth.actor import Actor
 from exchange.client.import_report import Problem
-from exchange.client.importer import build_envelope, plan_import
+from exchange.client.importer import ImportRow, StoredVersion, next_version, plan_import
 from exchange.client.tables import read_table
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.errors import Kind, Refusal
@@ -88,8 +88,8 @@ def upload_plan(upload: ImportUpload) -> dict[str, Any]:
     return document
 
 
-def _current_payloads(ids: list[str]) -> dict[str, tuple[int, str, bytes]]:
-    """(version, status, canonical payload) of the current version of each stored record."""
+def _stored_versions(ids: list[str]) -> dict[str, StoredVersion]:
+    """The current version of each of these records the exchange holds."""
     rows = db.session.execute(
         select(Record.id, Record.version, Record.status, RecordVersion.canonical)
         .join(
@@ -99,7 +99,7 @@ def _current_payloads(ids: list[str]) -> dict[str, tuple[int, str, bytes]]:
         .where(Record.id.in_(ids))
     )
     return {
-        record_id: (version, status, canonicalize(json.loads(canonical)["payload"]))
+        record_id: StoredVersion(version, status, json.loads(canonical)["payload"])
         for record_id, version, status, canonical in rows
     }
 
@@ -133,34 +133,17 @@ def confirm_upload(
             "No custodial key",
             "The exchange holds no signing key for your agency; ask an administrator.",
         )
-    rows = document["rows"]
-    current = _current_payloads([row["id"] for row in rows])
+    rows = [ImportRow(r["number"], r["id"], r["payload"], r["envelope"]) for r in document["rows"]]
+    stored = _stored_versions([row.record_id for row in rows])
     issued_at = rfc3339(received_at.replace(microsecond=0))
     result = ImportResult()
     submissions = []
     for row in rows:
-        stored = current.get(row["id"])
-        if stored is not None and stored[2] == canonicalize(row["payload"]):
-            result.unchanged += 1
-            continue
-        if stored is not None and stored[1] == "withdrawn":
-            result.withdrawn += 1
-            continue
-        settings = dict(row["envelope"]["handling"], evaluation=row["envelope"]["evaluation"])
-        envelope = build_envelope(
-            record_id=row["id"],
-            record_type=upload.record_type,
-            publisher=upload.agency_id,
-            version=1 if stored is None else stored[0] + 1,
-            issued_at=issued_at,
-            payload=row["payload"],
-            settings=settings,
-        )
-        if stored is None:
-            result.created += 1
-        else:
-            result.amended += 1
-        submissions.append(Submission(envelope, _sign(envelope, signer)))
+        effect, version = next_version(row, stored.get(row.record_id))
+        setattr(result, effect, getattr(result, effect) + 1)
+        if version is not None:
+            envelope = dict(row.envelope, version=version, issued_at=issued_at)
+            submissions.append(Submission(envelope, _sign(envelope, signer)))
     if submissions:
         # Attributed to the agency's custodial system: a version row names the system.
         publisher = dataclasses.replace(

@@ -18,6 +18,7 @@ from exchange.client.import_publish import Limits, split_batches
 from exchange.client.importer import plan_import, record_id_for
 from exchange.client.tables import read_table
 from exchange.serving import ExchangeServer
+from tests.exchange.helpers import configured
 from tests.factories import AgencySystem, World
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
@@ -71,10 +72,8 @@ def published_versions(publisher: AgencySystem) -> dict[str, int]:
 
 @pytest.fixture()
 def small_batches(app: Flask) -> Iterator[None]:
-    limit = app.config["EXCHANGE_MAX_BATCH"]
-    app.config["EXCHANGE_MAX_BATCH"] = 2
-    yield
-    app.config["EXCHANGE_MAX_BATCH"] = limit
+    with configured(app, EXCHANGE_MAX_BATCH=2):
+        yield
 
 
 class TestReading:

@@ -1,8 +1,10 @@
-"""Reading the audit log back in tests."""
+"""Reading the audit log back in tests, and settings changed for one test."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -24,3 +26,14 @@ def audit_entry(app: Flask, request_id: str) -> dict[str, Any]:
 def entries_count(app: Flask) -> int:
     with app.app_context():
         return len(db.session.scalars(select(AuditEntry.seq)).all())
+
+
+@contextmanager
+def configured(app: Flask, **settings: Any) -> Iterator[None]:
+    """The app with these settings for the block, the earlier ones restored after it."""
+    earlier = {name: app.config[name] for name in settings}
+    app.config.update(settings)
+    try:
+        yield
+    finally:
+        app.config.update(earlier)

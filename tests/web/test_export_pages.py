@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 
-from tests.exchange.helpers import audit_entry
+from tests.exchange.helpers import audit_entry, configured
 from tests.factories import World
 from tests.web.pages import Browser
 from tests.web.test_search_pages import broker, publish, sign_in
@@ -19,10 +19,8 @@ from tests.web.test_search_pages import broker, publish, sign_in
 
 @pytest.fixture()
 def tiny_exports(app: Flask) -> Iterator[None]:
-    bound = app.config["EXCHANGE_RECORD_EXPORT_MAX"]
-    app.config["EXCHANGE_RECORD_EXPORT_MAX"] = 1
-    yield
-    app.config["EXCHANGE_RECORD_EXPORT_MAX"] = bound
+    with configured(app, EXCHANGE_RECORD_EXPORT_MAX=1):
+        yield
 
 
 class TestExport:

@@ -14,7 +14,7 @@ from flask.testing import FlaskCliRunner
 from exchange.client.importer import record_id_for
 from exchange.serving import ExchangeServer
 from tests.client.test_import import ROWS, csv_text
-from tests.exchange.helpers import audit_entry
+from tests.exchange.helpers import audit_entry, configured
 from tests.exchange.test_cli import last_entry
 from tests.factories import AgencySystem, World
 from tests.web.pages import Browser
@@ -42,10 +42,8 @@ def upload(browser: Browser, name: str, data: bytes) -> tuple[int, str]:
 
 @pytest.fixture()
 def small_uploads(app: Flask) -> Iterator[None]:
-    limit = app.config["EXCHANGE_IMPORT_UPLOAD_MAX"]
-    app.config["EXCHANGE_IMPORT_UPLOAD_MAX"] = 1024
-    yield
-    app.config["EXCHANGE_IMPORT_UPLOAD_MAX"] = limit
+    with configured(app, EXCHANGE_IMPORT_UPLOAD_MAX=1024):
+        yield
 
 
 class TestCustodialKey:
