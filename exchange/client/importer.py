@@ -277,7 +277,11 @@ def build_envelope(
 ) -> dict[str, Any]:
     """A version of a row's record; ``settings`` holds the row's envelope-level values."""
     issued_day = date.fromisoformat(issued_at[:10])
-    retention = issued_day.replace(year=issued_day.year + RETENTION_YEARS)
+    try:
+        retention = issued_day.replace(year=issued_day.year + RETENTION_YEARS)
+    except ValueError:
+        # 29 February, in a year that has none: the day before.
+        retention = date(issued_day.year + RETENTION_YEARS, 2, 28)
     envelope = {
         "id": record_id,
         "type": record_type,

@@ -74,9 +74,10 @@ def store_upload(
     return upload
 
 
-def get_upload(*, user_id: int, upload_id: str) -> ImportUpload:
-    """The user's own upload; anyone else's is answered as if it did not exist."""
-    upload = db.session.get(ImportUpload, upload_id[:36])
+def get_upload(*, user_id: int, upload_id: str, for_update: bool = False) -> ImportUpload:
+    """The user's own upload; anyone else's is answered as if it did not exist. Read
+    ``for_update`` to confirm it: a second confirmation waits, then finds it published."""
+    upload = db.session.get(ImportUpload, upload_id[:36], with_for_update=for_update)
     if upload is None or upload.user_id != user_id:
         raise Refusal(Kind.NOT_FOUND, "import_not_found", "No such upload")
     return upload

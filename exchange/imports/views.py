@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField
 
+from exchange.errors import Refusal
 from exchange.imports.service import confirm_upload, get_upload, store_upload, upload_plan
 from exchange.pki.custodial import custodial_signer
 from exchange.records import presentation as words
@@ -67,13 +68,18 @@ def upload() -> Any:
             )
         ]
         return render_template("imports/upload.html", form=form), 413
-    stored = store_upload(
-        actor=g.actor,
-        user_id=g.user.id,
-        filename=form.sheet.data.filename or "upload",
-        data=data,
-        record_type=form.record_type.data or None,
-    )
+    try:
+        stored = store_upload(
+            actor=g.actor,
+            user_id=g.user.id,
+            filename=form.sheet.data.filename or "upload",
+            data=data,
+            record_type=form.record_type.data or None,
+        )
+    except Refusal as refusal:
+        g.audit.details["reason"] = refusal.code
+        form.sheet.errors = [refusal.detail or refusal.title]
+        return render_template("imports/upload.html", form=form), 422
     g.audit.details.update(
         {
             "upload": stored.id,
@@ -103,7 +109,7 @@ def report(upload_id: str) -> Any:
 @bp.route("/import/<string:upload_id>/confirm", methods=["POST"])
 @page("import.confirm", "liaison")
 def confirm(upload_id: str) -> Any:
-    stored = get_upload(user_id=g.user.id, upload_id=upload_id)
+    stored = get_upload(user_id=g.user.id, upload_id=upload_id, for_update=True)
     g.audit.details["upload"] = stored.id
     result = confirm_upload(
         actor=g.actor,

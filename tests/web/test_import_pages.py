@@ -145,5 +145,8 @@ class TestWebImport:
         sign_in(browser, world.person(agency.agency, "liaison"))
         status, _ = upload(browser, "big.csv", csv_text(ROWS * 20).encode())
         assert status == 413
+        status, _ = upload(browser, "utf16.csv", csv_text(ROWS[:1]).encode("utf-16"))
+        assert status == 422
+        assert "UTF-16" in browser.last.get_data(as_text=True)  # type: ignore[union-attr]
         sign_in(other := Browser(app), world.person(world.agency("mofa").agency, "liaison"))
         assert other.get("/import").status_code == 403
