@@ -15,9 +15,10 @@ from openpyxl import Workbook
 
 from exchange.cli import main
 from exchange.client.import_publish import Limits, split_batches
-from exchange.client.importer import plan_import, record_id_for
+from exchange.client.importer import load_mapping, plan_import, record_id_for
 from exchange.client.tables import read_table
 from exchange.serving import ExchangeServer
+from exchange.textfiles import UnreadableFile
 from tests.exchange.helpers import configured
 from tests.factories import AgencySystem, World
 
@@ -124,6 +125,61 @@ class TestReading:
         )
         # Widths and spaces do not make another record.
         assert [r.record_id for r in without.rows] == [r.record_id for r in spaced.rows]
+
+
+class TestOtherTypes:
+    def test_an_employer_sheet_reads_counts_nationalities_and_offences(self) -> None:
+        headings = ["事業者名", "法人番号", "都道府県", "業種", "就労者数", "国籍別人数"]
+        headings += ["在留資格", "不法残留者数", "資格外活動者数", "違反", "端緒", "発覚日", "評価"]
+        row = [
+            "有限会社つくば農園",
+            "4011001098993",
+            "茨城県",
+            "農業",
+            "7",
+            "ベトナム:5、カンボジア:2",
+        ]
+        row += [
+            "技能実習、なし",
+            "3",
+            "2",
+            "不法就労助長（雇用）、不法就労",
+            "立入検査",
+            "2025/6/3",
+        ]
+        table = read_table(csv_text([[*row, "A2"]], headings).encode("cp932"), name="ie.csv")
+        plan = plan_import(table, publisher="ibaraki-pp")
+        assert plan.record_type == "illegal_employment" and plan.problems == []
+        payload = plan.rows[0].payload
+        assert payload["employer"]["prefecture"] == "08"
+        assert payload["workers"]["nationalities"] == [
+            {"country": "VN", "count": 5},
+            {"country": "KH", "count": 2},
+        ]
+        assert payload["offences"] == ["facilitation_employing", "illegal_work"]
+        assert payload["detected_on"] == "2025-06-03"
+
+    def test_a_school_sheet_fills_only_the_finding_it_names(self) -> None:
+        headings = ["学校名", "都道府県", "学校区分", "事案", "国籍", "逮捕日", "罪種"]
+        headings += ["逮捕機関", "事件番号", "審査数", "評価"]
+        row = ["東京国際日本語学院", "東京都", "告示校", "逮捕", "ネパール", "2025-05-01", "窃盗"]
+        row += ["tokyo-mpd", "R7-123", "", "B2"]
+        plan = plan_import(
+            read_table(csv_text([row], headings).encode(), name="s.csv"), publisher="npa"
+        )
+        assert plan.problems == []
+        assert "visa_screening" not in plan.rows[0].payload
+        assert plan.rows[0].payload["arrest"]["nationality"] == "NP"
+
+    def test_a_json_mapping_file_and_its_mistakes(self, tmp_path: Path) -> None:
+        good = tmp_path / "map.json"
+        good.write_text('{"type": "broker", "columns": {"業者": "name"}, "key": "番号"}')
+        mapping = load_mapping(good)
+        assert mapping.columns == {"業者": "name"} and mapping.key == "番号"
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"type": "broker", "colums": {}}')
+        with pytest.raises(UnreadableFile, match="unknown settings: colums"):
+            load_mapping(bad)
 
 
 class TestReport:
