@@ -43,36 +43,17 @@ def heading_key(text: str) -> str:
     return "".join(ch for ch in folded if ch not in " _-\u3000・")
 
 
-# Words agencies write for countries; ISO codes and English names are read as well.
-JAPANESE_COUNTRY_NAMES: Mapping[str, str] = MappingProxyType(
+# Names agencies write for countries besides CLDR's Japanese ones (ミャンマー (ビルマ),
+# アメリカ合衆国) and the English short names; ISO codes are read as well.
+JAPANESE_COUNTRY_ALIASES: Mapping[str, str] = MappingProxyType(
     {
-        "ベトナム": "VN",
-        "中国": "CN",
-        "中華人民共和国": "CN",
-        "インドネシア": "ID",
-        "フィリピン": "PH",
         "ミャンマー": "MM",
-        "ネパール": "NP",
-        "カンボジア": "KH",
-        "スリランカ": "LK",
-        "バングラデシュ": "BD",
-        "ウズベキスタン": "UZ",
-        "モンゴル": "MN",
-        "タイ": "TH",
-        "インド": "IN",
-        "パキスタン": "PK",
-        "ラオス": "LA",
-        "日本": "JP",
-        "韓国": "KR",
+        "ビルマ": "MM",
+        "中華人民共和国": "CN",
         "大韓民国": "KR",
-        "台湾": "TW",
-        "ブラジル": "BR",
-        "ペルー": "PE",
         "米国": "US",
         "アメリカ": "US",
-        "マレーシア": "MY",
-        "キルギス": "KG",
-        "ブータン": "BT",
+        "英国": "GB",
     }
 )
 

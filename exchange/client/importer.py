@@ -19,10 +19,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+
 from exchange.client.import_columns import (
     COLUMNS,
     DEFAULT_LEGAL_BASIS,
-    JAPANESE_COUNTRY_NAMES,
+    JAPANESE_COUNTRY_ALIASES,
     NATURAL_KEYS,
     Column,
     heading_key,
@@ -43,9 +45,12 @@ _ITEM_SEPARATORS = re.compile(r"[、，,;；\n]+")
 _NATIONALITY = re.compile(r"^(.+?)[\s:：=]*([0-9]+)\s*人?$")
 _EVALUATION = re.compile(r"^([ABCX])\s*[-/ ]?\s*([1-4])$")
 _SLASHED_DATE = re.compile(r"^([0-9]{4})[/.年]([0-9]{1,2})[/.月]([0-9]{1,2})日?$")
-_COUNTRY_BY_NAME = {heading_key(name): code for code, name in COUNTRY_NAMES.items()} | {
-    heading_key(name): code for name, code in JAPANESE_COUNTRY_NAMES.items()
-}
+_CLDR_JAPANESE = Locale("ja").territories
+_COUNTRY_BY_NAME = {
+    heading_key(name): code
+    for code, english in COUNTRY_NAMES.items()
+    for name in (english, _CLDR_JAPANESE.get(code, english))
+} | {heading_key(name): code for name, code in JAPANESE_COUNTRY_ALIASES.items()}
 _PREFECTURE_BY_NAME = {
     heading_key(name): code
     for code, (japanese, english) in PREFECTURES.items()

@@ -7,9 +7,6 @@ Japanese and ISO 3166's in English (``exchange.records.country_names``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from flask_babel import get_locale
 
 from exchange.records.country_names import country_name_in, name_order
