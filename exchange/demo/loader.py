@@ -20,6 +20,7 @@ from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
 from exchange.extensions import db
 from exchange.pki.bundles import default_api_url, log_verifier_key, write_bundle
+from exchange.pki.custodial import create_custodial_key
 from exchange.pki.service import issue_certificate_bundle
 from exchange.pki.vault import load_vault
 from exchange.records.service import PublishContext, Submission, publish_records
@@ -30,6 +31,8 @@ from keys.jws import sign_detached
 from schemas import RECORD_SIGNATURE_TYPE
 
 SYSTEM = "gateway"
+# Its liaison officer tries the web import, signed with a key the exchange holds for it.
+CUSTODIAL_AGENCY = "otit"
 # The immigration agency's audit office, where the demo's auditor user works too.
 AUDITOR_SYSTEM = ("isa", "audit")
 
@@ -72,6 +75,10 @@ def load_demo(*, record_count: int = 48, seed: int = 7) -> DemoSummary:
             signing_keys[demo.id] = provisioned.signing_key
         auditors = _provision_auditor(action.actor, bundles_dir, matching_key=matching_key)
         action.details["agencies"] = len(signing_keys)
+    if CUSTODIAL_AGENCY in signing_keys:
+        with operator_action("admin.key.custodial", agency=CUSTODIAL_AGENCY) as action:
+            created = create_custodial_key(actor=action.actor, agency_id=CUSTODIAL_AGENCY)
+            action.details["kid"] = created.kid
     published = _publish_demo_records(
         signing_keys, record_count=record_count, seed=seed, matching_key=matching_key
     )

@@ -27,6 +27,7 @@ DEMO_PEOPLE = (
     DemoPerson("liaison.npa", "警察庁 連絡担当 山田 花子", "npa", ("liaison",)),
     DemoPerson("liaison.isa", "入管庁 連絡担当 佐藤 健", "isa", ("liaison",)),
     DemoPerson("liaison.tokyo-lb", "東京労働局 連絡担当 鈴木 一郎", "tokyo-lb", ("liaison",)),
+    DemoPerson("liaison.otit", "技能実習機構 連絡担当 伊藤 美咲", "otit", ("liaison",)),
     DemoPerson("auditor.isa", "入管庁 監査担当 高橋 直子", "isa", ("auditor",)),
     DemoPerson("admin.isa", "入管庁 システム管理者 田中 誠", "isa", ("admin",)),
 )

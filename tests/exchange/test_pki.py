@@ -169,6 +169,13 @@ class TestDemo:
             found = list(exchange.search(purpose="statistics", type="broker", publisher="isa"))
         assert kinds == {"police", "immigration", "labour", "otit", "mext", "mofa"}
         assert found and all(not item.key_compromised for item in found)
+        with ExchangeClient.from_bundle(
+            bundles / "isa-gateway", base_url=f"https://127.0.0.1:{server.api.port}"
+        ) as exchange:
+            otit = exchange.request("GET", "/api/v1/agencies/otit/jwks")["keys"]
+        # OTIT's liaison officer can try the web import, with the key the exchange holds.
+        assert [k.get("custodial", False) for k in otit].count(True) == 1
+        assert "liaison.otit" in result.output
 
         # The auditor system's bundle is printed with the others and reads the whole log.
         assert str(bundles / "isa-audit") in result.output
