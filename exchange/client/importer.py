@@ -9,7 +9,6 @@ natural key (a broker's normalised name and country) — so a re-run names the s
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 import unicodedata
 import uuid
@@ -19,12 +18,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
-
+from exchange.client.import_cells import cell_value
 from exchange.client.import_columns import (
     COLUMNS,
     DEFAULT_LEGAL_BASIS,
-    JAPANESE_COUNTRY_ALIASES,
     NATURAL_KEYS,
     Column,
     heading_key,
@@ -34,28 +31,10 @@ from exchange.client.tables import Table
 from exchange.textfiles import UnreadableFile
 from keys.jcs import canonicalize
 from schemas import RECORD_TYPES, SCHEMA_NAMES, SchemaInvalid, validate_envelope
-from schemas.countries import COUNTRY_NAMES
-from schemas.prefectures import PREFECTURES
 
 # The namespace of import row identities; fixed for ever, or re-runs would name new records.
 ROW_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:exchange:import-row")
 RETENTION_YEARS = 5
-# Items of a list in one cell: 、 and ; as agencies write them; ・ is part of some labels.
-_ITEM_SEPARATORS = re.compile(r"[、，,;；\n]+")
-_NATIONALITY = re.compile(r"^(.+?)[\s:：=]*([0-9]+)\s*人?$")
-_EVALUATION = re.compile(r"^([ABCX])\s*[-/ ]?\s*([1-4])$")
-_SLASHED_DATE = re.compile(r"^([0-9]{4})[/.年]([0-9]{1,2})[/.月]([0-9]{1,2})日?$")
-_CLDR_JAPANESE = Locale("ja").territories
-_COUNTRY_BY_NAME = {
-    heading_key(name): code
-    for code, english in COUNTRY_NAMES.items()
-    for name in (english, _CLDR_JAPANESE.get(code, english))
-} | {heading_key(name): code for name, code in JAPANESE_COUNTRY_ALIASES.items()}
-_PREFECTURE_BY_NAME = {
-    heading_key(name): code
-    for code, (japanese, english) in PREFECTURES.items()
-    for name in (japanese, japanese.rstrip("都府県"), english)
-}
 
 
 @dataclass(frozen=True)
@@ -181,69 +160,6 @@ def resolve_columns(
     return resolved, ignored
 
 
-def _country(text: str) -> str:
-    if re.fullmatch(r"[A-Za-z]{2}", text):
-        return text.upper()
-    return _COUNTRY_BY_NAME.get(heading_key(text), text)
-
-
-def _prefecture(text: str) -> str:
-    if text.isdigit() and len(text) <= 2:
-        return text.zfill(2)
-    return _PREFECTURE_BY_NAME.get(heading_key(text), text)
-
-
-def _date(text: str) -> str:
-    match = _SLASHED_DATE.match(unicodedata.normalize("NFKC", text))
-    if match is None:
-        return text
-    return f"{match[1]}-{int(match[2]):02d}-{int(match[3]):02d}"
-
-
-def _label(text: str, labels: Mapping[str, str]) -> str:
-    folded = {heading_key(k): v for k, v in labels.items()}
-    return folded.get(heading_key(text), text.strip())
-
-
-def cell_value(column: Column, text: str) -> Any:
-    """The value a cell holds for its field; what cannot be read is passed on as written,
-    for the schema to refuse with its own message."""
-    kind = column.kind
-    if kind in ("text", "date", "count", "corporate_number"):
-        text = text.strip()
-    if kind == "texts":
-        return [item.strip() for item in _ITEM_SEPARATORS.split(text) if item.strip()]
-    if kind == "choice":
-        return _label(text, column.labels)
-    if kind == "choices":
-        items = (item for item in _ITEM_SEPARATORS.split(text) if item.strip())
-        return [_label(item, column.labels) for item in items]
-    if kind == "country":
-        return _country(text.strip())
-    if kind == "prefecture":
-        return _prefecture(unicodedata.normalize("NFKC", text.strip()))
-    if kind == "count":
-        digits = unicodedata.normalize("NFKC", text).replace(",", "")
-        return int(digits) if digits.isdigit() else text
-    if kind == "date":
-        return _date(text)
-    if kind == "corporate_number":
-        return re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", text))
-    if kind == "nationalities":
-        entries: list[Any] = []
-        for item in _ITEM_SEPARATORS.split(unicodedata.normalize("NFKC", text)):
-            match = _NATIONALITY.match(item.strip())
-            if match:
-                entries.append({"country": _country(match[1].strip()), "count": int(match[2])})
-            elif item.strip():
-                entries.append({"country": _country(item.strip()), "count": "?"})
-        return entries
-    if kind == "evaluation":
-        match = _EVALUATION.match(unicodedata.normalize("NFKC", text).upper().strip())
-        return {"source": match[1], "information": match[2]} if match else text
-    return text
-
-
 def _place(target: dict[str, Any], path: str, value: Any) -> None:
     *parents, last = path.split(".")
     for part in parents:
@@ -348,9 +264,7 @@ def _pointer_path(pointer: str) -> str:
     return envelope_fields.get(parts[0], "@" + parts[0]) if parts else ""
 
 
-def _problem_column(
-    path: str, record_type: str, present: Mapping[str, tuple[int, str]]
-) -> tuple[int, str] | None:
+def _problem_column(path: str, present: Mapping[str, tuple[int, str]]) -> tuple[int, str] | None:
     """The sheet's column for a field path, or for the nearest field it holds or is in."""
     if path in present:
         return present[path]
@@ -416,9 +330,7 @@ def plan_import(
         )
         row_problems = _check(envelope, number, chosen, present, cells)
         if key and key in first_row_of:
-            where = present.get("@id") or _problem_column(
-                NATURAL_KEYS[chosen][0][0], chosen, present
-            )
+            where = present.get("@id") or _problem_column(NATURAL_KEYS[chosen][0][0], present)
             heading = where[1] if where else ""
             value = cells[where[0]] if where else ""
             row_problems.append(
@@ -433,18 +345,12 @@ def plan_import(
         encoding=table.encoding,
         record_type=chosen,
         publisher=publisher,
-        columns={heading: column.path for (_, heading), column in _pairs(present, resolved)},
+        columns={heading: path for path, (_, heading) in present.items()},
         ignored=ignored,
         rows=rows,
         problems=problems,
         row_count=len(table.rows),
     )
-
-
-def _pairs(
-    present: Mapping[str, tuple[int, str]], resolved: Mapping[int, Column]
-) -> list[tuple[tuple[int, str], Column]]:
-    return [(place, resolved[place[0]]) for place in present.values()]
 
 
 def _check(
@@ -463,7 +369,7 @@ def _check(
             message = error.detail
             if path == "@evaluation" and envelope.get("evaluation") is not None:
                 message = "Not an evaluation such as B2 (source A/B/C/X, information 1-4)."
-            where = _problem_column(path, record_type, present)
+            where = _problem_column(path, present)
             if where is None:
                 found.append(Problem(number, _heading_for(path, record_type), "", message))
             else:
