@@ -27,7 +27,7 @@ _target = AuditTarget.__table__
 
 # What counts as reading records; feed pulls are not counted: a subscription delivers
 # what the agency chose to receive, in whatever volume the publishers produce.
-READ_ACTIONS = ("record.read", "record.read_versions", "record.search")
+READ_ACTIONS = ("record.read", "record.read_versions", "record.search", "record.export")
 BULK_READS = 200
 REPEATED_DENIALS = 5
 # Office hours in JST: reads from 22:00 to 06:00, or on Saturday or Sunday, are off hours.
