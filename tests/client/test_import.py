@@ -54,7 +54,7 @@ def run_import(publisher: AgencySystem, *arguments: str) -> Result:
         [
             "client",
             "--url",
-            publisher.world.api_url,
+            publisher.world.served_at(),
             "--bundle",
             str(publisher.bundle_dir),
             "import",

@@ -1,16 +1,16 @@
 """Custodial signing keys held by the exchange for agencies without a system, and the
 spreadsheets liaison officers upload for import, kept between the report and the confirmation.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
