@@ -1,10 +1,7 @@
-"""Custodial signing keys: a key the exchange holds for an agency without a system of its own,
-so that its liaison officers can publish from the web import.
-
-The key is registered like any agency key (public JWK, proof of possession, status history)
-and flagged ``custodial`` in the agency's JWKS and on the record page: readers can tell a
-record signed by the agency's own system from one signed on its behalf by the exchange.
-Its publications are attributed to the agency's ``custodial`` system, without a certificate.
+"""Custodial signing keys: held by the exchange for an agency without a system of its own, so
+its liaison officers can publish from the web import. Registered like any agency key and
+flagged ``custodial`` in the agency's JWKS and on the record page; what it signs is
+attributed to the agency's ``custodial`` system, which has no certificate.
 """
 
 from __future__ import annotations
