@@ -37,7 +37,7 @@ def test_the_harness_runs_every_measurement(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
