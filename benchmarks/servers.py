@@ -213,8 +213,15 @@ def exchange_server(
         arguments += ["--threads", str(threads)]
         if processes > 1:
             arguments += ["--processes", str(processes)]
+        # The operations listener too gets a free port (through the environment, which a
+        # revision without that listener ignores).
         server = _start(
-            "exchange", arguments, instance, port, expected=processes, environment=environment
+            "exchange",
+            arguments,
+            instance,
+            port,
+            expected=processes,
+            environment={"EXCHANGE_OPS_PORT": str(free_port()), **(environment or {})},
         )
         server.ui_port = ui_port
         return server
