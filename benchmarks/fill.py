@@ -1,82 +1,89 @@
-"""Filling the store with published records by bulk SQL, fast, in the exchange's own tables.
+"""Filling the store with published records in bulk, every row a publish writes.
 
-Each filled record looks like one published singly through the API: a ``record`` row with
-its search projection, a ``record_version`` with real RFC 8785 envelope bytes, their
-SHA-256 and the kid of the publisher's registered key, and one ``audit_entry`` of action
-``record.publish`` with its canonical document (the integrator gives it its leaf when the
-exchange next runs). Ids are distinct
-UUIDv7s. Envelopes come from a few hundred signed templates whose id is replaced (same
-length, so the bytes stay canonical); signature and receipt are the template's, so they
-have the real sizes but do not verify for the new id.
+A few hundred signed envelopes are checked by the exchange's own publish checks
+(``PublishBatch.check``: policy, version, signature, receipt, search projection, tags,
+cards, audience), which gather the rows a publish writes without writing them. Each filled
+record copies one of them under a new id, written by ``PendingWrites.write``, the very
+statements a publish runs — ``record``, ``record_version``, ``record_audience``,
+``record_card``, ``record_tag``, ``record_gram`` (and the trigram index, which follows the
+record rows by itself) — plus the ``record.publish`` audit entry the request would have
+added; the integrator gives it its leaf when the exchange next runs.
 
-The free-text index is kept as publishing keeps it: the short grams of each record's names
-are written beside it, and the trigram index follows the ``record`` rows by itself. A
-``names`` function may give each record names of its own instead of its template's
-(the search measurement wants a realistic spread of names, not a few hundred).
+Ids are distinct UUIDv7s, received a few milliseconds apart over the past days. The new id
+has the template's id's length, so the envelope bytes stay canonical; their SHA-256 is
+computed again, but the signature and receipt stay the template's: they have the real
+sizes and do not verify for the new id. A ``names`` function may give each record names of
+its own (the search measurement wants a realistic spread of names, not a few hundred).
 
-SQLite gets ``executemany`` in large transactions on one connection; PostgreSQL gets
-``COPY ... FROM STDIN``, its bulk-insert path, then ``setval`` for the serial columns and
-``ANALYZE``, as autovacuum would after a large load. The server must be stopped meanwhile.
+Many records go in one transaction, as multi-row inserts. The server must be stopped.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
-import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
+
 from benchmarks.envelopes import EnvelopeMaker
 from benchmarks.instance import Caller, Instance
+from exchange.agencies.models import System
+from exchange.agencies.policy import current_policy
 from exchange.auth.actor import Actor
-from exchange.clock import parse_rfc3339, rfc3339
+from exchange.clock import rfc3339
 from exchange.extensions import db
-from exchange.records.service import sign_receipt
-from exchange.records.textsearch import folded_names, short_grams
+from exchange.pki.models import Certificate
+from exchange.records.models import Record
+from exchange.records.service import PublishBatch, PublishContext
+from exchange.records.signing import KeyCache
+from exchange.records.store import PendingWrites, RecordState
 from exchange.trail.entries import entry_document
+from exchange.trail.models import AuditEntry
 from keys.jcs import canonicalize
-from schemas import search_fields
+from schemas import validate_envelope
 
 TEMPLATES = 256
-TRANSACTION_ROWS = 25_000
+TRANSACTION_RECORDS = 10_000
 # Placeholders as long as the values that replace them: a UUID, an RFC 3339 time.
 _ENTRY_MARK = "e" * 8 + "-0000-7000-8000-" + "e" * 12
 _RECORD_MARK = "r" * 8 + "-0000-7000-8000-" + "r" * 12
 _TIME_MARK = "@time@"
-
-RECORD_COLUMNS = (
-    "pk, id, type, publisher, version, status, issued_at, first_received_at, updated_at, "
-    "prefecture, category, countries, names, audience_restricted"
+_FILLED_TABLES = (
+    "record",
+    "record_version",
+    "record_audience",
+    "record_card",
+    "record_tag",
+    "record_gram",
+    "audit_entry",
 )
-VERSION_COLUMNS = (
-    "record_pk, version, status, canonical, sha256, signature, kid, issued_at, received_at, "
-    "system_id, audit_entry_id, receipt"
-)
-ENTRY_COLUMNS = "seq, id, canonical"
-GRAM_COLUMNS = "gram, record_pk"
 
 
 @dataclass(frozen=True)
 class Template:
-    """A signed envelope split around its id, with what the record row projects."""
+    """A checked envelope split around its id, with the rows its publish would write."""
 
     before_id: bytes
     after_id: bytes
     record_type: str
     status: str
-    issued_at: str
-    signature: str
-    receipt: str
-    prefecture: str | None
-    category: str | None
-    countries: str
-    names: str
+    projection: dict[str, Any]
+    audience: Sequence[str] | None
+    cards: Sequence[str]
+    tags: Sequence[tuple[str, str]]
+    version_row: dict[str, Any]
+
+    @property
+    def countries(self) -> str:
+        """The record row's ``countries``: codes between commas."""
+        return str(self.projection["countries"])
 
 
 @dataclass(frozen=True)
@@ -90,50 +97,43 @@ class FillResult:
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
 
-def _database_time(moment: datetime) -> str:
-    """How SQLAlchemy stores a UTC datetime on SQLite (and a literal PostgreSQL reads)."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _templates(caller: Caller, app_context: Any) -> list[Template]:
+def _templates(caller: Caller, actor: Actor, connection: Connection) -> list[Template]:
+    """Envelopes checked as a publish checks them; nothing is written."""
     maker = EnvelopeMaker(caller, seed=0xF111)
-    templates: list[Template] = []
-    with app_context:
-        while len(templates) < TEMPLATES:
-            envelope = maker.envelope()
-            envelope["handling"] = dict(envelope["handling"], audience=None)
-            signature = maker.sign(envelope)
-            canonical = canonicalize(envelope)
-            parts = canonical.split(envelope["id"].encode())
-            if len(parts) != 2:
-                continue
-            issued_at = parse_rfc3339(envelope["issued_at"])
-            projection = search_fields(envelope)
-            receipt = sign_receipt(
-                {
-                    "id": envelope["id"],
-                    "version": 1,
-                    "sha256": hashlib.sha256(canonical).hexdigest(),
-                    "received_at": rfc3339(issued_at),
-                    "audit_entry": envelope["id"],
-                }
-            )
-            templates.append(
-                Template(
-                    before_id=parts[0],
-                    after_id=parts[1],
-                    record_type=envelope["type"],
-                    status=envelope["status"],
-                    issued_at=_database_time(issued_at),
-                    signature=signature,
-                    receipt=receipt,
-                    prefecture=projection.prefecture,
-                    category=projection.category,
-                    countries="," + "".join(c + "," for c in projection.countries),
-                    names=folded_names(projection.names),
-                )
-            )
-    return templates
+    batch = PublishBatch(
+        context=PublishContext(
+            actor=actor,
+            received_at=datetime.now(UTC),
+            audit_entry_id=_ENTRY_MARK,
+            clock_skew=timedelta(minutes=5),
+        ),
+        policy=current_policy(),
+        connection=connection,
+        states={},
+        keys=KeyCache(connection),
+    )
+    split: dict[str, tuple[bytes, bytes]] = {}
+    while len(split) < TEMPLATES:
+        envelope = validate_envelope(maker.envelope())
+        parts = canonicalize(envelope).split(envelope["id"].encode())
+        if len(parts) == 2:
+            batch.check(envelope, maker.sign(envelope))
+            split[envelope["id"]] = (parts[0], parts[1])
+    writes = batch.writes
+    return [
+        Template(
+            before_id=split[record_id][0],
+            after_id=split[record_id][1],
+            record_type=batch.states[record_id].type,
+            status=batch.states[record_id].status,
+            projection=writes.records[record_id],
+            audience=writes.audiences[record_id],
+            cards=writes.cards[record_id],
+            tags=writes.tags[record_id],
+            version_row=version_row,
+        )
+        for record_id, version_row in writes.versions
+    ]
 
 
 class _AuditTemplate:
@@ -172,15 +172,15 @@ class _AuditTemplate:
             _RECORD_MARK.encode(): record_id.encode(),
             _TIME_MARK.encode(): time_text.encode(),
         }
-        pieces = self.pieces
+        pieces, order = self.pieces, self.order
         return b"".join(
             (
                 pieces[0],
-                values[self.order[0]],
+                values[order[0]],
                 pieces[1],
-                values[self.order[1]],
+                values[order[1]],
                 pieces[2],
-                values[self.order[2]],
+                values[order[2]],
                 pieces[3],
             )
         )
@@ -195,91 +195,63 @@ def _uuid7(millis: int, random_bits: int) -> str:
     return str(uuid.UUID(int=value))
 
 
-@dataclass(frozen=True)
-class _Batch:
-    records: list[tuple[Any, ...]]
-    versions: list[tuple[Any, ...]]
-    entries: list[tuple[Any, ...]]
-    grams: list[tuple[Any, ...]]
+@dataclass
+class _Filler:
+    templates: Sequence[Template]
+    audit: _AuditTemplate
+    publisher: str
+    start: datetime
+    names: Callable[[int, Template], str] | None
 
-
-def _batches(
-    *,
-    count: int,
-    first_pk: int,
-    first_seq: int,
-    templates: Sequence[Template],
-    audit: _AuditTemplate,
-    caller: Caller,
-    actor: Actor,
-    system_id: int,
-    postgres: bool,
-    names: Callable[[int, Template], str] | None,
-) -> Iterator[_Batch]:
     # Received over the past days, oldest first, a few milliseconds apart.
     step = timedelta(milliseconds=5)
-    start = datetime.now(UTC) - step * (count + 1000)
-    suffix = "+00" if postgres else ""
-    kid, publisher = caller.kid, caller.agency
-    # Names repeat across records (every template's, and many generated ones).
-    grams_of = functools.lru_cache(maxsize=65536)(short_grams)
-    for offset in range(0, count, TRANSACTION_ROWS):
-        batch = _Batch([], [], [], [])
-        for index in range(offset, min(count, offset + TRANSACTION_ROWS)):
-            template = templates[index % len(templates)]
-            received = start + step * index
+
+    def write(self, connection: Connection, first: int, last: int) -> None:
+        """Records ``first`` to ``last`` (exclusive), as their publishes would write them."""
+        writes = PendingWrites()
+        states: dict[str, RecordState] = {}
+        entries = []
+        for index in range(first, last):
+            template = self.templates[index % len(self.templates)]
+            received = self.start + self.step * index
             millis = int(received.timestamp() * 1000)
             bits = int.from_bytes(os.urandom(20), "big")
             record_id = _uuid7(millis - 60_000, bits >> 80)
             entry_id = _uuid7(millis, bits & ((1 << 80) - 1))
             canonical = template.before_id + record_id.encode() + template.after_id
-            received_text = _database_time(received) + suffix
-            issued_text = template.issued_at + suffix
-            pk, seq = first_pk + index, first_seq + index
-            record_names = template.names if names is None else names(index, template)
-            batch.grams.extend((gram, pk) for gram in grams_of(record_names))
-            batch.records.append(
-                (
-                    pk,
-                    record_id,
-                    template.record_type,
-                    publisher,
-                    1,
-                    template.status,
-                    issued_text,
-                    received_text,
-                    received_text,
-                    template.prefecture,
-                    template.category,
-                    template.countries,
-                    record_names,
-                    False,
-                )
+            projection = dict(template.projection, first_received_at=received, updated_at=received)
+            if self.names is not None:
+                projection["names"] = self.names(index, template)
+            state = RecordState(
+                id=record_id,
+                publisher=self.publisher,
+                type=template.record_type,
+                version=1,
+                status=template.status,
             )
-            batch.versions.append(
-                (
-                    pk,
-                    1,
-                    template.status,
-                    canonical,
-                    hashlib.sha256(canonical).hexdigest(),
-                    template.signature,
-                    kid,
-                    issued_text,
-                    received_text,
-                    system_id,
-                    entry_id,
-                    template.receipt,
-                )
+            states[record_id] = state
+            writes.add(
+                state=state,
+                projection=projection,
+                audience=template.audience,
+                cards=template.cards,
+                tags=template.tags,
+                version_row=dict(
+                    template.version_row,
+                    canonical=canonical,
+                    sha256=hashlib.sha256(canonical).hexdigest(),
+                    received_at=received,
+                    audit_entry_id=entry_id,
+                ),
             )
-            batch.entries.append(
-                (seq, entry_id, audit.render(entry_id, record_id, rfc3339(received)))
+            entries.append(
+                {
+                    "id": entry_id,
+                    "canonical": self.audit.render(entry_id, record_id, rfc3339(received)),
+                }
             )
-        yield batch
-
-
-def _placeholders(columns: str, mark: str) -> str:
-    return ", ".join([mark] * len(columns.split(",")))
+        writes.write(connection, states)
+        connection.execute(insert(AuditEntry.__table__), entries)
 
 
 def fill_store(
@@ -288,110 +260,57 @@ def fill_store(
     count: int,
     names: Callable[[int, Template], str] | None = None,
 ) -> FillResult:
-    """Add ``count`` published records (and their audit trail) to a stopped instance.
+    """Add ``count`` published records (and their audit entries) to a stopped instance.
 
     ``names(index, template)``: the folded names of the index-th record, if not its
     template's.
     """
     app = instance.app()
-    from sqlalchemy import text
-
     with app.app_context():
         fingerprint, system_id = db.session.execute(
-            text(
-                "SELECT c.fingerprint, s.id FROM certificate c JOIN system s "
-                "ON s.id = c.system_id WHERE s.agency_id = :agency ORDER BY c.issued_at DESC"
-            ),
-            {"agency": caller.agency},
-        ).one()
-        first_pk = _scalar("SELECT COALESCE(MAX(pk), 0) FROM record") + 1
-        first_seq = _scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_entry") + 1
-        existing = _scalar("SELECT COUNT(*) FROM record")
+            select(Certificate.fingerprint, System.id)
+            .join(System, System.id == Certificate.system_id)
+            .where(System.agency_id == caller.agency)
+            .order_by(Certificate.issued_at.desc())
+        ).first() or (None, None)
+        actor = Actor(
+            kind="system",
+            agency_id=caller.agency,
+            agency_kind=caller.kind,
+            system_id=system_id,
+            system_name="gateway",
+            fingerprint=fingerprint,
+            address="127.0.0.1",
+        )
+        existing = db.session.execute(select(func.count()).select_from(Record)).scalar_one()
+        templates = _templates(caller, actor, db.session.connection())
+        db.session.rollback()
         db.session.remove()
-        db.engine.dispose()
-    actor = Actor(
-        kind="system",
-        agency_id=caller.agency,
-        agency_kind=caller.kind,
-        system_id=system_id,
-        system_name="gateway",
-        fingerprint=fingerprint,
-        address="127.0.0.1",
-    )
-    templates = _templates(caller, app.app_context())
-    batches = _batches(
-        count=count,
-        first_pk=first_pk,
-        first_seq=first_seq,
-        templates=templates,
-        audit=_AuditTemplate(actor),
-        caller=caller,
-        actor=actor,
-        system_id=system_id,
-        postgres=instance.dialect == "postgresql",
-        names=names,
-    )
-    started = time.perf_counter()
-    if instance.dialect == "postgresql":
-        _fill_postgres(instance, batches)
-    else:
-        _fill_sqlite(instance, batches)
-    seconds = time.perf_counter() - started
+        filler = _Filler(
+            templates=templates,
+            audit=_AuditTemplate(actor),
+            publisher=caller.agency,
+            start=datetime.now(UTC) - _Filler.step * (count + 1000),
+            names=names,
+        )
+        engine = db.engine
+        started = time.perf_counter()
+        sqlite = engine.dialect.name == "sqlite"
+        with engine.connect() as connection:
+            driver: Any = connection.connection.driver_connection
+            if sqlite:
+                # The load's own durability does not matter: a crash means a new run.
+                driver.execute("PRAGMA synchronous=OFF")
+            for first in range(0, count, TRANSACTION_RECORDS):
+                with connection.begin():
+                    filler.write(connection, first, min(count, first + TRANSACTION_RECORDS))
+            if sqlite:
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                # As autovacuum would after a large load, before the planner meets it.
+                for table in _FILLED_TABLES:
+                    connection.exec_driver_sql(f"ANALYZE {table}")
+                connection.commit()
+        seconds = time.perf_counter() - started
+        engine.dispose()
     return FillResult(records=count, seconds=seconds, store_records=existing + count)
-
-
-def _scalar(statement: str) -> int:
-    from sqlalchemy import text
-
-    return int(db.session.execute(text(statement)).scalar_one())
-
-
-def _fill_sqlite(instance: Instance, batches: Iterator[_Batch]) -> None:
-    connection = sqlite3.connect(str(instance.sqlite_path), isolation_level=None, timeout=60)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        # Durability of the bulk load itself does not matter: a crash means a new run.
-        connection.execute("PRAGMA synchronous=OFF")
-        connection.execute("PRAGMA cache_size=-262144")
-        statements = [
-            (f"INSERT INTO {table} ({columns}) VALUES ({_placeholders(columns, '?')})", name)
-            for table, columns, name in (
-                ("record", RECORD_COLUMNS, "records"),
-                ("record_version", VERSION_COLUMNS, "versions"),
-                ("audit_entry", ENTRY_COLUMNS, "entries"),
-                ("record_gram", GRAM_COLUMNS, "grams"),
-            )
-        ]
-        for batch in batches:
-            connection.execute("BEGIN IMMEDIATE")
-            for statement, name in statements:
-                connection.executemany(statement, getattr(batch, name))
-            connection.execute("COMMIT")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        connection.close()
-
-
-def _fill_postgres(instance: Instance, batches: Iterator[_Batch]) -> None:
-    with instance.connect_postgres() as connection:
-        for batch in batches:
-            with connection.cursor() as cursor:
-                for table, columns, rows in (
-                    ("record", RECORD_COLUMNS, batch.records),
-                    ("record_version", VERSION_COLUMNS, batch.versions),
-                    ("audit_entry", ENTRY_COLUMNS, batch.entries),
-                    ("record_gram", GRAM_COLUMNS, batch.grams),
-                ):
-                    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-            connection.commit()
-        for table, column in (("record", "pk"), ("audit_entry", "seq")):
-            connection.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                f"(SELECT MAX({column}) FROM {table}))"
-            )
-        connection.commit()
-        connection.autocommit = True
-        for table in ("record", "record_version", "audit_entry", "record_gram"):
-            connection.execute(f"ANALYZE {table}")

@@ -61,6 +61,8 @@ class Instance:
     database_url: str
     schema: str | None = None
     callers: dict[str, Caller] = field(default_factory=dict)
+    # Where its servers import the exchange from: this project, or another revision's files.
+    code: Path = PROJECT_ROOT
 
     @property
     def dialect(self) -> str:
@@ -79,7 +81,7 @@ class Instance:
                 "EXCHANGE_DATABASE_URL": self.database_url,
                 "EXCHANGE_KEY_PASSPHRASE": PASSPHRASE,
                 "PYTHONPATH": os.pathsep.join(
-                    p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p
+                    p for p in (str(self.code), env.get("PYTHONPATH")) if p
                 ),
             }
         )

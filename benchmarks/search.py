@@ -313,8 +313,9 @@ def _captured_statements(
         seen: Statements = []
 
         def _capture(*arguments: Any) -> None:
+            # The search's own statements, not the unit of work's transaction control.
             statement, parameters = arguments[2], arguments[3]
-            if not statement.lstrip().upper().startswith("SET"):
+            if not statement.lstrip().upper().startswith(("SET", "BEGIN")):
                 seen.append((statement, parameters))
 
         event.listen(db.engine, "before_cursor_execute", _capture)

@@ -4,10 +4,9 @@ The same ``ExchangeServer`` that ``exchange serve`` runs (without the in-process
 integrator, whose cost is measured on its own). With ``--profile`` the Flask application
 is wrapped so that each request runs under its worker thread's ``cProfile`` profiler; on
 SIGTERM the merged statistics are written there (``python -m pstats FILE`` reads them).
-The TLS and HTTP work of cheroot outside the application call is not in the profile; the
-bare endpoint measures that share. With ``--time-audit`` every request's audit write
-(the entry's insert, and the commit it makes) is timed, and the durations are written
-there as JSON on SIGTERM.
+The TLS and HTTP work of cheroot outside the application call is not in the profile.
+With ``--time-audit`` every request's audit write (the entry's insert, and the commit it
+makes) is timed, and the durations are written there as JSON on SIGTERM.
 """
 
 from __future__ import annotations

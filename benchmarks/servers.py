@@ -1,4 +1,4 @@
-"""Server subprocesses: the exchange (``exchange serve``) and the bare endpoints.
+"""Server subprocesses: ``exchange serve``, of this version or of another revision.
 
 Each is started with the instance's environment, waited for until every one of its
 processes announced its listener and the port accepts, accounted for CPU time from
@@ -151,6 +151,12 @@ def _start(
     return ServerProcess(name, process, port, log, expected)
 
 
+# ``exchange serve`` with the collector left as CPython sets it.
+_DEFAULT_COLLECTOR = (
+    "import exchange.cli.server as server; server.settle_collector = lambda: None; "
+    "from exchange.cli import main; main()"
+)
+
 # A port found free may be taken before the server binds it (by another process, or a
 # client connection's ephemeral port): the server is then started again on new ports.
 START_ATTEMPTS = 3
@@ -183,8 +189,13 @@ def exchange_server(
     profile: Path | None = None,
     time_audit: Path | None = None,
     environment: dict[str, str] | None = None,
+    settled_collector: bool = True,
 ) -> Iterator[ServerProcess]:
-    """``exchange serve`` (or the profiling or timing wrapper) on a free port, for the block."""
+    """``exchange serve`` (or the profiling or timing wrapper) on a free port, for the block.
+
+    ``settled_collector=False`` serves with CPython's garbage-collector defaults, to measure
+    what ``exchange.serving.settle_collector`` is worth (one process only).
+    """
 
     def start() -> ServerProcess:
         port, ui_port = free_port(), free_port()
@@ -194,38 +205,28 @@ def exchange_server(
                 arguments += ["--profile", str(profile)]
             if time_audit is not None:
                 arguments += ["--time-audit", str(time_audit)]
+        elif not settled_collector:
+            arguments = [sys.executable, "-c", _DEFAULT_COLLECTOR, "serve"]
         else:
             arguments = [sys.executable, "-m", "exchange", "serve"]
         arguments += ["--api-port", str(port), "--ui-port", str(ui_port)]
         arguments += ["--threads", str(threads)]
         if processes > 1:
             arguments += ["--processes", str(processes)]
+        # The operations listener too gets a free port (through the environment, which a
+        # revision without that listener ignores).
         server = _start(
-            "exchange", arguments, instance, port, expected=processes, environment=environment
+            "exchange",
+            arguments,
+            instance,
+            port,
+            expected=processes,
+            environment={"EXCHANGE_OPS_PORT": str(free_port()), **(environment or {})},
         )
         server.ui_port = ui_port
         return server
 
     server = _ready(start, "API (mutual TLS)")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@contextlib.contextmanager
-def bare_server(
-    instance: Instance, *, threads: int, stack: str = "flask"
-) -> Iterator[ServerProcess]:
-    """The bare endpoint on ``stack`` (``flask`` or ``wsgi``) on a free port, for the block."""
-
-    def start() -> ServerProcess:
-        port = free_port()
-        arguments = [sys.executable, "-m", "benchmarks.bare", "--port", str(port)]
-        arguments += ["--threads", str(threads), "--stack", stack]
-        return _start(f"bare-{stack}", arguments, instance, port)
-
-    server = _ready(start, "bare endpoint")
     try:
         yield server
     finally:

@@ -1,23 +1,21 @@
 """JWS compact serialization (RFC 7515) with Ed25519 and ES256, payload attached or detached.
 
 Signing and verification are written here rather than through joserfc. Speed did not
-decide it: on the publish path (Ed25519, 1.7 kB envelope) a bare ``Ed25519PublicKey.verify``
-took 96 µs, :func:`verify_detached` 111 µs (1.15x) and joserfc's ``deserialize_compact``
-114 µs (1.18x, or 1.26x importing the key per call). What decided it: the exchange's header
-rules (4 KiB limit, unique member names, a required ``kid``, no ``crit``, no ``b64``, error
-classes that map to problem codes) need a parser of our own in any case, so joserfc would
-parse every header twice; its default registry caps payloads at 128 kB and headers at 512
-bytes; and it reports the deprecated ``EdDSA`` with a ``SecurityWarning`` on every
-verification, which a threaded server cannot silence locally (``warnings.catch_warnings``
-is process-global). What remains here is small: strict base64url, a JSON object check, and
-one signature verification.
+decide it (on the publish path both cost about a bare verification). What decided it: the
+exchange's header rules (4 KiB limit, unique member names, a required ``kid``, no ``crit``,
+no ``b64``, error classes that map to problem codes) need a parser of our own in any case,
+so joserfc would parse every header twice; its default registry caps payloads at 128 kB
+and headers at 512 bytes; and it reports the deprecated ``EdDSA`` with a
+``SecurityWarning`` on every verification, which a threaded server cannot silence locally
+(``warnings.catch_warnings`` is process-global). What remains here is small: strict
+base64url, a JSON object check, and one signature verification.
 
 Keys are ``cryptography`` objects throughout; the Ed25519 arithmetic itself is libsodium's
-(PyNaCl). Measured here on a 1.7 kB signing input, libsodium verifies in 60 µs where
-OpenSSL takes 120, and signs in 30 µs where OpenSSL takes 43. Its verification is also the
-stricter one: it refuses public keys of small order and non-canonical point encodings by
-itself, which ``keys.jwk`` checks at registration as well. ES256 stays with ``cryptography``,
-and so do the checkpoint notes of ``audit``, a few signatures a second.
+(PyNaCl), which verifies an envelope in half OpenSSL's time (``benchmarks/README.md``). Its
+verification is also the stricter one: it refuses public keys of small order and
+non-canonical point encodings by itself, which ``keys.jwk`` checks at registration as well.
+ES256 stays with ``cryptography``, and so do the checkpoint notes of ``audit``, a few
+signatures a second.
 """
 
 import functools

@@ -28,10 +28,10 @@ def test_a_taken_port_is_replaced(
     real_free_port = servers.free_port
     monkeypatch.setattr(servers, "free_port", lambda: next(ports, None) or real_free_port())
     try:
-        with servers.bare_server(instance, threads=2, stack="wsgi") as server:
+        with servers.exchange_server(instance, threads=2) as server:
             assert server.port != taken_port
             assert server.process.poll() is None
         logs = sorted(path.name for path in (instance.root / "logs").iterdir())
-        assert f"bare-wsgi-{taken_port}.log" in logs and len(logs) == 2
+        assert f"exchange-{taken_port}.log" in logs and f"exchange-{server.port}.log" in logs
     finally:
         drop_instance(instance)
