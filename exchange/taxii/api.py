@@ -235,7 +235,7 @@ def versions(collection_id: str, object_id: str) -> Response:
     page = _page(collection_id, _query(object_id=object_id, all_versions=True))
     if not page.entries:
         raise Problem(404, "object_not_found", "No such object", f"No object {object_id!r}.")
-    body = _envelope(page, "versions", [e.object["modified"] for e in page.entries])
+    body = _envelope(page, "versions", [service.object_version(e.object) for e in page.entries])
     return _taxii(body, headers=_added_headers(page.entries))
 
 

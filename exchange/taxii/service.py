@@ -204,6 +204,11 @@ class ObjectQuery:
     spec_versions: Sequence[str] = ()
 
 
+def object_version(obj: dict[str, Any]) -> str:
+    # STIX 2.1 §7.2.1: a marking definition is never versioned and has no modified.
+    return str(obj.get("modified", obj["created"]))
+
+
 @dataclass(frozen=True)
 class Entry:
     object: dict[str, Any]
@@ -215,7 +220,7 @@ class Entry:
         return {
             "id": self.object["id"],
             "date_added": date_added(self.date_added),
-            "version": self.object["modified"],
+            "version": object_version(self.object),
             "media_type": STIX_MEDIA_TYPE,
         }
 
@@ -276,7 +281,7 @@ def _wanted(query: ObjectQuery, obj: dict[str, Any], *, latest: bool, first: boo
     return (
         ("last" in query.versions and latest)
         or ("first" in query.versions and first)
-        or obj["modified"] in query.versions
+        or object_version(obj) in query.versions
     )
 
 
