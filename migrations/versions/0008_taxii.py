@@ -38,15 +38,21 @@ def upgrade() -> None:
 def _with_feed_writable(connection: sa.Connection, fill: Callable[[sa.Connection], None]) -> None:
     """Run ``fill`` with record_feed's append-only triggers (0003) lifted, then restore them."""
     if connection.dialect.name == "postgresql":
-        op.execute("ALTER TABLE record_feed DISABLE TRIGGER record_feed_append_only")
+        connection.execute(
+            sa.text("ALTER TABLE record_feed DISABLE TRIGGER record_feed_append_only")
+        )
         fill(connection)
-        op.execute("ALTER TABLE record_feed ENABLE TRIGGER record_feed_append_only")
+        connection.execute(
+            sa.text("ALTER TABLE record_feed ENABLE TRIGGER record_feed_append_only")
+        )
         return
-    op.execute("DROP TRIGGER record_feed_no_update")
+    connection.execute(sa.text("DROP TRIGGER record_feed_no_update"))
     fill(connection)
-    op.execute(
-        "CREATE TRIGGER record_feed_no_update BEFORE UPDATE ON record_feed "
-        "BEGIN SELECT RAISE(ABORT, 'record_feed is append-only'); END"
+    connection.execute(
+        sa.text(
+            "CREATE TRIGGER record_feed_no_update BEFORE UPDATE ON record_feed "
+            "BEGIN SELECT RAISE(ABORT, 'record_feed is append-only'); END"
+        )
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +15,16 @@ import requests
 import stix2
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DatabaseError
 from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from exchange.clock import rfc3339, utcnow
 from exchange.extensions import db
+from exchange.feeds.models import FeedPosition
+from exchange.records.models import RecordTag
 from exchange.serving import ExchangeServer
 from exchange.taxii import stix
 from exchange.taxii.service import collection_id
@@ -30,6 +36,7 @@ from schemas import RECORD_SIGNATURE_TYPE
 from tests.exchange.helpers import audit_entry
 from tests.exchange.test_feeds import integrate
 from tests.factories import AgencySystem, World
+from tests.isolated import isolated_app
 
 TAXII = "application/taxii+json;version=2.1"
 STRICT = ValidationOptions(strict=True, version="2.1")
@@ -382,3 +389,54 @@ class TestFollowing:
         mine = [i for i in seen if i in expected]
         assert len(mine) == len(set(mine)), "an object came twice"
         assert set(mine) == set(expected)
+
+
+def test_the_migration_fills_what_the_integrator_and_publishing_write(tmp_path: Path) -> None:
+    """Migration 0007 derives dates added and STIX ids for what was stored before it."""
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0007_taxii.py"
+    spec = importlib.util.spec_from_file_location("taxii_migration", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with isolated_app(tmp_path / "instance") as app:
+        world = World(app, tmp_path / "bundles")
+        immigration = world.agency("immigration")
+        client = app.test_client()
+        for batch in (
+            [immigration.envelope("broker")],
+            [
+                immigration.envelope("illegal_employment"),
+                immigration.envelope("broker"),
+            ],
+        ):
+            answer = client.post(
+                "/api/v1/records",
+                json={"records": [immigration.submission(e) for e in batch]},
+                environ_base=immigration.environ(),
+            )
+            assert answer.status_code == 201, answer.json
+        integrate(app)
+        dates = select(FeedPosition.position, FeedPosition.added_at).order_by(FeedPosition.position)
+        tags = (
+            select(RecordTag.value, RecordTag.record_pk)
+            .where(RecordTag.kind == "stix")
+            .order_by(RecordTag.value)
+        )
+        with app.app_context():
+            written = db.session.execute(dates).all(), db.session.execute(tags).all()
+            connection = db.session.connection()
+
+            def refill(connection: Connection) -> None:
+                connection.execute(update(FeedPosition.__table__).values(added_at=None))
+                migration._fill_added_at(connection)
+
+            migration._with_feed_writable(connection, refill)
+            migration._fill_stix_tags(connection)
+            filled = db.session.execute(dates).all(), db.session.execute(tags).all()
+            with pytest.raises(DatabaseError):
+                with db.session.begin_nested():
+                    db.session.execute(update(FeedPosition.__table__).values(added_at=None))
+            db.session.rollback()
+    assert filled == written
+    assert len(written[0]) == 3 and len(written[1]) >= 3 * 3
+    assert [d for _, d in written[0]] == sorted({d for _, d in written[0]})
