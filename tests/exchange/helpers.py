@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from flask import Flask
@@ -24,3 +27,13 @@ def audit_entry(app: Flask, request_id: str) -> dict[str, Any]:
 def entries_count(app: Flask) -> int:
     with app.app_context():
         return len(db.session.scalars(select(AuditEntry.seq)).all())
+
+
+def load_migration(filename: str) -> ModuleType:
+    """A migration module of migrations/versions, to call its data steps on a test database."""
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / filename
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    return migration

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -33,7 +32,7 @@ from keys.jcs import canonicalize
 from keys.jwk import load_public_jwk
 from keys.jws import read_header, verify_detached
 from schemas import RECORD_SIGNATURE_TYPE
-from tests.exchange.helpers import audit_entry
+from tests.exchange.helpers import audit_entry, load_migration
 from tests.exchange.test_feeds import integrate
 from tests.factories import AgencySystem, World
 from tests.isolated import isolated_app
@@ -393,11 +392,7 @@ class TestFollowing:
 
 def test_the_migration_fills_what_the_integrator_and_publishing_write(tmp_path: Path) -> None:
     """Migration 0007 derives dates added and STIX ids for what was stored before it."""
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0007_taxii.py"
-    spec = importlib.util.spec_from_file_location("taxii_migration", path)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = load_migration("0007_taxii.py")
     with isolated_app(tmp_path / "instance") as app:
         world = World(app, tmp_path / "bundles")
         immigration = world.agency("immigration")
