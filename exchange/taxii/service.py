@@ -41,11 +41,13 @@ MAX_LIMIT = 1000
 # ``next`` away.
 _MAX_ROWS = 5000
 
+# Short titles: OpenCTI's TAXII connector names a collection by its API root and title.
 _TITLES = {
-    "broker": "Malicious brokers (measures 146, 147)",
-    "school": "Japanese-language schools (measure 197)",
-    "illegal_employment": "Illegal employment (measures 204, 210)",
+    "broker": "Brokers",
+    "school": "Japanese-language schools",
+    "illegal_employment": "Illegal employment",
 }
+_MEASURES = {"broker": "146, 147", "school": "197", "illegal_employment": "204, 210"}
 
 
 def collection_id(record_type: str) -> str:
@@ -65,9 +67,10 @@ class Collection:
     def document(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "title": _TITLES.get(self.record_type, self.record_type),
-            "description": f"Every version of the {self.record_type} records you may read, "
-            "as STIX 2.1 objects carrying the publisher's signed record.",
+            "title": _TITLES[self.record_type],
+            "description": f"Every version of the {self.record_type} records you may read "
+            f"(measures {_MEASURES[self.record_type]}), as STIX 2.1 objects carrying the "
+            "publisher's signed record.",
             "alias": self.record_type,
             "can_read": self.can_read,
             # A record is signed by its publisher over the exchange's own envelope, which a
