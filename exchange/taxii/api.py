@@ -16,7 +16,18 @@ from werkzeug.datastructures import MultiDict
 from exchange.auth.mtls import require_system
 from exchange.problems import Problem, add_problem_renderer
 from exchange.taxii import service
-from exchange.taxii.service import Collection, Entry, ObjectPage, ObjectQuery
+from exchange.taxii.query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Cursor,
+    Entry,
+    ObjectPage,
+    ObjectQuery,
+    date_added,
+    object_version,
+    parse_timestamp,
+)
+from exchange.taxii.service import Collection
 from exchange.trail.recorder import audited
 
 # TAXII 2.1 §1.6.8.1.
@@ -163,10 +174,10 @@ def _query(*, object_id: str | None = None, all_versions: bool = False) -> Objec
     cursor = arguments.get("next")
     return ObjectQuery(
         added_after=(
-            service.parse_timestamp(added_after, parameter="added_after") if added_after else None
+            parse_timestamp(added_after, parameter="added_after") if added_after else None
         ),
-        limit=min(int(limit), service.MAX_LIMIT) if limit else service.DEFAULT_LIMIT,
-        next=service.Cursor.decode(cursor) if cursor else None,
+        limit=min(int(limit), MAX_LIMIT) if limit else DEFAULT_LIMIT,
+        next=Cursor.decode(cursor) if cursor else None,
         ids=ids,
         types=_listed(arguments, "match[type]"),
         versions=versions,
@@ -198,8 +209,8 @@ def _added_headers(entries: list[Entry]) -> dict[str, str]:
     if not entries:
         return {}
     return {
-        "X-TAXII-Date-Added-First": service.date_added(entries[0].date_added),
-        "X-TAXII-Date-Added-Last": service.date_added(entries[-1].date_added),
+        "X-TAXII-Date-Added-First": date_added(entries[0].date_added),
+        "X-TAXII-Date-Added-Last": date_added(entries[-1].date_added),
     }
 
 
@@ -235,7 +246,7 @@ def versions(collection_id: str, object_id: str) -> Response:
     page = _page(collection_id, _query(object_id=object_id, all_versions=True))
     if not page.entries:
         raise Problem(404, "object_not_found", "No such object", f"No object {object_id!r}.")
-    body = _envelope(page, "versions", [service.object_version(e.object) for e in page.entries])
+    body = _envelope(page, "versions", [object_version(e.object) for e in page.entries])
     return _taxii(body, headers=_added_headers(page.entries))
 
 
