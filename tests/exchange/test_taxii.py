@@ -35,7 +35,7 @@ from schemas import RECORD_SIGNATURE_TYPE
 from tests.exchange.helpers import audit_entry, load_migration
 from tests.exchange.test_feeds import integrate
 from tests.factories import AgencySystem, World
-from tests.isolated import isolated_app
+from tests.isolated import isolated_app, owner_connection
 
 TAXII = "application/taxii+json;version=2.1"
 STRICT = ValidationOptions(strict=True, version="2.1")
@@ -391,8 +391,8 @@ class TestFollowing:
 
 
 def test_the_migration_fills_what_the_integrator_and_publishing_write(tmp_path: Path) -> None:
-    """Migration 0007 derives dates added and STIX ids for what was stored before it."""
-    migration = load_migration("0007_taxii.py")
+    """Migration 0008 derives dates added and STIX ids for what was stored before it."""
+    migration = load_migration("0008_taxii.py")
     with isolated_app(tmp_path / "instance") as app:
         world = World(app, tmp_path / "bundles")
         immigration = world.agency("immigration")
@@ -419,19 +419,19 @@ def test_the_migration_fills_what_the_integrator_and_publishing_write(tmp_path: 
         )
         with app.app_context():
             written = db.session.execute(dates).all(), db.session.execute(tags).all()
-            connection = db.session.connection()
+            db.session.remove()
 
-            def refill(connection: Connection) -> None:
-                connection.execute(update(FeedPosition.__table__).values(added_at=None))
-                migration._fill_added_at(connection)
+        def refill(connection: Connection) -> None:
+            connection.execute(update(FeedPosition.__table__).values(added_at=None))
+            migration._fill_added_at(connection)
 
+        # Migrations run as the schema's owner: the serving role may not lift triggers.
+        with owner_connection(app) as connection:
             migration._with_feed_writable(connection, refill)
             migration._fill_stix_tags(connection)
-            filled = db.session.execute(dates).all(), db.session.execute(tags).all()
-            with pytest.raises(DatabaseError):
-                with db.session.begin_nested():
-                    db.session.execute(update(FeedPosition.__table__).values(added_at=None))
-            db.session.rollback()
+            filled = connection.execute(dates).all(), connection.execute(tags).all()
+            with pytest.raises(DatabaseError), connection.begin_nested():
+                connection.execute(update(FeedPosition.__table__).values(added_at=None))
     assert filled == written
     assert len(written[0]) == 3 and len(written[1]) >= 3 * 3
     assert [d for _, d in written[0]] == sorted({d for _, d in written[0]})
