@@ -26,7 +26,7 @@ class FeedPosition(db.Model):  # type: ignore[name-defined]
     # When the version joined the feed, as TAXII's date_added: its received_at, but always
     # later than the position before, so that a reader going by it never skips a version
     # that committed after a later-received one. Always set; nullable only because SQLite
-    # cannot add a NOT NULL column to a table that has rows (migration 0008).
+    # cannot add a NOT NULL column to a table that has rows (migration 0009).
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=True)
 
 

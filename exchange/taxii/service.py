@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
 from exchange.agencies.models import System
@@ -28,6 +28,7 @@ from exchange.records.models import Record, RecordTag, RecordVersion
 from exchange.records.reading import readable_conditions
 from exchange.records.signing import compromise_flag
 from exchange.records.tags import STIX_ID
+from exchange.retention.models import RecordDisposal
 from exchange.taxii import stix
 from exchange.taxii.query import (
     MAX_LIMIT,
@@ -208,7 +209,16 @@ def read_objects(*, actor: Actor, collection: Collection, query: ObjectQuery) ->
     start = query.next or Cursor(0)
     begin = (start.position, start.offset)
     collected = [(0, i, e) for i, e in enumerate(_shared_entries(query)) if (0, i) >= begin]
-    conditions = [Record.type == record_type, *readable_conditions(actor)]
+    conditions = [
+        Record.type == record_type,
+        *readable_conditions(actor),
+        # A disposed version's payload is destroyed: a collection passes over it as the
+        # feed does (exchange.feeds.events).
+        ~exists().where(
+            RecordDisposal.record_pk == _feed.c.record_pk,
+            RecordDisposal.version == _feed.c.version,
+        ),
+    ]
     if query.added_after is not None:
         conditions.append(_feed.c.added_at > query.added_after)
     version_condition = _version_condition(query.versions)

@@ -32,6 +32,7 @@ from keys.jcs import canonicalize
 from keys.jwk import load_public_jwk
 from keys.jws import read_header, verify_detached
 from schemas import RECORD_SIGNATURE_TYPE
+from tests.exchange import test_retention as retention
 from tests.exchange.helpers import audit_entry, load_migration
 from tests.exchange.test_feeds import integrate
 from tests.factories import AgencySystem, World
@@ -391,8 +392,8 @@ class TestFollowing:
 
 
 def test_the_migration_fills_what_the_integrator_and_publishing_write(tmp_path: Path) -> None:
-    """Migration 0008 derives dates added and STIX ids for what was stored before it."""
-    migration = load_migration("0008_taxii.py")
+    """Migration 0009 derives dates added and STIX ids for what was stored before it."""
+    migration = load_migration("0009_taxii.py")
     with isolated_app(tmp_path / "instance") as app:
         world = World(app, tmp_path / "bundles")
         immigration = world.agency("immigration")
@@ -435,3 +436,25 @@ def test_the_migration_fills_what_the_integrator_and_publishing_write(tmp_path: 
     assert filled == written
     assert len(written[0]) == 3 and len(written[1]) >= 3 * 3
     assert [d for _, d in written[0]] == sorted({d for _, d in written[0]})
+
+
+def test_a_disposed_version_leaves_its_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with isolated_app(tmp_path / "instance") as app:
+        police = World(app, tmp_path / "bundles").agency("police")
+        kept = retention.publish(app, police, until="2099-03-31")
+        due = retention.publish(app, police, until=retention.today())
+        integrate(app)
+        client = app.test_client()
+        objects = f"/taxii2/api/collections/{collection_id('broker')}/objects/"
+        headers = {"Accept": TAXII, "Exchange-Purpose": "investigation"}
+
+        def served() -> set[str]:
+            answer = client.get(objects, headers=headers, environ_base=police.environ())
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+            return set(record_ids(answer.get_json().get("objects", [])))
+
+        assert served() >= {kept["id"], due["id"]}
+        retention.run_retention(app, monkeypatch)
+        assert kept["id"] in served() and due["id"] not in served()

@@ -1,7 +1,7 @@
 """TAXII gateway: systems' standing purpose, the feed's dates added, STIX ids as record tags.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 from exchange.records.tags import STIX_ID
 from exchange.taxii.stix import object_ids
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -127,12 +127,15 @@ def _fill_stix_tags(connection: sa.Connection) -> None:
         ).all()
         if not rows:
             return
+        # A disposed record's bytes are gone (0008), and with them its search rows.
         tags = [
             {"kind": STIX_ID, "value": value, "record_pk": pk}
             for pk, canonical in rows
+            if canonical
             for value in object_ids(json.loads(bytes(canonical)))
         ]
-        connection.execute(tag.insert(), tags)
+        if tags:
+            connection.execute(tag.insert(), tags)
         after = rows[-1][0]
 
 
