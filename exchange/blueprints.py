@@ -29,6 +29,7 @@ def register(app: Flask, api: Api) -> None:
         PublishedSchema,
         SubmissionSchema,
     )
+    from exchange.taxii import api as taxii
     from exchange.trail.api import ONE_TERM, CosignatureSubmissionSchema, LookupSchema
     from exchange.trail.api import bp as audit
     from schemas import PAYLOAD_SCHEMAS
@@ -52,6 +53,9 @@ def register(app: Flask, api: Api) -> None:
     for blueprint in (records, agencies, keys, audit, subscriptions):
         api.register_blueprint(blueprint)
     app.register_blueprint(pki)
+    # TAXII 2.1 has its own description of its interface, not this OpenAPI document.
+    app.register_blueprint(taxii.bp)
+    taxii.init_app(app)
     for pages in _pages():
         app.register_blueprint(pages)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import http
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import marshmallow as ma
-from flask import Response, current_app, g, has_request_context, json, request
+from flask import Flask, Response, current_app, g, has_request_context, json, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -111,14 +111,24 @@ class Problem(Refusal):
         return body
 
 
+ProblemRenderer = Callable[[Problem], Response | None]
+_RENDERERS = "exchange.problem_renderers"
+
+
+def add_problem_renderer(app: Flask, renderer: ProblemRenderer) -> None:
+    """Let ``renderer`` answer the problems of the requests it recognises (None: not its own)."""
+    app.extensions.setdefault(_RENDERERS, []).append(renderer)
+
+
 def problem_response(refusal: Refusal) -> Response:
     problem = Problem.of(refusal)
-    # The web UI answers its own requests with a page (exchange.ui.security).
-    render_page = current_app.extensions.get("exchange.problem_page")
-    if render_page is not None and has_request_context():
-        page = render_page(problem)
-        if page is not None:
-            return cast(Response, page)
+    # The web UI answers its own requests with a page (exchange.ui.security), the TAXII
+    # server with its error message (exchange.taxii.api).
+    if has_request_context():
+        for render in current_app.extensions.get(_RENDERERS, ()):
+            rendered = render(problem)
+            if rendered is not None:
+                return cast(Response, rendered)
     response = current_app.response_class(
         json.dumps(problem.to_dict(), ensure_ascii=False),
         status=problem.status,

@@ -35,6 +35,9 @@ class System(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(String(64))
     # Space-separated roles beyond publishing and reading, e.g. "auditor".
     roles: Mapped[str] = mapped_column(String(200), default="")
+    # The purpose its administrator declared for reads that cannot state one (TAXII
+    # clients cannot send Exchange-Purpose); DESIGN §11.
+    standing_purpose: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     agency: Mapped[Agency] = relationship(back_populates="systems")

@@ -7,6 +7,7 @@ import re
 from sqlalchemy import select
 
 from exchange.agencies.models import AGENCY_KINDS, Agency, System
+from exchange.agencies.policy import PURPOSES
 from exchange.auth.actor import Actor
 from exchange.clock import utcnow
 from exchange.errors import Kind, Refusal
@@ -140,3 +141,14 @@ def list_systems(agency_id: str | None = None) -> list[System]:
     if agency_id is not None:
         query = query.where(System.agency_id == agency_id)
     return list(db.session.scalars(query))
+
+
+def set_standing_purpose(*, actor: Actor, system: System, purpose: str | None) -> System:
+    """The purpose of the system's reads that state none (DESIGN §11); None removes it."""
+    if purpose is not None and purpose not in PURPOSES:
+        raise Refusal(
+            Kind.INVALID, "purpose_invalid", "Unknown purpose", f"One of: {', '.join(PURPOSES)}."
+        )
+    system.standing_purpose = purpose
+    db.session.flush()
+    return system

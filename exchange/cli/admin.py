@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 
 from exchange.agencies import service as agencies
 from exchange.agencies.models import AGENCY_KINDS
-from exchange.agencies.policy import current_policy, set_policy
+from exchange.agencies.policy import PURPOSES, current_policy, set_policy
 from exchange.cli.operator import operator_action
 from exchange.pki import service as pki
 from exchange.pki.bundles import default_api_url, log_verifier_key, write_bundle
@@ -140,7 +140,28 @@ def system_list(agency_id: str | None) -> None:
     with operator_action("admin.system.list"):
         for item in agencies.list_systems(agency_id):
             roles = f" [{item.roles}]" if item.roles else ""
-            click.echo(f"{item.agency_id}/{item.name}{roles}")
+            purpose = f" purpose={item.standing_purpose}" if item.standing_purpose else ""
+            click.echo(f"{item.agency_id}/{item.name}{roles}{purpose}")
+
+
+@system.command("purpose")
+@click.argument("agency_id")
+@click.argument("name")
+@click.argument("purpose", type=click.Choice([*PURPOSES, "none"]))
+@with_appcontext
+def system_purpose(agency_id: str, name: str, purpose: str) -> None:
+    """Set the standing purpose of a system's reads that state none (TAXII clients).
+
+    `none` removes it: the system's reads must then state their purpose."""
+    with operator_action(
+        "admin.system.purpose", agency=agency_id, system=name, purpose=purpose
+    ) as action:
+        agencies.set_standing_purpose(
+            actor=action.actor,
+            system=agencies.get_system(agency_id, name),
+            purpose=None if purpose == "none" else purpose,
+        )
+    click.echo(f"system {agency_id}/{name}: standing purpose {purpose}")
 
 
 @click.group("cert")

@@ -13,12 +13,21 @@ class FeedPosition(db.Model):  # type: ignore[name-defined]
     """A record version's place in the feed: what every subscription reads in order."""
 
     __tablename__ = "record_feed"
-    __table_args__ = (UniqueConstraint("record_pk", "version"), append_only())
+    __table_args__ = (
+        UniqueConstraint("record_pk", "version"),
+        Index("ix_record_feed_added_at", "added_at"),
+        append_only(),
+    )
 
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     record_pk: Mapped[int] = mapped_column(ForeignKey("record.pk"))
     version: Mapped[int] = mapped_column(Integer)
     leaf_index: Mapped[int] = mapped_column(BigInteger)
+    # When the version joined the feed, as TAXII's date_added: its received_at, but always
+    # later than the position before, so that a reader going by it never skips a version
+    # that committed after a later-received one. Always set; nullable only because SQLite
+    # cannot add a NOT NULL column to a table that has rows (migration 0009).
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Subscription(db.Model):  # type: ignore[name-defined]

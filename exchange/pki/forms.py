@@ -6,11 +6,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from exchange.agencies.forms import CheckboxesField, choices
 from exchange.agencies.labels import REVOCATION_REASON_LABELS, SYSTEM_ROLE_LABELS
 from exchange.agencies.service import SYSTEM_ROLES
+from exchange.records import presentation as words
 
 # CA/Browser Forum's ceiling for TLS certificates; the exchange keeps to it for clients too.
 MAX_VALID_DAYS = 397
@@ -25,6 +27,12 @@ def _valid_days(label: object) -> IntegerField:
             NumberRange(min=1, max=MAX_VALID_DAYS, message=_l("Between 1 and 397 days.")),
         ],
     )
+
+
+def standing_purpose_choices() -> list[SelectChoice]:
+    return [SelectChoice("", _l("None: every read states its purpose"))] + [
+        SelectChoice(code, label) for code, label in words.PURPOSES.items()
+    ]
 
 
 class SystemForm(FlaskForm):
@@ -81,3 +89,7 @@ class KeyRevokeForm(FlaskForm):
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[InputRequired(message=_l("Enter the date and time, in Japan time."))],
     )
+
+
+class PurposeForm(FlaskForm):
+    purpose = SelectField(_l("Standing purpose"), choices=standing_purpose_choices, default="")

@@ -13,14 +13,19 @@ from werkzeug.wrappers import Response
 from exchange.agencies.forms import agency_choices, explain
 from exchange.agencies.labels import admin_labels
 from exchange.agencies.models import System
-from exchange.agencies.service import create_system, list_agencies, list_systems
+from exchange.agencies.service import (
+    create_system,
+    list_agencies,
+    list_systems,
+    set_standing_purpose,
+)
 from exchange.clock import utcnow
 from exchange.errors import Refusal
 from exchange.extensions import db
 from exchange.pki import key_pages
 from exchange.pki.bundles import default_api_url, log_verifier_key
 from exchange.pki.downloads import bundle_zip
-from exchange.pki.forms import BundleForm, CsrForm, RevokeForm, SystemForm
+from exchange.pki.forms import BundleForm, CsrForm, PurposeForm, RevokeForm, SystemForm
 from exchange.pki.overview import EXPIRY_WARNING, certificate_overview, exchange_keys
 from exchange.pki.service import (
     find_certificate,
@@ -104,11 +109,13 @@ def _system_page(
     *,
     csr_form: CsrForm | None = None,
     bundle_form: BundleForm | None = None,
+    purpose_form: PurposeForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     return render_template(
         "admin/system.html",
         system=system,
+        purpose_form=purpose_form or PurposeForm(purpose=system.standing_purpose or ""),
         rows=certificate_overview([system.id]).by_system.get(system.id, []),
         csr_form=csr_form or CsrForm(),
         bundle_form=bundle_form or BundleForm(),
@@ -120,6 +127,19 @@ def _system_page(
 @page("admin.system.read", "admin")
 def system(system_id: str) -> tuple[str, int]:
     return _system_page(_system(system_id))
+
+
+@page("admin.system.purpose", "admin")
+def standing_purpose(system_id: str) -> Response | tuple[str, int]:
+    target = _system(system_id)
+    form = PurposeForm()
+    if not form.validate_on_submit():
+        return _system_page(target, purpose_form=form, status=422)
+    purpose = form.purpose.data or None
+    g.audit.details["purpose"] = purpose or "none"
+    set_standing_purpose(actor=g.actor, system=target, purpose=purpose)
+    flash(_("The standing purpose was saved."), "success")
+    return redirect(url_for("pki_ui.system", system_id=target.id))
 
 
 @page("admin.certificate.issue", "admin")
@@ -225,6 +245,7 @@ def revoke(fingerprint: str) -> Response | tuple[str, int]:
 bp.add_url_rule("/systems", view_func=systems, methods=["GET"])
 bp.add_url_rule("/systems", view_func=add_system, methods=["POST"])
 bp.add_url_rule("/systems/<system_id>", view_func=system, methods=["GET"])
+bp.add_url_rule("/systems/<system_id>/purpose", view_func=standing_purpose, methods=["POST"])
 bp.add_url_rule("/systems/<system_id>/csr", view_func=issue_from_csr, methods=["POST"])
 bp.add_url_rule("/systems/<system_id>/bundle", view_func=download_bundle, methods=["POST"])
 bp.add_url_rule("/certificates/<fingerprint>.pem", view_func=certificate_pem, methods=["GET"])

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -31,7 +31,7 @@ from audit.checkpoint import Checkpoint
 from audit.merkle import leaf_hash
 from audit.note import NoteSigner, NoteVerifier, sign_note
 from audit.tree import CompactRange, stored_index
-from exchange.clock import utcnow
+from exchange.clock import as_utc, utcnow
 from exchange.feeds.models import FeedPosition
 from exchange.feeds.signal import announce_feed
 from exchange.records.models import RecordVersion
@@ -51,6 +51,8 @@ _version = RecordVersion.__table__
 PUBLISH_ACTION = "record.publish"
 # Entry ids per IN list: far below SQLite's bound-parameter limit.
 _ID_CHUNK = 2000
+# The least step between two positions' dates added (microseconds: what both databases keep).
+_ADDED_STEP = timedelta(microseconds=1)
 
 _target = AuditTarget.__table__
 _hash = AuditHash.__table__
@@ -136,6 +138,7 @@ class Integrator:
     _holes: dict[int, float] = field(default_factory=dict)
     _checkpoint_size: int = 0
     _feed_next: int = 1
+    _feed_added_at: datetime | None = None
     _checkpoint_at: float = float("-inf")
     status: IntegratorStatus = field(
         default_factory=lambda: IntegratorStatus("starting", since=utcnow())
@@ -209,8 +212,13 @@ class Integrator:
                 select(_checkpoint.c.size).order_by(_checkpoint.c.size.desc()).limit(1)
             ).scalar()
             self._checkpoint_size = int(latest or 0)
-            last_position = connection.execute(select(func.max(_feed.c.position))).scalar()
-            self._feed_next = int(last_position or 0) + 1
+            last = connection.execute(
+                select(_feed.c.position, _feed.c.added_at)
+                .order_by(_feed.c.position.desc())
+                .limit(1)
+            ).first()
+            self._feed_next = int(last.position) + 1 if last else 1
+            self._feed_added_at = as_utc(last.added_at) if last else None
         started = self.clock()
         low = max(1, self._high_seq - _RESTART_WINDOW + 1)
         self._holes = {seq: started for seq in range(low, self._high_seq) if seq not in recent}
@@ -289,6 +297,7 @@ class Integrator:
             connection.commit()
         if feed:
             self._feed_next += len(feed)
+            self._feed_added_at = feed[-1]["added_at"]
             announce_feed()
         for seq, _ in rows:
             self._holes.pop(seq, None)
@@ -297,33 +306,48 @@ class Integrator:
         self._range, self._high_seq = tree, high
         return len(rows)
 
-    def _feed_rows(self, connection: Connection, publishes: dict[str, int]) -> list[dict[str, int]]:
+    def _feed_rows(self, connection: Connection, publishes: dict[str, int]) -> list[dict[str, Any]]:
         """Feed positions for the versions the batch's publishes created, in leaf order.
 
         A publish's entry names every version it touched, replays included; the versions
-        it created are those whose row carries its entry id.
+        it created are those whose row carries its entry id. Each is dated when it was
+        received, but strictly after the position before it (TAXII 2.1 §3.4.1 added_after).
         """
         if not publishes:
             return []
-        created: list[tuple[int, int, int]] = []
+        created: list[tuple[int, int, int, datetime]] = []
         ids = list(publishes)
         for start in range(0, len(ids), _ID_CHUNK):
-            for record_pk, version, entry_id in connection.execute(
-                select(_version.c.record_pk, _version.c.version, _version.c.audit_entry_id).where(
-                    _version.c.audit_entry_id.in_(ids[start : start + _ID_CHUNK])
-                )
+            for record_pk, version, entry_id, received_at in connection.execute(
+                select(
+                    _version.c.record_pk,
+                    _version.c.version,
+                    _version.c.audit_entry_id,
+                    _version.c.received_at,
+                ).where(_version.c.audit_entry_id.in_(ids[start : start + _ID_CHUNK]))
             ):
-                created.append((publishes[entry_id], int(record_pk), int(version)))
+                created.append(
+                    (publishes[entry_id], int(record_pk), int(version), as_utc(received_at))
+                )
         created.sort()
-        return [
-            {
-                "position": self._feed_next + offset,
-                "record_pk": record_pk,
-                "version": version,
-                "leaf_index": leaf_index,
-            }
-            for offset, (leaf_index, record_pk, version) in enumerate(created)
-        ]
+        rows = []
+        added_at = self._feed_added_at
+        for offset, (leaf_index, record_pk, version, received_at) in enumerate(created):
+            added_at = (
+                received_at
+                if added_at is None or received_at > added_at
+                else added_at + _ADDED_STEP
+            )
+            rows.append(
+                {
+                    "position": self._feed_next + offset,
+                    "record_pk": record_pk,
+                    "version": version,
+                    "leaf_index": leaf_index,
+                    "added_at": added_at,
+                }
+            )
+        return rows
 
     def _maybe_checkpoint(self, when: bool | None) -> int | None:
         assert self._range is not None

@@ -41,6 +41,21 @@ ACTION_GROUPS = (
         },
     ),
     (
+        _l("TAXII gateway"),
+        {
+            "taxii.discovery": _l("TAXII server discovered"),
+            "taxii.api_root": _l("TAXII API root read"),
+            "taxii.collections": _l("TAXII collections listed"),
+            "taxii.collection": _l("TAXII collection read"),
+            "taxii.objects": _l("TAXII objects read"),
+            "taxii.object": _l("TAXII object read"),
+            "taxii.versions": _l("TAXII object versions read"),
+            "taxii.manifest": _l("TAXII manifest read"),
+            "taxii.publish": _l("TAXII objects offered (refused: read-only)"),
+            "taxii.delete": _l("TAXII object deletion asked (refused: read-only)"),
+        },
+    ),
+    (
         _l("Sign-in and pages"),
         {
             "auth.login": _l("Sign-in"),
@@ -97,6 +112,7 @@ ACTION_GROUPS = (
             "admin.system.list": _l("Systems listed"),
             "admin.system.read": _l("System viewed"),
             "admin.system.create": _l("System added"),
+            "admin.system.purpose": _l("System's standing purpose set"),
             "admin.certificate.issue": _l("Client certificate issued"),
             "admin.certificate.read": _l("Client certificate downloaded"),
             "admin.certificate.revoke": _l("Client certificate revoked"),

@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from exchange.pki.vault import VaultMissing, load_vault
-from exchange.problems import Problem
+from exchange.problems import Problem, add_problem_renderer
 from exchange.ui.problems import PAGE_TEXTS
 
 # Nothing inline and nothing from elsewhere: scripts, styles and images come from the
@@ -40,7 +40,7 @@ _HEADERS = {
 _HEADER_LIST = tuple(_HEADERS.items())
 
 # Paths that are not pages: their errors stay RFC 9457 problem documents.
-_MACHINE_PREFIXES = ("/api/", "/pki/", "/.well-known/")
+_MACHINE_PREFIXES = ("/api/", "/pki/", "/.well-known/", "/taxii2/")
 
 
 class VaultSessionInterface(SecureCookieSessionInterface):
@@ -112,4 +112,4 @@ def add_security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
-    app.extensions["exchange.problem_page"] = render_problem_page
+    add_problem_renderer(app, render_problem_page)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from flask import Flask
@@ -37,3 +40,13 @@ def configured(app: Flask, **settings: Any) -> Iterator[None]:
         yield
     finally:
         app.config.update(earlier)
+
+
+def load_migration(filename: str) -> ModuleType:
+    """A migration module of migrations/versions, to call its data steps on a test database."""
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / filename
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    return migration

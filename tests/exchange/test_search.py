@@ -575,15 +575,10 @@ class TestTags:
 
 def test_the_tag_migration_fills_what_publishing_writes(tmp_path: Path) -> None:
     """Migration 0006 derives, for records stored before it, the tags a publish writes."""
-    import importlib.util
-
+    from tests.exchange.helpers import load_migration
     from tests.isolated import isolated_app
 
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0006_record_tags.py"
-    spec = importlib.util.spec_from_file_location("record_tags_migration", path)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = load_migration("0006_record_tags.py")
     with isolated_app(tmp_path / "instance") as app:
         world = World(app, tmp_path / "bundles")
         publisher = world.agency("otit")

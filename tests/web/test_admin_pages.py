@@ -305,6 +305,38 @@ class TestCertificates:
         assert refused.get_json()["code"] == "certificate_revoked"
         assert "Private key compromised" in text(browser.get(f"/admin/systems/{target}"))
 
+    def test_the_standing_purpose_is_set_on_the_system_page_and_used_by_taxii(
+        self, app: Flask, world: World
+    ) -> None:
+        browser, _, _ = signed_in_admin(app, world)
+        otit = world.agency("otit")
+        target = system_id(app, otit.agency)
+        objects = "/taxii2/api/collections/"
+        api = app.test_client()
+        assert "Standing purpose" in text(browser.get(f"/admin/systems/{target}"))
+        response = browser.post(f"/admin/systems/{target}/purpose", {"purpose": "licensing"})
+        assert response.status_code == 302, text(response)
+        entry = audit_entry(app, response.headers["Exchange-Request-Id"])
+        assert entry["action"] == "admin.system.purpose"
+        assert entry["details"]["purpose"] == "licensing"
+        with app.app_context():
+            stored = db.session.get(System, target)
+            assert stored is not None and stored.standing_purpose == "licensing"
+        collections = api.get(objects, environ_base=otit.environ()).get_json()["collections"]
+        broker = next(c for c in collections if c["alias"] == "broker")
+        read = api.get(f"{objects}{broker['id']}/manifest/", environ_base=otit.environ())
+        assert read.status_code == 200
+        assert audit_entry(app, read.headers["Exchange-Request-Id"])["purpose"] == "licensing"
+        browser.get(f"/admin/systems/{target}")
+        assert (
+            browser.post(f"/admin/systems/{target}/purpose", {"purpose": "curiosity"}).status_code
+            == 422
+        )
+        browser.get(f"/admin/systems/{target}")
+        assert browser.post(f"/admin/systems/{target}/purpose", {"purpose": ""}).status_code == 302
+        refused = api.get(f"{objects}{broker['id']}/manifest/", environ_base=otit.environ())
+        assert refused.get_json()["error_code"] == "purpose_required"
+
     def test_an_unknown_revocation_reason_is_refused(self, app: Flask, world: World) -> None:
         browser, agency, _ = signed_in_admin(app, world)
         browser.get(f"/admin/systems/{system_id(app, agency.agency)}")

@@ -22,7 +22,7 @@ from tests.exchange.helpers import audit_entry
 from tests.factories import Person, World
 from tests.web.pages import BASE, Browser, held_session
 
-MACHINE_PREFIXES = ("/api/", "/pki/", "/.well-known/", "/static/")
+MACHINE_PREFIXES = ("/api/", "/pki/", "/.well-known/", "/static/", "/taxii2/")
 HOSTILE_MARKUP = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
