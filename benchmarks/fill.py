@@ -44,10 +44,11 @@ from exchange.records.models import Record
 from exchange.records.service import PublishBatch, PublishContext
 from exchange.records.signing import KeyCache
 from exchange.records.store import PendingWrites, RecordState
+from exchange.records.tags import record_tags
 from exchange.trail.entries import entry_document
 from exchange.trail.models import AuditEntry
 from keys.jcs import canonicalize
-from schemas import validate_envelope
+from schemas import SearchFields, search_fields, validate_envelope
 
 TEMPLATES = 256
 TRANSACTION_RECORDS = 10_000
@@ -77,8 +78,13 @@ class Template:
     projection: dict[str, Any]
     audience: Sequence[str] | None
     cards: Sequence[str]
-    tags: Sequence[tuple[str, str]]
     version_row: dict[str, Any]
+    # Tags follow the record's id (the ids of its STIX objects): made again for each id.
+    envelope: dict[str, Any]
+    facts: SearchFields
+
+    def tags(self, record_id: str) -> list[tuple[str, str]]:
+        return record_tags({**self.envelope, "id": record_id}, self.facts)
 
     @property
     def countries(self) -> str:
@@ -113,12 +119,14 @@ def _templates(caller: Caller, actor: Actor, connection: Connection) -> list[Tem
         keys=KeyCache(connection),
     )
     split: dict[str, tuple[bytes, bytes]] = {}
+    envelopes: dict[str, dict[str, Any]] = {}
     while len(split) < TEMPLATES:
         envelope = validate_envelope(maker.envelope())
         parts = canonicalize(envelope).split(envelope["id"].encode())
         if len(parts) == 2:
             batch.check(envelope, maker.sign(envelope))
             split[envelope["id"]] = (parts[0], parts[1])
+            envelopes[envelope["id"]] = envelope
     writes = batch.writes
     return [
         Template(
@@ -129,8 +137,9 @@ def _templates(caller: Caller, actor: Actor, connection: Connection) -> list[Tem
             projection=writes.records[record_id],
             audience=writes.audiences[record_id],
             cards=writes.cards[record_id],
-            tags=writes.tags[record_id],
             version_row=version_row,
+            envelope=envelopes[record_id],
+            facts=search_fields(envelopes[record_id]),
         )
         for record_id, version_row in writes.versions
     ]
@@ -235,7 +244,7 @@ class _Filler:
                 projection=projection,
                 audience=template.audience,
                 cards=template.cards,
-                tags=template.tags,
+                tags=template.tags(record_id),
                 version_row=dict(
                     template.version_row,
                     canonical=canonical,
