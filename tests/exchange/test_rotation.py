@@ -62,9 +62,10 @@ class Rotating:
         return client
 
 
-@pytest.fixture(scope="module")
-def rotating(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rotating]:
-    root = tmp_path_factory.mktemp("rotation")
+@pytest.fixture()
+def rotating(tmp_path: Path) -> Iterator[Rotating]:
+    # An exchange of each test's own: every test starts from keys nobody rotated yet.
+    root = tmp_path / "rotation"
     with isolated_app(root, EXCHANGE_PUBLIC_URL=PUBLIC_URL) as app:
         # `exchange rotate` in a process of its own: the same instance, its own app.
         operator = create_app(
