@@ -96,13 +96,13 @@ def test_a_publish_goes_through_while_more_pulls_wait_than_there_are_threads(
             timeout=WAIT_SECONDS / 2,
         )
     assert published.status_code == 201, published.text
-    integrate(app)
     with lock:
         early: list[Any] = list(answers)
     assert len(early) == FOLLOWERS - WAITING
     assert all(a.status_code == 200 and a.json()["events"] == [] for a in early)
     assert all(a.headers.get("Retry-After") == "1" for a in early)
-    # The waiting ones wake with the new record.
+    # The waiting ones wake with the new record, once it has its feed position.
+    integrate(app)
     for follower in followers:
         follower.join(timeout=WAIT_SECONDS + 30)
     woken = [a for a in answers if a.json()["events"]]
