@@ -97,9 +97,19 @@ def test_metrics_are_summed_over_the_server_processes(tmp_path: Path) -> None:
                 served += response.ok
                 return response.ok
 
+            def writers() -> set[str]:
+                """The server processes that wrote metrics, by process id."""
+                return {
+                    match.group(1)
+                    for path in (tmp_path / "metrics").iterdir()
+                    if (match := re.fullmatch(r"(?:counter|histogram)_(\d+)\.db", path.name))
+                }
+
             wait_for(one_request, "the servers")
             for _ in range(40):
                 assert one_request()
+            # The second process may listen a moment after the first: ask until both answered.
+            wait_for(lambda: one_request() and len(writers()) == 2, "both server processes")
 
             scraped = plain().get(f"{ops}/metrics", timeout=30)
             assert scraped.status_code == 200, scraped.text
@@ -114,12 +124,7 @@ def test_metrics_are_summed_over_the_server_processes(tmp_path: Path) -> None:
             assert counted == served
             assert "exchange_database_up 1.0" in scraped.text
 
-            writers = {
-                match.group(1)
-                for path in (tmp_path / "metrics").iterdir()
-                if (match := re.fullmatch(r"(?:counter|histogram)_(\d+)\.db", path.name))
-            }
-            assert len(writers) == 2
+            assert len(writers()) == 2
         finally:
             parent.send_signal(signal.SIGTERM)
             try:
