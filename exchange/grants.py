@@ -8,7 +8,7 @@ and DELETE too; the missing privilege is the second lock, which holds if a trigg
 
 from __future__ import annotations
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Connection
 
 from exchange.extensions import db
@@ -58,7 +58,7 @@ def grant_application_role(connection: Connection, role: str) -> list[str]:
         raise Problem(404, "role_not_found", "No such role", f"Create the role {role!r} first.")
     quote = connection.dialect.identifier_preparer.quote
     grantee = quote(role)
-    schema = quote(connection.execute(text("SELECT current_schema()")).scalar_one())
+    schema = quote(connection.execute(select(func.current_schema())).scalar_one())
     statements = [f"GRANT USAGE ON SCHEMA {schema} TO {grantee}"]
     for table, privileges in table_privileges().items():
         statements.append(f"REVOKE ALL ON {schema}.{quote(table)} FROM {grantee}")
@@ -70,6 +70,8 @@ def grant_application_role(connection: Connection, role: str) -> list[str]:
     # nextval() for the tables' generated keys; no setval (UPDATE), which would let the
     # role move a key back onto an existing entry's.
     statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {grantee}")
+    # GRANT and REVOKE have no SQLAlchemy construct: the statements are built from the
+    # metadata's table names, each quoted by the dialect.
     for statement in statements:
         connection.execute(text(statement))
     return statements
