@@ -98,6 +98,18 @@ def _submissions(body: Any) -> tuple[list[Submission], bool]:
     return [Submission(body["record"], body["signature"])], False
 
 
+def publish_context() -> PublishContext:
+    """This request's publishing: its caller, its time and audit entry, which names the
+    versions it publishes."""
+    return PublishContext(
+        actor=g.actor,
+        received_at=g.audit.received_at,
+        audit_entry_id=g.request_id,
+        clock_skew=timedelta(seconds=current_app.config["EXCHANGE_CLOCK_SKEW_SECONDS"]),
+        targets=g.audit.targets,
+    )
+
+
 # One submission is answered with one result, a batch with a list of them.
 _PUBLISHED = {
     "oneOf": [
@@ -142,14 +154,7 @@ def publish() -> ResponseReturnValue:
     submissions, batch = _submissions(request_json())
     if batch:
         g.audit.details["batch"] = len(submissions)
-    context = PublishContext(
-        actor=g.actor,
-        received_at=g.audit.received_at,
-        audit_entry_id=g.request_id,
-        clock_skew=timedelta(seconds=current_app.config["EXCHANGE_CLOCK_SKEW_SECONDS"]),
-        targets=g.audit.targets,
-    )
-    results = publish_records(context=context, submissions=submissions)
+    results = publish_records(context=publish_context(), submissions=submissions)
     documents = [
         {"id": r.record_id, "version": r.version, "created": r.created, "receipt": r.receipt}
         for r in results

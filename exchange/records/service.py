@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -112,20 +112,44 @@ def sign_receipt(claims: dict[str, Any]) -> str:
     return sign_compact(canonicalize(claims), key=key, kid=kid, typ=RECEIPT_SIGNATURE_TYPE)
 
 
+def _validated_all(submissions: Sequence[Submission]) -> list[dict[str, Any] | Refusal]:
+    """Each submission's envelope, schema-checked, or why it does not match its schema."""
+    validated: list[dict[str, Any] | Refusal] = []
+    for submission in submissions:
+        try:
+            validated.append(_validated(submission))
+        except Refusal as problem:
+            validated.append(_at(submission.pointer, problem))
+    return validated
+
+
+def _batch(
+    context: PublishContext, envelopes: Sequence[dict[str, Any]], signatures: Sequence[Any]
+) -> PublishBatch:
+    """The state of every record named and every key used, each read in one query."""
+    connection = db.session.connection()
+    states = load_states(connection, (e["id"] for e in envelopes))
+    keys = KeyCache(connection)
+    keys.prefetch(signatures)
+    return PublishBatch(
+        context=context,
+        policy=current_policy(),
+        connection=connection,
+        states=states,
+        keys=keys,
+    )
+
+
 def publish_records(
     *, context: PublishContext, submissions: Sequence[Submission]
 ) -> list[Published]:
     """Publish every submission or none: one failure refuses the whole request."""
-    envelopes: list[dict[str, Any]] = []
-    schema_errors: list[Mapping[str, Any]] = []
+    validated = _validated_all(submissions)
     for submission in submissions:
-        try:
-            envelopes.append(_validated(submission))
-        except Refusal as problem:
-            schema_errors.extend(_at(submission.pointer, problem).errors)
         target = _target_of(submission.envelope)
         if target is not None:
             context.targets.append(target)
+    schema_errors = [e for v in validated if isinstance(v, Refusal) for e in v.errors]
     if schema_errors:
         raise Refusal(
             Kind.INVALID,
@@ -133,25 +157,48 @@ def publish_records(
             "The record does not match its schema",
             errors=schema_errors,
         )
-    connection = db.session.connection()
-    states = load_states(connection, (e["id"] for e in envelopes))
-    keys = KeyCache(connection)
-    keys.prefetch(s.signature for s in submissions)
-    batch = PublishBatch(
-        context=context,
-        policy=current_policy(),
-        connection=connection,
-        states=states,
-        keys=keys,
-    )
+    envelopes = [v for v in validated if not isinstance(v, Refusal)]
+    batch = _batch(context, envelopes, [s.signature for s in submissions])
     results = []
     for submission, envelope in zip(submissions, envelopes, strict=True):
         try:
             results.append(batch.check(envelope, submission.signature))
         except Refusal as problem:
             raise _at(submission.pointer, problem) from None
-    batch.writes.write(connection, states)
+    batch.writes.write(batch.connection, batch.states)
     return results
+
+
+def publish_each(
+    *, context: PublishContext, submissions: Sequence[Submission]
+) -> list[Published | Refusal]:
+    """Publish each submission that passes every check; say why each other one did not.
+
+    The checks and writes are those of :func:`publish_records`; a refusal stops only its
+    own submission (a TAXII status names the outcome of each object, TAXII 2.1 §4.3.1).
+    The audit entry names the versions published or found already stored.
+    """
+    validated = _validated_all(submissions)
+    checked = [
+        (v, s.signature)
+        for s, v in zip(submissions, validated, strict=True)
+        if not isinstance(v, Refusal)
+    ]
+    batch = _batch(context, [v for v, _ in checked], [signature for _, signature in checked])
+    outcomes: list[Published | Refusal] = []
+    for submission, envelope in zip(submissions, validated, strict=True):
+        if isinstance(envelope, Refusal):
+            outcomes.append(envelope)
+            continue
+        try:
+            published = batch.check(envelope, submission.signature)
+        except Refusal as problem:
+            outcomes.append(_at(submission.pointer, problem))
+            continue
+        context.targets.append((published.record_id, published.version))
+        outcomes.append(published)
+    batch.writes.write(batch.connection, batch.states)
+    return outcomes
 
 
 @dataclass

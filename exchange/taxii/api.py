@@ -1,4 +1,7 @@
-"""``/taxii2/``: a TAXII 2.1 server on the mTLS API listener, read-only, audited like the API.
+"""``/taxii2/``: a TAXII 2.1 server on the mTLS API listener, audited like the API.
+
+Writers add objects carrying their signed records; the records are published as the
+records API publishes them, under the same audit action.
 
 Errors leave in TAXII's own error message format (TAXII 2.1 §3.6.1), carrying the
 exchange's stable code and the request id.
@@ -6,6 +9,7 @@ exchange's stable code and the request id.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,8 +18,10 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.datastructures import MultiDict
 
 from exchange.auth.mtls import require_system
+from exchange.jsonbody import parse_json
 from exchange.problems import Problem, add_problem_renderer
-from exchange.taxii import service
+from exchange.records.api import publish_context
+from exchange.taxii import publishing, service
 from exchange.taxii.query import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -66,8 +72,10 @@ def negotiate() -> None:
         )
 
 
-def _taxii(body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> Response:
-    response = current_app.response_class(orjson.dumps(body), status=200)
+def _taxii(
+    body: Mapping[str, Any], *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = current_app.response_class(orjson.dumps(body), status=status)
     response.headers["Content-Type"] = TAXII_MEDIA_TYPE
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -187,6 +195,7 @@ def _query(*, object_id: str | None = None, all_versions: bool = False) -> Objec
 
 def _page(collection_id: str, query: ObjectQuery) -> ObjectPage:
     collection = _collection(collection_id)
+    service.require_read(collection)
     _purpose()
     page = service.read_objects(actor=g.actor, collection=collection, query=query)
     g.audit.targets.extend(page.targets)
@@ -250,17 +259,59 @@ def versions(collection_id: str, object_id: str) -> Response:
     return _taxii(body, headers=_added_headers(page.entries))
 
 
-@bp.route(f"/{API_ROOT}/collections/<collection_id>/objects/", methods=["POST"])
-@audited("taxii.publish")
-def add_objects(collection_id: str) -> Response:
-    _collection(collection_id)
-    # TAXII 2.1 §5.4: a collection with can_write false refuses with 403.
-    raise Problem(
-        403,
-        "collection_read_only",
-        "Collection is read-only",
-        "Records are published signed, through POST /api/v1/records.",
+def _posted_objects() -> list[Any]:
+    """The objects of a posted envelope resource (TAXII 2.1 §3.7)."""
+    version = request.mimetype_params.get("version", "2.1")
+    if request.mimetype != "application/taxii+json" or version != "2.1":
+        raise Problem(
+            415, "unsupported_media_type", "Unsupported media type", f"Send {TAXII_MEDIA_TYPE}."
+        )
+    # get_data honours MAX_CONTENT_LENGTH, the API root's max_content_length: 413 unread.
+    body = parse_json(
+        request.get_data(cache=False), max_depth=current_app.config["EXCHANGE_MAX_JSON_DEPTH"]
     )
+    objects = body.get("objects") if isinstance(body, dict) else None
+    if not isinstance(objects, list) or not objects:
+        raise Problem(
+            422,
+            "envelope_invalid",
+            "Invalid envelope",
+            "A TAXII envelope: a JSON object whose objects is a non-empty list.",
+            errors=[{"pointer": "/objects", "detail": "A non-empty list of STIX objects."}],
+        )
+    return objects
+
+
+@bp.route(f"/{API_ROOT}/collections/<collection_id>/objects/", methods=["POST"])
+@audited("record.publish")
+def add_objects(collection_id: str) -> Response:
+    # TAXII 2.1 §5.4; the audit action of every publication, whichever way it came.
+    collection = _collection(collection_id)
+    service.require_write(collection)
+    objects = _posted_objects()
+    g.audit.details["batch"] = len(objects)
+    status = publishing.add_objects(
+        context=publish_context(),
+        collection=collection,
+        objects=objects,
+        max_objects=current_app.config["EXCHANGE_MAX_BATCH"],
+        max_depth=current_app.config["EXCHANGE_MAX_JSON_DEPTH"],
+    )
+    document = publishing.status_document(status)
+    g.audit.details["status"] = status.id
+    if document["failures"]:
+        codes = Counter(f["x_exchange_code"] for f in document["failures"])
+        g.audit.details["refused"] = dict(sorted(codes.items()))
+    return _taxii(document, status=202)
+
+
+@bp.route(f"/{API_ROOT}/status/<status_id>/", methods=["GET"], strict_slashes=False)
+@audited("taxii.status")
+def status(status_id: str) -> Response:
+    # TAXII 2.1 §4.3; taxii2-client asks for it without the trailing slash.
+    found = publishing.read_status(actor=g.actor, status_id=status_id)
+    g.audit.details["status"] = found.id
+    return _taxii(publishing.status_document(found))
 
 
 @bp.route(f"/{API_ROOT}/collections/<collection_id>/objects/<object_id>/", methods=["DELETE"])

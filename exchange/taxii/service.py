@@ -78,21 +78,26 @@ class Collection:
             "publisher's signed record.",
             "alias": self.record_type,
             "can_read": self.can_read,
-            # A record is signed by its publisher over the exchange's own envelope, which a
-            # STIX object cannot carry: agencies publish through /api/v1/records.
+            # A writer adds objects carrying its signed record in the exchange's extension.
             "can_write": self.can_write,
             "media_types": [STIX_MEDIA_TYPE],
         }
 
 
+def _collection(record_type: str, actor: Actor) -> Collection:
+    policy = current_policy()
+    return Collection(
+        collection_id(record_type),
+        record_type,
+        can_read=policy.may_read(actor.agency_kind, record_type),
+        can_write=policy.may_publish(actor.agency_kind, record_type),
+    )
+
+
 def list_collections(*, actor: Actor) -> list[Collection]:
-    """The collections of the record types the caller's agency may read (DESIGN §5)."""
-    readable = set(current_policy().readable_types(actor.agency_kind))
-    return [
-        Collection(collection_id(t), t, can_read=True, can_write=False)
-        for t in RECORD_TYPES
-        if t in readable
-    ]
+    """The collections of the record types the caller's agency may read or publish (DESIGN §5)."""
+    found = (_collection(t, actor) for t in RECORD_TYPES)
+    return [c for c in found if c.can_read or c.can_write]
 
 
 def get_collection(*, actor: Actor, collection: str) -> Collection:
@@ -104,14 +109,37 @@ def get_collection(*, actor: Actor, collection: str) -> Collection:
             "No such collection",
             f"No collection {collection!r} on this API root.",
         )
-    if not current_policy().may_read(actor.agency_kind, record_type):
+    found = _collection(record_type, actor)
+    if not (found.can_read or found.can_write):
         raise Refusal(
             Kind.FORBIDDEN,
             "policy_denied",
             "Not allowed by the sharing policy",
-            f"Your agency may not read {record_type} records.",
+            f"Your agency may neither read nor publish {record_type} records.",
         )
-    return Collection(collection, record_type, can_read=True, can_write=False)
+    return found
+
+
+def require_read(collection: Collection) -> None:
+    # TAXII 2.1 §5.3: a collection with can_read false refuses its objects with 403.
+    if not collection.can_read:
+        raise Refusal(
+            Kind.FORBIDDEN,
+            "policy_denied",
+            "Not allowed by the sharing policy",
+            f"Your agency may not read {collection.record_type} records.",
+        )
+
+
+def require_write(collection: Collection) -> None:
+    # TAXII 2.1 §5.4: a collection with can_write false refuses Add Objects with 403.
+    if not collection.can_write:
+        raise Refusal(
+            Kind.FORBIDDEN,
+            "collection_read_only",
+            "Collection is read-only",
+            f"Your agency may not publish {collection.record_type} records (the sharing policy).",
+        )
 
 
 def reading_purpose(*, actor: Actor, stated: str | None) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from keys.jcs import canonicalize
+
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:exchange:stix")
 
 # When the exchange's shared objects (its identity, extension and markings) were defined:
@@ -120,7 +122,8 @@ class SignedVersion:
     envelope: Mapping[str, Any]
     canonical: bytes
     signature: str
-    receipt: str
+    # None before the exchange has received it: what a publisher sends (TAXII Add Objects).
+    receipt: str | None
     first_issued_at: datetime
     key_compromised: bool = False
 
@@ -199,22 +202,21 @@ def record_objects(version: SignedVersion) -> list[dict[str, Any]]:
             f"published by {envelope['publisher']}",
         }
     ]
-    primary["extensions"] = {
-        EXTENSION_ID: {
-            "extension_type": "property-extension",
-            "record_id": record_id,
-            "record_type": record_type,
-            "record_version": envelope["version"],
-            "publisher": envelope["publisher"],
-            # The signed bytes as a string: a consumer that re-serialises JSON cannot change
-            # them, and RFC 8785 makes parsing and canonicalising them again a no-op.
-            "envelope": version.canonical.decode("utf-8"),
-            "signature": version.signature,
-            "receipt": version.receipt,
-            "jwks": f"/api/v1/agencies/{envelope['publisher']}/jwks",
-            "key_compromised": version.key_compromised,
-        }
+    extension: dict[str, Any] = {
+        "extension_type": "property-extension",
+        "record_id": record_id,
+        "record_type": record_type,
+        "record_version": envelope["version"],
+        "publisher": envelope["publisher"],
+        # The signed bytes as a string: a consumer that re-serialises JSON cannot change
+        # them, and RFC 8785 makes parsing and canonicalising them again a no-op.
+        "envelope": version.canonical.decode("utf-8"),
+        "signature": version.signature,
+        "jwks": f"/api/v1/agencies/{envelope['publisher']}/jwks",
     }
+    if version.receipt is not None:
+        extension |= {"receipt": version.receipt, "key_compromised": version.key_compromised}
+    primary["extensions"] = {EXTENSION_ID: extension}
     objects = [primary]
     place = _place(record_type, payload)
     if place:
@@ -232,6 +234,28 @@ def record_objects(version: SignedVersion) -> list[dict[str, Any]]:
     if record_type == "illegal_employment":
         objects += _broker_links(payload, primary["id"], common)
     return objects
+
+
+def publication_object(envelope: Mapping[str, Any], *, signature: str) -> dict[str, Any]:
+    """The object a publisher adds to a collection: the primary object of its record
+    version, whose extension carries the envelope and the publisher's signature.
+
+    The exchange keeps only what is signed; it derives every object it serves again from
+    the envelope, once the version is stored and receipted.
+    """
+    version = SignedVersion(
+        envelope=envelope,
+        canonical=canonicalize(envelope),
+        signature=signature,
+        receipt=None,
+        first_issued_at=_issued_at(envelope),
+    )
+    return record_objects(version)[0]
+
+
+def primary_object_id(record_id: str, record_type: str) -> str:
+    """The id of the object a record version maps to first (a threat actor, an identity)."""
+    return _id(record_id, _PRIMARY[record_type])
 
 
 def _issued_at(envelope: Mapping[str, Any]) -> datetime:

@@ -107,9 +107,10 @@ class TestDiscovery:
         assert isinstance(root, ApiRoot)
         assert root.versions == [TAXII]
         aliases = {c.alias: c for c in root.collections}
-        # DESIGN §5: labour bureaus read brokers and illegal employment, not schools.
+        # DESIGN §5: labour bureaus read and publish brokers and illegal employment, not
+        # schools.
         assert set(aliases) == {"broker", "illegal_employment"}
-        assert all(c.can_read and not c.can_write for c in aliases.values())
+        assert all(c.can_read and c.can_write for c in aliases.values())
         assert aliases["broker"].id == collection_id("broker")
         assert aliases["broker"].media_types == ["application/stix+json;version=2.1"]
 
@@ -153,8 +154,8 @@ class TestDiscovery:
                 headers={"Content-Type": TAXII, "Exchange-Purpose": "investigation"},
             )
             assert (written.status_code, written.json()["error_code"]) == (
-                403,
-                "collection_read_only",
+                422,
+                "envelope_invalid",
             )
             bad = session.get(
                 broker, params={"next": "bm90IGEgY3Vyc29y"}, headers={"Exchange-Purpose": "audit"}
