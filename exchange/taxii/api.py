@@ -318,10 +318,11 @@ def status(status_id: str) -> Response:
 @audited("taxii.delete")
 def delete_object(collection_id: str, object_id: str) -> Response:
     _collection(collection_id)
+    # TAXII 2.1 §5.7 lets a server refuse with 403: versions are evidence (DESIGN §3).
     raise Problem(
         403,
-        "collection_read_only",
-        "Collection is read-only",
+        "deletion_refused",
+        "Objects are never deleted",
         "Record versions are never deleted; the publisher withdraws a record instead.",
     )
 

@@ -51,8 +51,8 @@ ACTION_GROUPS = (
             "taxii.object": _l("TAXII object read"),
             "taxii.versions": _l("TAXII object versions read"),
             "taxii.manifest": _l("TAXII manifest read"),
-            "taxii.publish": _l("TAXII objects offered (refused: read-only)"),
-            "taxii.delete": _l("TAXII object deletion asked (refused: read-only)"),
+            "taxii.status": _l("TAXII publication status read"),
+            "taxii.delete": _l("TAXII object deletion asked (refused: versions are kept)"),
         },
     ),
     (

@@ -50,7 +50,7 @@ def signed_objects(system: AgencySystem, *envelopes: dict[str, Any]) -> dict[str
 
 def forged(obj: dict[str, Any], signature_of: dict[str, Any]) -> dict[str, Any]:
     """``obj`` with its signature swapped for that of another object's record."""
-    other = json.loads(json.dumps(obj))
+    other: dict[str, Any] = json.loads(json.dumps(obj))
     signature = signature_of["extensions"][stix.EXTENSION_ID]["signature"]
     other["extensions"][stix.EXTENSION_ID]["signature"] = signature
     return other
