@@ -115,6 +115,11 @@ class TestAddObjects:
         assert {o["id"] for o in served} == {o["id"] for o in posted["objects"]}
         receipts = {o["id"]: o["extensions"][stix.EXTENSION_ID]["receipt"] for o in served}
         assert receipts == {i: r.token for i, r in outcome.receipts.items()}
+        # The objects the gateway serves carry what was signed: posted again, they are the
+        # same versions.
+        relayed = found.add_objects({"objects": served})
+        assert relayed.success_count == 3
+        assert not any(s["x_exchange_created"] for s in relayed.successes)
         status_entry = audit_entry(app, polled_request_id(police, status.id))
         assert (status_entry["action"], status_entry["details"]["status"]) == (
             "taxii.status",
@@ -266,6 +271,8 @@ class TestRefusals:
         limit = app.config["MAX_CONTENT_LENGTH"]
         huge = post(police, "broker", b'{"objects": ["' + b"x" * limit + b'"]}')
         assert (huge.status_code, huge.json()["error_code"]) == (413, "body_too_large")
+        nothing = collection(police, "broker").add_objects({"objects": ["x", {"type": "note"}]})
+        assert (nothing.success_count, nothing.failure_count) == (0, 2)
         with configured(app, EXCHANGE_MAX_BATCH=2):
             status = collection(police, "broker").add_objects(posted)
         assert (status.success_count, status.failure_count) == (2, 1)
