@@ -29,6 +29,7 @@ def register(app: Flask, api: Api) -> None:
         PublishedSchema,
         SubmissionSchema,
     )
+    from exchange.referrals.api import bp as referrals
     from exchange.taxii import api as taxii
     from exchange.trail.api import ONE_TERM, CosignatureSubmissionSchema, LookupSchema
     from exchange.trail.api import bp as audit
@@ -50,7 +51,7 @@ def register(app: Flask, api: Api) -> None:
         "SubscriptionCreate", component=SUBSCRIPTION_MODES, schema=SubscriptionCreateSchema
     )
     api.spec.components.schema("Lookup", component=ONE_TERM, schema=LookupSchema)
-    for blueprint in (records, agencies, keys, audit, subscriptions):
+    for blueprint in (records, agencies, keys, audit, subscriptions, referrals):
         api.register_blueprint(blueprint)
     app.register_blueprint(pki)
     # TAXII 2.1 has its own description of its interface, not this OpenAPI document.
@@ -86,6 +87,7 @@ def _pages() -> tuple[Blueprint, ...]:
     from exchange.pki.views import bp as pki
     from exchange.records.pages_export import bp as records_export
     from exchange.records.views import bp as records
+    from exchange.referrals.views import bp as referrals
     from exchange.retention.pages import bp as retention
     from exchange.stats.views import bp as stats
     from exchange.trail.views import bp as audit
@@ -102,4 +104,5 @@ def _pages() -> tuple[Blueprint, ...]:
         pki,
         retention,
         stats,
+        referrals,
     )

@@ -10,6 +10,7 @@ def register() -> None:
     from exchange.imports import models as imports  # noqa: F401
     from exchange.pki import models as pki  # noqa: F401
     from exchange.records import models as records  # noqa: F401
+    from exchange.referrals import models as referrals  # noqa: F401
     from exchange.retention import models as retention  # noqa: F401
     from exchange.taxii import models as taxii  # noqa: F401
     from exchange.trail import models as trail  # noqa: F401

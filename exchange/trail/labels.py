@@ -41,6 +41,20 @@ ACTION_GROUPS = (
         },
     ),
     (
+        _l("Referrals"),
+        {
+            "referral.send": _l("Referral sent"),
+            "referral.list": _l("Referrals listed"),
+            "referral.read": _l("Referral viewed"),
+            "referral.attachment": _l("Referral attachment downloaded"),
+            "referral.events": _l("Referral events pulled"),
+            "referral.form": _l("Referral form opened"),
+            "referral.acknowledge": _l("Referral acknowledged"),
+            "referral.assign": _l("Referral assigned"),
+            "referral.close": _l("Referral closed"),
+        },
+    ),
+    (
         _l("TAXII gateway"),
         {
             "taxii.discovery": _l("TAXII server discovered"),

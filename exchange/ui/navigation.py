@@ -30,6 +30,7 @@ MENU = (
     MenuEntry("records_ui.search", _l("Search"), frozenset({"liaison"})),
     MenuEntry("subscriptions_ui.index", _l("Subscriptions"), frozenset({"liaison"})),
     MenuEntry("imports_ui.upload", _l("Import"), frozenset({"liaison"})),
+    MenuEntry("referrals_ui.index", _l("Referrals"), frozenset({"liaison"})),
     MenuEntry("audit_ui.trail", _l("Access trail"), frozenset({"auditor"})),
     MenuEntry("audit_ui.patterns", _l("Unusual patterns"), frozenset({"auditor"})),
     MenuEntry("audit_ui.log_state", _l("Audit log"), frozenset({"auditor"})),
