@@ -356,9 +356,9 @@ def take_step(
     actor = context.actor
     context.details["referral"] = referral_id[:36]
     context.details["step"] = step
-    referral = db.session.scalar(
-        select(Referral).where(Referral.id == referral_id[:36]).with_for_update()
-    )
+    # The referral is append-only (no UPDATE, so no FOR UPDATE either); the receiver's part
+    # is what a step changes, and it is locked: two steps at once take turns.
+    referral = db.session.scalar(select(Referral).where(Referral.id == referral_id[:36]))
     part = (
         db.session.get(ReferralReceiver, (referral.pk, actor.agency_id), with_for_update=True)
         if referral is not None
