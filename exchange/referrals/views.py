@@ -25,6 +25,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from wtforms import DateField, SelectField, SelectMultipleField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from exchange.agencies.models import Agency
@@ -79,7 +80,7 @@ class SendForm(FlaskForm):
         _l("Receiving agencies"), validators=[DataRequired(_l("Choose at least one agency."))]
     )
     kind = SelectField(
-        _l("Kind of referral"), choices=[(k, label) for k, label in KIND_LABELS.items()]
+        _l("Kind of referral"), choices=[SelectChoice(k, label) for k, label in KIND_LABELS.items()]
     )
     records = TextAreaField(
         _l("Records (one id per line)"),
@@ -106,7 +107,7 @@ class AssignForm(FlaskForm):
 
 class CloseForm(FlaskForm):
     outcome = SelectField(
-        _l("Outcome"), choices=[(k, label) for k, label in OUTCOME_LABELS.items()]
+        _l("Outcome"), choices=[SelectChoice(k, label) for k, label in OUTCOME_LABELS.items()]
     )
     reason = TextAreaField(_l("Reason (required for no action)"), validators=[Optional()])
     follow_up = TextAreaField(
@@ -187,7 +188,9 @@ def _send_form() -> SendForm:
     form = SendForm()
     agencies = _agencies()
     form.receivers.choices = [
-        (a.id, f"{agency_name(a)} ({a.id})") for a in agencies.values() if a.id != g.actor.agency_id
+        SelectChoice(a.id, f"{agency_name(a)} ({a.id})")
+        for a in agencies.values()
+        if a.id != g.actor.agency_id
     ]
     if request.method == "GET" and request.args.get("record"):
         form.records.data = "\n".join(
@@ -259,10 +262,10 @@ def send() -> Any:
     return redirect(url_for("referrals_ui.referral", referral_id=referral.id))
 
 
-def _people() -> list[tuple[str, str]]:
+def _people() -> list[SelectChoice]:
     """The liaison officers of the agency, as the signed assignment names them."""
     named = [f"{u.display_name} ({u.username})" for u in assignable_people(g.actor.agency_id)]
-    return [(name, name) for name in named]
+    return [SelectChoice(name, name) for name in named]
 
 
 def _referral_page(view: reading.ReferralView, refusal: Refusal | None = None, **forms: Any) -> str:
