@@ -239,7 +239,8 @@ def demo_command(count: int) -> None:
     )
     bundles = Path(current_app.config["EXCHANGE_BUNDLES_DIR"])
     click.echo(
-        f"agencies: {summary.agencies}, systems: {summary.systems}, records: {summary.records}"
+        f"agencies: {summary.agencies}, systems: {summary.systems}, records: {summary.records}, "
+        f"referrals: {summary.referrals}"
     )
     click.echo(f"audit log: {integrated.size} entries under a signed checkpoint")
     click.echo(f"client bundles: {bundles}/<agency>-gateway/")

@@ -18,6 +18,7 @@ from exchange.auth.actor import Actor
 from exchange.cli.operator import operator_action
 from exchange.clock import rfc3339, utcnow, uuid7
 from exchange.demo.records import DEMO_AGENCIES, demo_envelopes
+from exchange.demo.referrals import seed_referrals
 from exchange.extensions import db
 from exchange.pki.bundles import default_api_url, log_verifier_key, write_bundle
 from exchange.pki.custodial import create_custodial_key
@@ -42,6 +43,7 @@ class DemoSummary:
     agencies: int
     systems: int
     records: int
+    referrals: int = 0
 
 
 def sign_envelope(envelope: dict[str, Any], *, key: PrivateSigningKey) -> str:
@@ -82,8 +84,13 @@ def load_demo(*, record_count: int = 48, seed: int = 7) -> DemoSummary:
     published = _publish_demo_records(
         signing_keys, record_count=record_count, seed=seed, matching_key=matching_key
     )
+    # The last record was withdrawn: the referrals are about records still active.
+    referrals = seed_referrals(signing_keys, published[:-1])
     return DemoSummary(
-        agencies=len(signing_keys), systems=len(signing_keys) + auditors, records=published
+        agencies=len(signing_keys),
+        systems=len(signing_keys) + auditors,
+        records=len(published),
+        referrals=referrals,
     )
 
 
@@ -113,9 +120,9 @@ def _provision_auditor(actor: Actor, bundles_dir: Path, *, matching_key: bytes) 
 
 def _publish_demo_records(
     signing_keys: dict[str, PrivateSigningKey], *, record_count: int, seed: int, matching_key: bytes
-) -> int:
+) -> list[dict[str, Any]]:
     if not signing_keys:
-        return 0
+        return []
     rng = random.Random(seed)
     envelopes = [
         e
@@ -138,7 +145,7 @@ def _publish_demo_records(
         issued_at=now,
     )
     _publish_as_gateway(withdrawn, signing_keys[withdrawn["publisher"]])
-    return len(envelopes)
+    return envelopes
 
 
 def _publish_as_gateway(envelope: dict[str, Any], key: PrivateSigningKey) -> None:

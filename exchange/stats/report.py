@@ -114,7 +114,7 @@ def build_report(counts: RecordCounts) -> Report:
     )
 
 
-def csv_lines(report: Report) -> Iterator[str]:
+def csv_lines(report: Report, referrals: Report | None = None) -> Iterator[str]:
     """Long format, one line per cell: dimension,key,label,count (counts as published)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -128,7 +128,11 @@ def csv_lines(report: Report) -> Iterator[str]:
     # RFC 4180 with a byte order mark: spreadsheet software then reads the labels as UTF-8.
     yield "\ufeff" + line("dimension", "key", "label", "count")
     yield line("total", "", _("All records"), report.total.text)
-    for table in report.tables:
+    tables = report.tables
+    if referrals is not None:
+        tables += referrals.tables
+        yield line("referral_total", "", _("All referrals"), referrals.total.text)
+    for table in tables:
         if table.withheld:
             yield line(table.dimension, "", _("Withheld"), HIDDEN_MARK)
         for row in table.rows:

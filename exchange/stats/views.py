@@ -15,6 +15,7 @@ from exchange.clock import utcnow
 from exchange.problems import Problem
 from exchange.stats.charts import chart
 from exchange.stats.labels import RECORD_TYPE_LABELS
+from exchange.stats.referrals import build_referral_report, count_referrals
 from exchange.stats.report import build_report, csv_lines
 from exchange.stats.service import MAX_MONTHS, Period, count_records, month_key
 from exchange.ui.access import enter_page, page
@@ -108,6 +109,7 @@ def index() -> str | tuple[str, int]:
         "stats/index.html",
         form=form,
         report=report,
+        referral_report=build_referral_report(count_referrals(period=period)),
         period=period,
         chart=chart,
         type_label=RECORD_TYPE_LABELS[record_type] if record_type else None,
@@ -135,11 +137,12 @@ def export() -> Response:
             ],
         )
     report = build_report(count_records(actor=g.actor, period=period, record_type=record_type))
+    referral_report = build_referral_report(count_referrals(period=period))
     name = f"statistics-{month_key(period.first)}_{month_key(period.last)}"
     if record_type:
         name += f"-{record_type}"
     return Response(
-        "".join(csv_lines(report)),
+        "".join(csv_lines(report, referral_report)),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )

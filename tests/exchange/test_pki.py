@@ -173,6 +173,19 @@ class TestDemo:
             bundles / "isa-gateway", base_url=f"https://127.0.0.1:{server.api.port}"
         ) as exchange:
             otit = exchange.request("GET", "/api/v1/agencies/otit/jwks")["keys"]
+            outbox = exchange.request(
+                "GET", "/api/v1/referrals", params={"box": "outbox", "state": "closed"}
+            )["referrals"]
+            inbox = exchange.request(
+                "GET", "/api/v1/referrals", params={"box": "inbox", "state": "open"}
+            )["referrals"]
+        # Referrals of the hand-offs of measures 197, 204 and 210: closed, open and overdue.
+        assert "referrals: 6" in result.output
+        assert {r["kind"] for r in outbox} == {
+            "violation_notification",
+            "criminal_complaint_prepared",
+        }
+        assert any(r["overdue"] for r in inbox) and not all(r["overdue"] for r in inbox)
         # OTIT's liaison officer can try the web import, with the key the exchange holds.
         assert [k.get("custodial", False) for k in otit].count(True) == 1
         assert "liaison.otit" in result.output
