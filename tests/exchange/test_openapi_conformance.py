@@ -70,7 +70,15 @@ _DEVIATIONS: list[dict[str, Any]] = [
             "include-name": f"POST {path}",
             "checks": {"positive_data_acceptance": {"enabled": False}},
         }
-        for path in ("/api/v1/records", "/api/v1/keys", "/api/v1/audit/cosignatures")
+        for path in (
+            "/api/v1/records",
+            "/api/v1/keys",
+            "/api/v1/audit/cosignatures",
+            "/api/v1/referrals",
+            "/api/v1/referrals/{referral_id}/acknowledgement",
+            "/api/v1/referrals/{referral_id}/assignment",
+            "/api/v1/referrals/{referral_id}/closure",
+        )
     ),
     # A feed cursor past the feed's current end is refused (422) by a pull and by an ack:
     # the end moves with every publication, so the document can give no fixed maximum.

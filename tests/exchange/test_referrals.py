@@ -20,6 +20,8 @@ from exchange.auth.actor import Actor
 from exchange.clock import rfc3339, utcnow
 from exchange.extensions import db
 from exchange.referrals.reading import list_referrals, today_in_japan
+from exchange.stats.referrals import build_referral_report, count_referrals
+from exchange.stats.service import Period
 from exchange.trail.integrator_process import build_integrator
 from keys.jcs import canonicalize
 from keys.jwk import generate_signing_key, public_jwk, thumbprint
@@ -423,3 +425,34 @@ class TestRefusals:
             "referral_attachment_type",
             "referral.send",
         )
+
+
+class TestStatistics:
+    def test_counted_by_kind_agency_kind_outcome_and_time_with_small_counts_hidden(
+        self, app: Flask, agencies: Agencies
+    ) -> None:
+        a = agencies
+        for _ in range(3):
+            document = referral(a.otit, [a.labour], [a.broker])
+            sent = send(a.otit, document).json()
+            assert take(a.labour, sent, "acknowledged", "acknowledgement").status_code == 201
+            closing = take(a.labour, sent, "closed", "closure", outcome="guidance_given")
+            assert closing.status_code == 201
+        month = today_in_japan(utcnow()).replace(day=1)
+        with app.test_request_context():
+            counts = count_referrals(period=Period(month, month))
+            report = build_referral_report(counts)
+            db.session.remove()
+        assert counts.by["referral_sender_kind"]["otit"] >= 3
+        assert counts.by["referral_outcome"]["guidance_given"] >= 3
+        assert counts.by["referral_days_to_close"]["0-7"] >= 3
+        assert counts.total == sum(counts.by["referral_kind"].values())
+        shown = [row.shown for table in report.tables for row in table.rows]
+        assert shown and all(s.count is None or s.count == 0 or s.count >= 3 for s in shown)
+        assert {table.dimension for table in report.tables} == {
+            "referral_kind",
+            "referral_sender_kind",
+            "referral_receiver_kind",
+            "referral_outcome",
+            "referral_days_to_close",
+        }
