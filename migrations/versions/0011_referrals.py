@@ -2,7 +2,7 @@
 attachments, the agencies' referral events, and the versioned referral policy.
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from exchange.referrals.policy import DEFAULT_REFERRAL_RULES
 
 revision = "0011"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
