@@ -18,6 +18,7 @@ from exchange.pki import service as pki
 from exchange.pki.bundles import default_api_url, log_verifier_key, write_bundle
 from exchange.pki.custodial import create_custodial_key
 from exchange.pki.vault import load_vault
+from exchange.referrals.policy import current_referral_policy, set_referral_policy
 from exchange.textfiles import read_json, read_text
 from keys.certificates import parse_fingerprint
 
@@ -296,6 +297,28 @@ def policy_set(rules_path: Path, note: str) -> None:
         action.details["version"] = updated.version
     click.echo(f"policy version {updated.version} in force")
     current_app.logger.info("policy version %s set", updated.version)
+
+
+@policy.command("referrals")
+@with_appcontext
+def referral_policy_show() -> None:
+    """Print the referral rules in force: who may refer what to whom."""
+    with operator_action("admin.referral_policy.read"):
+        current = current_referral_policy()
+        click.echo(json.dumps({"version": current.version, "rules": current.rules}, indent=2))
+
+
+@policy.command("set-referrals")
+@click.argument("rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--note", default="", help="Why the rules change.")
+@with_appcontext
+def referral_policy_set(rules_path: Path, note: str) -> None:
+    """Store a new version of the referral rules from a JSON file:
+    {kind: {sender agency kind: [receiver agency kinds]}}."""
+    with operator_action("admin.referral_policy.update", note=note) as action:
+        updated = set_referral_policy(actor=action.actor, rules=read_json(rules_path), note=note)
+        action.details["version"] = updated.version
+    click.echo(f"referral policy version {updated.version} in force")
 
 
 COMMANDS = (agency, system, cert, key, policy)

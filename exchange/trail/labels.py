@@ -138,6 +138,8 @@ ACTION_GROUPS = (
             "admin.key.custodial": _l("Custodial signing key created for an agency"),
             "admin.policy.read": _l("Sharing policy viewed"),
             "admin.policy.update": _l("Sharing policy changed"),
+            "admin.referral_policy.read": _l("Referral policy viewed"),
+            "admin.referral_policy.update": _l("Referral policy changed"),
             "admin.hold.list": _l("Legal holds listed"),
             "admin.hold.request": _l("Legal hold asked for"),
             "admin.hold.approve": _l("Legal hold approved"),

@@ -456,3 +456,36 @@ class TestStatistics:
             "referral_outcome",
             "referral_days_to_close",
         }
+
+
+class TestReferralPolicy:
+    def test_rules_are_data_versioned_and_deny_by_default(
+        self, app: Flask, agencies: Agencies, tmp_path: Any
+    ) -> None:
+        a = agencies
+        runner = app.test_cli_runner()
+        shown = runner.invoke(args=["policy", "referrals"])
+        assert shown.exit_code == 0, shown.output
+        current = json.loads(shown.output)
+        assert current["rules"]["criminal_complaint_prepared"]["immigration"] == ["police"]
+        narrowed = json.loads(json.dumps(current["rules"]))
+        narrowed["information_provision"]["immigration"] = []
+        path = tmp_path / "rules.json"
+        path.write_text(json.dumps(narrowed))
+        result = runner.invoke(args=["policy", "set-referrals", str(path), "--note", "test"])
+        assert result.exit_code == 0, result.output
+        try:
+            document = referral(a.immigration, [a.labour], [a.broker], kind="information_provision")
+            refused(
+                app,
+                send(a.immigration, document),
+                403,
+                "referral_receiver_not_allowed",
+                "referral.send",
+            )
+        finally:
+            path.write_text(json.dumps(current["rules"]))
+            assert runner.invoke(args=["policy", "set-referrals", str(path)]).exit_code == 0
+        unknown = tmp_path / "unknown.json"
+        unknown.write_text(json.dumps({"gossip": {"police": ["mofa"]}}))
+        assert runner.invoke(args=["policy", "set-referrals", str(unknown)]).exit_code != 0
