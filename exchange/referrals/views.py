@@ -32,6 +32,7 @@ from exchange.agencies.models import Agency
 from exchange.clock import utcnow
 from exchange.errors import Kind, Refusal
 from exchange.extensions import db
+from exchange.problems import STATUS_OF_KIND
 from exchange.referrals import reading
 from exchange.referrals.labels import (
     BOX_LABELS,
@@ -256,7 +257,7 @@ def send() -> Any:
         )
     except Refusal as refusal:
         g.audit.details["reason"] = refusal.code
-        status = 403 if refusal.code.endswith("not_allowed") or "readable" in refusal.code else 422
+        status = STATUS_OF_KIND[refusal.kind]
         return render_template("referrals/new.html", form=form, refusal=refusal), status
     flash(_("The referral was signed and sent."), "success")
     return redirect(url_for("referrals_ui.referral", referral_id=referral.id))
@@ -329,11 +330,10 @@ def _step(referral_id: str, step: str, **fields: Any) -> Any:
         step_from_page(context=_context(), referral_id=referral_id, step=step, **fields)
     except Refusal as refusal:
         g.audit.details["reason"] = refusal.code
-        view = reading.get_referral(actor=g.actor, referral_id=referral_id, now=g.audit.received_at)
-        status = {"referral_closed": 409, "referral_step_out_of_order": 409}.get(refusal.code, 422)
-        if refusal.code in ("referral_not_found",):
+        if refusal.kind is Kind.NOT_FOUND:
             raise
-        return _referral_page(view, refusal), status
+        view = reading.get_referral(actor=g.actor, referral_id=referral_id, now=g.audit.received_at)
+        return _referral_page(view, refusal), STATUS_OF_KIND[refusal.kind]
     flash(_("Signed and recorded."), "success")
     return redirect(url_for("referrals_ui.referral", referral_id=referral_id))
 
