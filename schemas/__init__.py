@@ -35,6 +35,11 @@ from schemas.identifiers import (
 )
 from schemas.illegal_employment import IllegalEmploymentPayloadSchema
 from schemas.projection import SearchFields, search_fields
+from schemas.referral import (
+    REFERRAL_SIGNATURE_TYPE,
+    validate_referral,
+    validate_referral_step,
+)
 from schemas.school import SchoolPayloadSchema
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "RECEIPT_SIGNATURE_TYPE",
     "RECORD_SIGNATURE_TYPE",
     "RECORD_TYPES",
+    "REFERRAL_SIGNATURE_TYPE",
     "RESIDENCE_CARD_PATTERN",
     "SCHEMA_NAMES",
     "BrokerPayloadSchema",
@@ -71,4 +77,6 @@ __all__ = [
     "residence_card_token",
     "search_fields",
     "validate_envelope",
+    "validate_referral",
+    "validate_referral_step",
 ]

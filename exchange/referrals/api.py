@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, g, jsonify
+from flask import Response, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
 
 from exchange.apiblueprint import Blueprint
@@ -24,6 +24,7 @@ from exchange.trail.recorder import audited
 from exchange.urlnumbers import CanonicalInteger
 from schemas.referral import (
     ATTACHMENT_MAX_BYTES,
+    ATTACHMENT_MEDIA_TYPES,
     ATTACHMENTS_MAX,
     REFERRAL_KINDS,
     SHA256_PATTERN,
@@ -248,6 +249,31 @@ def read(referral_id: str) -> ResponseReturnValue:
     referral_id = record_id_from_path(referral_id)
     g.audit.details["referral"] = referral_id
     return jsonify(reading.referral_document(_view(referral_id)))
+
+
+@bp.route("/<record_id:referral_id>/attachments/<string:sha256>", methods=["GET"])
+@bp.doc(
+    summary="An attachment of a referral, as the signed referral names it",
+    responses={
+        "200": {
+            "description": "The file's bytes; its SHA-256 is the one signed in the referral",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ATTACHMENT_MEDIA_TYPES
+            },
+        }
+    },
+)
+@audited("referral.attachment")
+def attachment(referral_id: str, sha256: str) -> ResponseReturnValue:
+    referral_id = record_id_from_path(referral_id)
+    g.audit.details.update({"referral": referral_id, "attachment": sha256[:64]})
+    declared, content = reading.referral_attachment(_view(referral_id), sha256[:64])
+    return Response(
+        content,
+        content_type=declared["media_type"],
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _step(referral_id: str, step: str) -> ResponseReturnValue:

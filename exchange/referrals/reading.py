@@ -16,9 +16,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from exchange.auth.actor import Actor
 from exchange.clock import rfc3339
+from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.pki.models import SigningKey
-from exchange.referrals.models import Referral, ReferralEvent, ReferralReceiver, ReferralStep
+from exchange.referrals.models import (
+    Referral,
+    ReferralAttachment,
+    ReferralEvent,
+    ReferralReceiver,
+    ReferralStep,
+)
 from exchange.referrals.service import referral_not_found
 from exchange.trail.models import AuditEntry, AuditLeaf
 from exchange.ui.filters import JST
@@ -307,3 +314,21 @@ def referral_events(*, actor: Actor, after: int, limit: int) -> tuple[list[dict[
         for position, step, step_id, created_at, referral_id, kind, sender in rows
     ]
     return events, (int(rows[-1][0]) if rows else after)
+
+
+def referral_attachment(view: ReferralView, sha256: str) -> tuple[dict[str, Any], bytes]:
+    """An attachment the signed referral names, and its bytes."""
+    declared = {a["sha256"]: a for a in view.document.get("attachments", [])}
+    stored = (
+        db.session.get(ReferralAttachment, (view.referral.pk, sha256))
+        if sha256 in declared
+        else None
+    )
+    if stored is None:
+        raise Refusal(
+            Kind.NOT_FOUND,
+            "referral_attachment_not_found",
+            "No such attachment",
+            "The referral names no attachment with this SHA-256.",
+        )
+    return declared[sha256], bytes(stored.content)

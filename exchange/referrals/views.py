@@ -41,7 +41,6 @@ from exchange.referrals.labels import (
     STATE_LABELS,
     TAB_LABELS,
 )
-from exchange.referrals.models import ReferralAttachment
 from exchange.referrals.pages_service import (
     Upload,
     assignable_people,
@@ -305,14 +304,11 @@ def referral(referral_id: str) -> Any:
 def attachment(referral_id: str, sha256: str) -> Any:
     g.audit.details.update({"referral": referral_id[:36], "attachment": sha256[:64]})
     view = reading.get_referral(actor=g.actor, referral_id=referral_id, now=g.audit.received_at)
-    declared = {a["sha256"]: a for a in view.document.get("attachments", [])}
-    stored = db.session.get(ReferralAttachment, (view.referral.pk, sha256[:64]))
-    if stored is None or sha256 not in declared:
-        raise Refusal(Kind.NOT_FOUND, "referral_attachment_not_found", "No such attachment")
-    name = declared[sha256]["name"].replace('"', "")
+    declared, content = reading.referral_attachment(view, sha256[:64])
+    name = declared["name"].replace('"', "")
     return Response(
-        stored.content,
-        content_type=declared[sha256]["media_type"],
+        content,
+        content_type=declared["media_type"],
         headers={
             # Downloaded, never shown inline: what an agency sent is not run in the page.
             "Content-Disposition": f"attachment; filename*=UTF-8''{_quoted(name)}",

@@ -203,6 +203,11 @@ class TestLifeOfAReferral:
         assert [r["id"] for r in inbox] == [document["id"]]
         assert inbox[0]["overdue"] is False
         assert call(a.mofa, "GET", f"/{document['id']}").status_code == 404
+        digest = hashlib.sha256(PDF).hexdigest()
+        fetched = call(a.labour, "GET", f"/{document['id']}/attachments/{digest}")
+        assert fetched.status_code == 200 and fetched.content == PDF
+        assert fetched.headers["Content-Type"] == "application/pdf"
+        assert call(a.mofa, "GET", f"/{document['id']}/attachments/{digest}").status_code == 404
 
         assert take(a.labour, sent, "acknowledged", "acknowledgement").status_code == 201
         assert (
