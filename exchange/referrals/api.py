@@ -151,6 +151,7 @@ class ReferralEventSchema(ma.Schema):
     step_id = ma.fields.String(allow_none=True)
     kind = ma.fields.String()
     sender = ma.fields.String()
+    agency = ma.fields.String(metadata={"description": "The agency that took the step."})
     at = ma.fields.String()
 
 

@@ -293,8 +293,10 @@ def referral_events(*, actor: Actor, after: int, limit: int) -> tuple[list[dict[
             Referral.id,
             Referral.kind,
             Referral.sender_id,
+            func.coalesce(ReferralStep.agency_id, Referral.sender_id),
         )
         .join(AuditEntry, AuditEntry.id == ReferralEvent.audit_entry_id)
+        .outerjoin(ReferralStep, ReferralStep.id == ReferralEvent.step_id)
         .join(AuditLeaf, AuditLeaf.entry_seq == AuditEntry.seq)
         .join(Referral, Referral.pk == ReferralEvent.referral_pk)
         .where(ReferralEvent.agency_id == actor.agency_id, AuditLeaf.leaf_index > after)
@@ -309,9 +311,10 @@ def referral_events(*, actor: Actor, after: int, limit: int) -> tuple[list[dict[
             "step_id": step_id,
             "kind": kind,
             "sender": sender,
+            "agency": agency,
             "at": rfc3339(created_at),
         }
-        for position, step, step_id, created_at, referral_id, kind, sender in rows
+        for position, step, step_id, created_at, referral_id, kind, sender, agency in rows
     ]
     return events, (int(rows[-1][0]) if rows else after)
 

@@ -454,6 +454,12 @@ def take_step(
         part.outcome = step_document["outcome"]
         part.closed_at = issued_at
         context.details["outcome"] = part.outcome
-    _events(context, referral, step, [referral.sender_id, part.agency_id], stored.id)
+    # Every party to the referral follows it: the sender and each receiver see each step.
+    receivers = db.session.scalars(
+        select(ReferralReceiver.agency_id)
+        .where(ReferralReceiver.referral_pk == referral.pk)
+        .order_by(ReferralReceiver.agency_id)
+    )
+    _events(context, referral, step, [referral.sender_id, *receivers], stored.id)
     db.session.flush()
     return stored

@@ -274,14 +274,20 @@ class TestLifeOfAReferral:
             "acknowledged",
             "closed",
         ]
+        assert [e["agency"] for e in mine] == [
+            a.immigration.agency,
+            *[a.labour.agency] * 3,
+            *[a.otit.agency] * 2,
+        ]
         positions = [e["position"] for e in sender_feed["events"]]
         assert positions == sorted(positions) and sender_feed["next_cursor"] == positions[-1]
         otit_feed = call(a.otit, "GET", "/events", after=0).json()
-        assert [e["step"] for e in otit_feed["events"] if e["referral"] == document["id"]] == [
-            "sent",
-            "acknowledged",
-            "closed",
-        ]
+        # Each receiver follows the whole referral, the other receivers' steps too.
+        assert [
+            (e["step"], e["step_id"] is None)
+            for e in otit_feed["events"]
+            if e["referral"] == document["id"]
+        ] == [(e["step"], e["step_id"] is None) for e in mine]
         assert call(a.otit, "GET", "/events", after=otit_feed["next_cursor"]).json()["events"] == []
 
     def test_overdue_until_closed(self, app: Flask, agencies: Agencies) -> None:
