@@ -1,8 +1,8 @@
 """Referrals between agencies: the signed referral, its receivers' parts, the signed steps,
 attachments, the agencies' referral events, and the versioned referral policy.
 
-Revision ID: 0011
-Revises: 0013
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from exchange.referrals.policy import DEFAULT_REFERRAL_RULES
 
-revision = "0011"
-down_revision = "0013"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
