@@ -1,9 +1,12 @@
-"""Reading the audit log back in tests, and settings changed for one test."""
+"""Reading the audit log back in tests, settings changed for one test, and requests that
+only a raw connection can make."""
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import json
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +18,7 @@ from sqlalchemy import select
 
 from exchange.extensions import db
 from exchange.trail.models import AuditEntry
+from tests.factories import AgencySystem
 
 
 def audit_entry(app: Flask, request_id: str) -> dict[str, Any]:
@@ -50,3 +54,24 @@ def load_migration(filename: str) -> ModuleType:
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     return migration
+
+
+def declared_over_limit(
+    system: AgencySystem, path: str, *, content_type: str, limit: int
+) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of a POST that declares a body past ``limit`` and sends only its
+    headers: the answer must come without the body, which the server never reads."""
+    bundle = system.bundle_dir
+    context = ssl.create_default_context(cafile=str(bundle / "ca.pem"))
+    context.load_cert_chain(str(bundle / "client.pem"), str(bundle / "client.key.pem"))
+    port = int(system.world.served_at().rsplit(":", 1)[1])
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+    try:
+        connection.putrequest("POST", path)
+        connection.putheader("Content-Type", content_type)
+        connection.putheader("Content-Length", str(limit + 1))
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -21,7 +19,7 @@ from exchange.pki.service import revoke_signing_key
 from exchange.records.models import Record, RecordVersion
 from exchange.serving import ExchangeServer
 from keys.jwk import generate_signing_key
-from tests.exchange.helpers import audit_entry
+from tests.exchange.helpers import audit_entry, declared_over_limit
 from tests.factories import OPERATOR, AgencySystem, World, iso
 
 
@@ -324,21 +322,13 @@ class TestRefusals:
     def test_body_over_the_limit_is_refused_before_it_is_read(
         self, app: Flask, police: AgencySystem
     ) -> None:
-        # Only the headers are sent: the answer must come without waiting for the body.
-        context = ssl.create_default_context(cafile=str(police.bundle_dir / "ca.pem"))
-        context.load_cert_chain(
-            str(police.bundle_dir / "client.pem"), str(police.bundle_dir / "client.key.pem")
+        status, body = declared_over_limit(
+            police,
+            "/api/v1/records",
+            content_type="application/json",
+            limit=app.config["MAX_CONTENT_LENGTH"],
         )
-        port = int(police.world.served_at().rsplit(":", 1)[1])
-        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
-        connection.putrequest("POST", "/api/v1/records")
-        connection.putheader("Content-Type", "application/json")
-        connection.putheader("Content-Length", str(app.config["MAX_CONTENT_LENGTH"] + 1))
-        connection.endheaders()
-        response = connection.getresponse()
-        body = json.loads(response.read())
-        connection.close()
-        assert response.status == 413
+        assert status == 413
         assert body["code"] == "body_too_large"
         assert audit_entry(app, body["request_id"])["status"] == 413
 

@@ -17,7 +17,7 @@ from exchange.client.taxii import status_receipts, stix_object, taxii_envelope
 from exchange.serving import ExchangeServer
 from exchange.taxii import stix
 from exchange.taxii.service import collection_id
-from tests.exchange.helpers import audit_entry, configured
+from tests.exchange.helpers import audit_entry, configured, declared_over_limit
 from tests.exchange.test_feeds import integrate
 from tests.exchange.test_taxii import STRICT, TAXII, collection, raw, tls, url
 from tests.factories import AgencySystem, World
@@ -268,9 +268,13 @@ class TestRefusals:
         ):
             answer = post(police, "broker", body)
             assert answer.json()["error_code"] == code and answer.status_code in (400, 422)
-        limit = app.config["MAX_CONTENT_LENGTH"]
-        huge = post(police, "broker", b'{"objects": ["' + b"x" * limit + b'"]}')
-        assert (huge.status_code, huge.json()["error_code"]) == (413, "body_too_large")
+        huge = declared_over_limit(
+            police,
+            "/taxii2/api/collections/" + collection_id("broker") + "/objects/",
+            content_type=TAXII,
+            limit=app.config["MAX_CONTENT_LENGTH"],
+        )
+        assert (huge[0], huge[1]["error_code"]) == (413, "body_too_large")
         nothing = collection(police, "broker").add_objects({"objects": ["x", {"type": "note"}]})
         assert (nothing.success_count, nothing.failure_count) == (0, 2)
         with configured(app, EXCHANGE_MAX_BATCH=2):
