@@ -20,6 +20,8 @@ def register(app: Flask, api: Api) -> None:
     from exchange.agencies.api import bp as agencies
     from exchange.feeds.api import SUBSCRIPTION_MODES, SubscriptionCreateSchema
     from exchange.feeds.api import bp as subscriptions
+    from exchange.notices.api import NoticeSubmissionSchema, StepSubmissionSchema
+    from exchange.notices.api import bp as notices
     from exchange.pki.api import bp as keys
     from exchange.pki.api import public_bp as pki
     from exchange.records.api import bp as records
@@ -51,7 +53,7 @@ def register(app: Flask, api: Api) -> None:
         "SubscriptionCreate", component=SUBSCRIPTION_MODES, schema=SubscriptionCreateSchema
     )
     api.spec.components.schema("Lookup", component=ONE_TERM, schema=LookupSchema)
-    for blueprint in (records, agencies, keys, audit, subscriptions, referrals):
+    for blueprint in (records, agencies, keys, audit, subscriptions, referrals, notices):
         api.register_blueprint(blueprint)
     app.register_blueprint(pki)
     # TAXII 2.1 has its own description of its interface, not this OpenAPI document.
@@ -65,6 +67,8 @@ def register(app: Flask, api: Api) -> None:
     api.spec.components.schema("Published", schema=PublishedSchema)
     api.spec.components.schema("BatchPublished", schema=BatchPublishedSchema)
     api.spec.components.schema("CosignatureSubmission", schema=CosignatureSubmissionSchema)
+    api.spec.components.schema("NoticeSubmission", schema=NoticeSubmissionSchema)
+    api.spec.components.schema("NoticeStepSubmission", schema=StepSubmissionSchema)
     for name, payload_schema in PAYLOAD_SCHEMAS.items():
         component = name.replace("/", "_v").title().replace("_", "") + "Payload"
         api.spec.components.schema(component, schema=payload_schema)
@@ -84,6 +88,7 @@ def _pages() -> tuple[Blueprint, ...]:
     from exchange.auth.views import bp as auth
     from exchange.feeds.views import bp as subscriptions
     from exchange.imports.views import bp as imports
+    from exchange.notices.views import bp as notices
     from exchange.pki.views import bp as pki
     from exchange.records.pages_export import bp as records_export
     from exchange.records.views import bp as records
@@ -98,6 +103,7 @@ def _pages() -> tuple[Blueprint, ...]:
         records,
         records_export,
         imports,
+        notices,
         subscriptions,
         audit,
         agencies,

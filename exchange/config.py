@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "EXCHANGE_RECORD_EXPORT_MAX": 5_000,
     # Largest sheet a liaison officer may upload for import; under MAX_CONTENT_LENGTH.
     "EXCHANGE_IMPORT_UPLOAD_MAX": 512 * 1024,
+    # A TrueType font with Japanese glyphs for notice PDFs; None: the first installed one
+    # of exchange.notices.package.FONT_CANDIDATES.
+    "EXCHANGE_PDF_FONT": None,
     "EXCHANGE_AUDIT_VERIFY_INLINE_MAX": 100_000,
     # Disposal of records past their retention date: "inline" runs it in the server
     # process every EXCHANGE_RETENTION_INTERVAL seconds; "off" leaves it to
@@ -243,6 +246,7 @@ SETTINGS: dict[str, Reader] = {
     "EXCHANGE_KEY_PASSPHRASE": _optional(_text),
     "EXCHANGE_KEYS_DIR": _optional(_text),
     "EXCHANGE_BUNDLES_DIR": _optional(_text),
+    "EXCHANGE_PDF_FONT": _optional(_text),
     "EXCHANGE_NAME": _text,
     "EXCHANGE_MAX_BODY_BYTES": _optional(_integer(1)),
     "EXCHANGE_MAX_JSON_DEPTH": _integer(1),

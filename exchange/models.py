@@ -8,6 +8,7 @@ def register() -> None:
     from exchange.auth import models as auth  # noqa: F401
     from exchange.feeds import models as feeds  # noqa: F401
     from exchange.imports import models as imports  # noqa: F401
+    from exchange.notices import models as notices  # noqa: F401
     from exchange.pki import models as pki  # noqa: F401
     from exchange.records import models as records  # noqa: F401
     from exchange.referrals import models as referrals  # noqa: F401

@@ -11,11 +11,11 @@ from exchange.agencies.models import Agency
 from exchange.columns import UTCDateTime
 from exchange.extensions import db
 
-USER_ROLES = ("liaison", "auditor", "admin")
+USER_ROLES = ("liaison", "approver", "auditor", "admin")
 
 
 class User(db.Model):  # type: ignore[name-defined]
-    """A liaison officer, auditor or administrator of one agency."""
+    """A liaison officer, approver, auditor or administrator of one agency."""
 
     __tablename__ = "app_user"
 

@@ -228,19 +228,21 @@ def _serve_processes(count: int, *, ops_port: int | None, **options: object) -> 
 def demo_command(count: int) -> None:
     """Initialise if needed, then load demo agencies, systems, keys and records."""
     from exchange.demo.loader import auditor_bundle_dir, load_demo
+    from exchange.demo.notices import load_demo_notices
     from exchange.demo.people import load_demo_people
 
     initialise()
     summary = load_demo(record_count=count)
     passwords = Path(current_app.instance_path) / "demo-users.txt"
     load_demo_people(passwords)
+    notices = load_demo_notices()
     integrated = build_integrator(current_app._get_current_object()).integrate(  # type: ignore[attr-defined]
         checkpoint=True
     )
     bundles = Path(current_app.config["EXCHANGE_BUNDLES_DIR"])
     click.echo(
         f"agencies: {summary.agencies}, systems: {summary.systems}, records: {summary.records}, "
-        f"referrals: {summary.referrals}"
+        f"referrals: {summary.referrals}, notices abroad: {notices}"
     )
     click.echo(f"audit log: {integrated.size} entries under a signed checkpoint")
     click.echo(f"client bundles: {bundles}/<agency>-gateway/")

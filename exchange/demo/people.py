@@ -28,6 +28,10 @@ DEMO_PEOPLE = (
     DemoPerson("liaison.isa", "入管庁 連絡担当 佐藤 健", "isa", ("liaison",)),
     DemoPerson("liaison.tokyo-lb", "東京労働局 連絡担当 鈴木 一郎", "tokyo-lb", ("liaison",)),
     DemoPerson("liaison.otit", "技能実習機構 連絡担当 伊藤 美咲", "otit", ("liaison",)),
+    # The second person a notice abroad needs (four eyes), and MOFA, which dispatches it.
+    DemoPerson("approver.otit", "技能実習機構 審査担当 渡辺 隆", "otit", ("approver",)),
+    DemoPerson("approver.isa", "入管庁 審査担当 中村 由美", "isa", ("approver",)),
+    DemoPerson("liaison.mofa", "外務省 連絡担当 小林 翔", "mofa", ("liaison",)),
     DemoPerson("auditor.isa", "入管庁 監査担当 高橋 直子", "isa", ("auditor",)),
     DemoPerson("admin.isa", "入管庁 システム管理者 田中 誠", "isa", ("admin",)),
 )

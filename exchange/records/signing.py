@@ -100,8 +100,16 @@ class KeyCache:
 
 
 def verify_record_signature(
-    *, signature: str, canonical: bytes, publisher: str, issued_at: datetime, keys: KeyCache
+    *,
+    signature: str,
+    canonical: bytes,
+    publisher: str,
+    issued_at: datetime,
+    keys: KeyCache,
+    typ: str = RECORD_SIGNATURE_TYPE,
 ) -> VerifiedSignature:
+    """Verify a detached JWS of ``typ`` by ``publisher``'s key valid at ``issued_at``: a
+    record's, or another signed document's of the same scheme (a notice, its steps)."""
     try:
         header = read_header(signature)
     except key_errors.Error as error:
@@ -117,7 +125,7 @@ def verify_record_signature(
     if outside is not None:
         raise _refuse(outside, *_OUTSIDE_WINDOW[outside])
     try:
-        verify_detached(signature, canonical, key=public_key(key), typ=RECORD_SIGNATURE_TYPE)
+        verify_detached(signature, canonical, key=public_key(key), typ=typ)
     except key_errors.Error as error:
         raise _refuse(
             error.code, "Signature invalid", "The signature does not match the record."

@@ -114,7 +114,9 @@ def build_report(counts: RecordCounts) -> Report:
     )
 
 
-def csv_lines(report: Report, referrals: Report | None = None) -> Iterator[str]:
+def csv_lines(
+    report: Report, referrals: Report | None = None, notices: Report | None = None
+) -> Iterator[str]:
     """Long format, one line per cell: dimension,key,label,count (counts as published)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -132,6 +134,9 @@ def csv_lines(report: Report, referrals: Report | None = None) -> Iterator[str]:
     if referrals is not None:
         tables += referrals.tables
         yield line("referral_total", "", _("All referrals"), referrals.total.text)
+    if notices is not None:
+        tables += notices.tables
+        yield line("notices_total", "", _("All notices dispatched"), notices.total.text)
     for table in tables:
         if table.withheld:
             yield line(table.dimension, "", _("Withheld"), HIDDEN_MARK)

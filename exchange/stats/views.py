@@ -15,6 +15,7 @@ from exchange.clock import utcnow
 from exchange.problems import Problem
 from exchange.stats.charts import chart
 from exchange.stats.labels import RECORD_TYPE_LABELS
+from exchange.stats.notices import build_notice_report, count_notices
 from exchange.stats.referrals import build_referral_report, count_referrals
 from exchange.stats.report import build_report, csv_lines
 from exchange.stats.service import MAX_MONTHS, Period, count_records, month_key
@@ -110,6 +111,7 @@ def index() -> str | tuple[str, int]:
         form=form,
         report=report,
         referral_report=build_referral_report(count_referrals(period=period)),
+        notice_report=build_notice_report(count_notices(period=period)),
         period=period,
         chart=chart,
         type_label=RECORD_TYPE_LABELS[record_type] if record_type else None,
@@ -138,11 +140,12 @@ def export() -> Response:
         )
     report = build_report(count_records(actor=g.actor, period=period, record_type=record_type))
     referral_report = build_referral_report(count_referrals(period=period))
+    notice_report = build_notice_report(count_notices(period=period))
     name = f"statistics-{month_key(period.first)}_{month_key(period.last)}"
     if record_type:
         name += f"-{record_type}"
     return Response(
-        "".join(csv_lines(report, referral_report)),
+        "".join(csv_lines(report, referral_report, notice_report)),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )

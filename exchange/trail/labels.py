@@ -55,6 +55,23 @@ ACTION_GROUPS = (
         },
     ),
     (
+        _l("Notices abroad"),
+        {
+            "notice.list": _l("Notices listed"),
+            "notice.form": _l("Notice drafting page opened"),
+            "notice.draft": _l("Notice drafted and signed"),
+            "notice.read": _l("Notice viewed with its signed history"),
+            "notice.edit": _l("Notice draft revised and signed"),
+            "notice.submit": _l("Notice submitted for approval"),
+            "notice.approve": _l("Notice approved (second person)"),
+            "notice.reject": _l("Notice rejected (second person)"),
+            "notice.dispatch": _l("Notice countersigned and dispatched by MOFA"),
+            "notice.answer": _l("Government's answer to a notice recorded"),
+            "notice.package": _l("Notice package downloaded (JSON)"),
+            "notice.package_pdf": _l("Notice package downloaded (PDF)"),
+        },
+    ),
+    (
         _l("TAXII gateway"),
         {
             "taxii.discovery": _l("TAXII server discovered"),

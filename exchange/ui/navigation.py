@@ -17,6 +17,7 @@ class MenuEntry:
 
 ROLE_LABELS = {
     "liaison": _l("Liaison officer"),
+    "approver": _l("Approver (second person for notices abroad)"),
     "auditor": _l("Auditor"),
     "admin": _l("Administrator"),
 }
@@ -31,6 +32,7 @@ MENU = (
     MenuEntry("subscriptions_ui.index", _l("Subscriptions"), frozenset({"liaison"})),
     MenuEntry("imports_ui.upload", _l("Import"), frozenset({"liaison"})),
     MenuEntry("referrals_ui.index", _l("Referrals"), frozenset({"liaison"})),
+    MenuEntry("notices_ui.index", _l("Notices abroad"), frozenset({"liaison", "approver"})),
     MenuEntry("audit_ui.trail", _l("Access trail"), frozenset({"auditor"})),
     MenuEntry("audit_ui.patterns", _l("Unusual patterns"), frozenset({"auditor"})),
     MenuEntry("audit_ui.log_state", _l("Audit log"), frozenset({"auditor"})),

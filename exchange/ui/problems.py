@@ -31,6 +31,27 @@ PAGE_TEXTS = {
         _l("The address does not hold a record id. Open the record from a search or a link."),
     ),
     "version_not_found": (_l("No such version"), _l("The record has no such version.")),
+    "notice_not_found": (_l("No such notice"), _l("There is no notice you may see here.")),
+    "notice_self_approval": (
+        _l("Four eyes"),
+        _l("A notice is approved or rejected by a second person, never by who drafted it."),
+    ),
+    "approver_role_required": (
+        _l("Approver role required"),
+        _l("Only a person with the approver role approves or rejects a notice."),
+    ),
+    "notice_dispatch_mofa_only": (
+        _l("Dispatched by MOFA only"),
+        _l("The Ministry of Foreign Affairs countersigns and dispatches notices."),
+    ),
+    "notice_dispatched": (
+        _l("Notice dispatched"),
+        _l("A dispatched notice is never changed; record the government's answer instead."),
+    ),
+    "notice_state_invalid": (
+        _l("Not at this stage"),
+        _l("The notice has moved on since this page was shown. Reload it."),
+    ),
     "body_too_large": (_l("Too large"), _l("What was sent is larger than the exchange accepts.")),
     "audit_unavailable": (
         _l("Audit log unavailable"),

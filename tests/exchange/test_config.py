@@ -28,6 +28,10 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     ),
     "EXCHANGE_KEY_PASSPHRASE": ("another passphrase", "another passphrase"),
     "EXCHANGE_NAME": ("exchange.test.go.jp", "exchange.test.go.jp"),
+    "EXCHANGE_PDF_FONT": (
+        "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+        "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+    ),
     "EXCHANGE_API_HOST": ("0.0.0.0", "0.0.0.0"),
     "EXCHANGE_API_PORT": ("9443", 9443),
     "EXCHANGE_UI_PORT": ("9444", 9444),

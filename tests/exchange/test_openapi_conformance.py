@@ -80,6 +80,19 @@ _DEVIATIONS: list[dict[str, Any]] = [
             "/api/v1/referrals/{referral_id}/closure",
         )
     ),
+    # So are a notice and each step of it, signed by the agency; a step on a notice that does
+    # exist is refused as well for the signature.
+    *(
+        {"include-name": name, "checks": {"positive_data_acceptance": {"enabled": False}}}
+        for name in (
+            "POST /api/v1/notices",
+            "PUT /api/v1/notices/{notice_id}",
+            *(
+                f"POST /api/v1/notices/{{notice_id}}/{step}"
+                for step in ("submission", "approval", "rejection", "dispatch", "answer")
+            ),
+        )
+    ),
     # A feed cursor past the feed's current end is refused (422) by a pull and by an ack:
     # the end moves with every publication, so the document can give no fixed maximum.
     _also_refusing("GET /api/v1/subscriptions/{subscription_id}/events", "422"),

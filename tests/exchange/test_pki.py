@@ -189,6 +189,13 @@ class TestDemo:
         # OTIT's liaison officer can try the web import, with the key the exchange holds.
         assert [k.get("custodial", False) for k in otit].count(True) == 1
         assert "liaison.otit" in result.output
+        # A notice abroad dispatched by MOFA and answered, and one awaiting approval.
+        assert "notices abroad: 2" in result.output
+        with ExchangeClient.from_bundle(
+            bundles / "otit-gateway", base_url=f"https://127.0.0.1:{server.api.port}"
+        ) as exchange:
+            notices = exchange.request("GET", "/api/v1/notices")["notices"]
+        assert {n["state"] for n in notices} == {"answered"}
 
         # The auditor system's bundle is printed with the others and reads the whole log.
         assert str(bundles / "isa-audit") in result.output
