@@ -112,7 +112,7 @@ class NoticedBrokerSchema(StrictSchema):
     )
 
 
-class RequestSchema(StrictSchema):
+class NoticeRequestSchema(StrictSchema):
     """What is asked of the government (申入れ), in both languages."""
 
     ja = Text("The request in Japanese.", max_length=NARRATIVE_MAX, multiline=True, required=True)
@@ -140,7 +140,7 @@ class NoticeSchema(CrossCheckedSchema):
         max_items=MAX_BROKERS,
         required=True,
     )
-    request = Object(RequestSchema, "The request made.", required=True)
+    request = Object(NoticeRequestSchema, "The request made.", required=True)
     issued_at = timestamp_field("When this version was signed (UTC).", required=True)
 
     def check(
@@ -158,7 +158,7 @@ class NoticeSchema(CrossCheckedSchema):
             seen.add(broker_id)
 
 
-class AnswerSchema(StrictSchema):
+class NoticeAnswerSchema(StrictSchema):
     """The government's answer, as received through the diplomatic channel."""
 
     received_on = date_field("When the answer was received.", required=True)
@@ -167,7 +167,7 @@ class AnswerSchema(StrictSchema):
     reference = Text("The government's reference.", max_length=LABEL_MAX)
 
 
-class StepSchema(CrossCheckedSchema):
+class NoticeStepSchema(CrossCheckedSchema):
     """A signed step of a notice's life, chained to the step before it."""
 
     schema = Choice("Always notice-step/1.", (STEP_SCHEMA,), required=True)
@@ -185,7 +185,7 @@ class StepSchema(CrossCheckedSchema):
     at = timestamp_field("When the step was signed (UTC).", required=True)
     reason = Text("Why the draft is rejected.", max_length=REASON_MAX, multiline=True)
     reference = Text("The diplomatic channel's reference (note verbale).", max_length=LABEL_MAX)
-    answer = Object(AnswerSchema, "The government's answer.")
+    answer = Object(NoticeAnswerSchema, "The government's answer.")
 
     def check(
         self, data: Mapping[str, Any], original: Mapping[str, Any], errors: ErrorCollector
@@ -200,7 +200,7 @@ class StepSchema(CrossCheckedSchema):
 
 
 _NOTICE = NoticeSchema()
-_STEP = StepSchema()
+_STEP = NoticeStepSchema()
 
 
 def fields_outside_whitelist(document: object) -> list[FieldError]:

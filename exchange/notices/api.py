@@ -23,7 +23,7 @@ from exchange.notices.models import NOTICE_STATES, Notice
 from exchange.notices.package import package_document, package_pdf
 from exchange.problems import Problem
 from exchange.trail.recorder import audited
-from schemas.notice import NoticeSchema, StepSchema
+from schemas.notice import NoticeSchema, NoticeStepSchema
 
 bp = Blueprint(
     "notices",
@@ -45,7 +45,7 @@ class NoticeSubmissionSchema(ma.Schema):
 
 
 class StepSubmissionSchema(ma.Schema):
-    step = ma.fields.Nested(StepSchema, required=True)
+    step = ma.fields.Nested(NoticeStepSchema, required=True)
     signature = ma.fields.String(required=True, metadata={"description": _SIGNATURE})
 
 
