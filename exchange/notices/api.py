@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from exchange.apiblueprint import Blueprint
 from exchange.auth.mtls import require_system
+from exchange.clock import rfc3339
 from exchange.jsonbody import request_json
 from exchange.notices import reading as notice_reading
 from exchange.notices import service
@@ -161,7 +162,7 @@ def index(state: list[str] | None = None) -> ResponseReturnValue:
                     "agency": n.agency_id,
                     "country": n.country,
                     "version": n.version,
-                    "updated_at": n.updated_at.isoformat().replace("+00:00", "Z"),
+                    "updated_at": rfc3339(n.updated_at),
                 }
                 for n in notices
             ]

@@ -276,7 +276,6 @@ def _step_notice(notice_id: str) -> Notice:
 @notes_refusal
 def submit(notice_id: str) -> WerkzeugResponse:
     notice = _step_notice(notice_id)
-    StepForm().validate_on_submit()
     return _take(notice, "submission", _("Submitted for approval by a second person."))
 
 
