@@ -200,8 +200,8 @@ class TestLifeOfAReferral:
         assert entry["action"] == "referral.send"
 
         inbox = call(a.labour, "GET", "", box="inbox", state="open").json()["referrals"]
-        assert [r["id"] for r in inbox] == [document["id"]]
-        assert inbox[0]["overdue"] is False
+        (received,) = [r for r in inbox if r["id"] == document["id"]]
+        assert received["overdue"] is False
         assert call(a.mofa, "GET", f"/{document['id']}").status_code == 404
         digest = hashlib.sha256(PDF).hexdigest()
         fetched = call(a.labour, "GET", f"/{document['id']}/attachments/{digest}")
@@ -247,12 +247,8 @@ class TestLifeOfAReferral:
             "acknowledged",
             "closed",
         ]
-        assert (
-            call(a.immigration, "GET", "", box="outbox", state="closed").json()["referrals"][0][
-                "id"
-            ]
-            == document["id"]
-        )
+        closed = call(a.immigration, "GET", "", box="outbox", state="closed").json()
+        assert document["id"] in [r["id"] for r in closed["referrals"]]
 
         # Every signed document verifies from the published keys alone.
         independently_verified(
@@ -306,7 +302,8 @@ class TestLifeOfAReferral:
             overdue = list_referrals(actor=receiver, box="inbox", tab="overdue", now=later)
             assert document["id"] in [v.referral.id for v in overdue]
             assert all(v.overdue for v in overdue)
-            assert list_referrals(actor=receiver, box="inbox", tab="overdue", now=utcnow()) == []
+            due_today = list_referrals(actor=receiver, box="inbox", tab="overdue", now=utcnow())
+            assert document["id"] not in [v.referral.id for v in due_today]
             db.session.remove()
 
 
