@@ -304,7 +304,13 @@ def find() -> Any:
     form = _send_form()
     form.records.errors = []
     records = _with_picked(form)
-    context: dict[str, Any] = {"form": form, "results": None, "added": records}
+    context: dict[str, Any] = {
+        "form": form,
+        "results": None,
+        "added": records,
+        "agencies": _agencies(),
+        "agency_name": agency_name,
+    }
     query = (form.find_q.data or "").strip()
     record_type = form.find_type.data or ""
     if not query and not record_type:
@@ -325,7 +331,10 @@ def find() -> Any:
         return render_template("referrals/new.html", **context), 422
     given = {k: v for k, v in (("q", query), ("type", record_type)) if v}
     audit_search(purpose, given)
-    found = search_records(actor=g.actor, query=SearchQuery(**given, limit=FIND_LIMIT))
+    found = search_records(
+        actor=g.actor,
+        query=SearchQuery(q=query or None, type=record_type or None, limit=FIND_LIMIT),
+    )
     results = []
     for view in found.items:
         envelope = json.loads(view.version.canonical)
