@@ -18,7 +18,7 @@ class RecordIdConverter(BaseConverter):
 
 def register(app: Flask, api: Api) -> None:
     from exchange.agencies.api import bp as agencies
-    from exchange.feeds.api import SUBSCRIPTION_MODES, SubscriptionCreateSchema
+    from exchange.feeds.api import SUBSCRIPTION_VARIANTS, SubscriptionCreateSchema
     from exchange.feeds.api import bp as subscriptions
     from exchange.notices.api import NoticeSubmissionSchema, StepSubmissionSchema
     from exchange.notices.api import bp as notices
@@ -50,7 +50,7 @@ def register(app: Flask, api: Api) -> None:
     )
     # Registered before the routes that use them, with what their fields alone cannot say.
     api.spec.components.schema(
-        "SubscriptionCreate", component=SUBSCRIPTION_MODES, schema=SubscriptionCreateSchema
+        "SubscriptionCreate", component=SUBSCRIPTION_VARIANTS, schema=SubscriptionCreateSchema
     )
     api.spec.components.schema("Lookup", component=ONE_TERM, schema=LookupSchema)
     for blueprint in (records, agencies, keys, audit, subscriptions, referrals, notices):

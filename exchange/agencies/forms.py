@@ -152,3 +152,24 @@ class PolicyForm(FlaskForm):
         ],
     )
     base_version = HiddenField()
+
+
+class ReferralPolicyForm(FlaskForm):
+    """The note and the version edited; the matrices' checkboxes are read by the page."""
+
+    note = TextAreaField(
+        _l("Why this change"),
+        validators=[
+            DataRequired(message=_l("Say why the referral policy changes.")),
+            Length(max=500),
+        ],
+    )
+    base_version = HiddenField()
+
+
+class ReferralPolicyConfirmForm(FlaskForm):
+    """What the administrator reviewed, carried to the confirmation unchanged."""
+
+    note = HiddenField(validators=[DataRequired(), Length(max=500)])
+    base_version = HiddenField(validators=[DataRequired()])
+    rules = HiddenField(validators=[DataRequired(), Length(max=20_000)])

@@ -63,7 +63,7 @@ def policy_changes(before: Rules, after: Rules) -> list[Change]:
     return changes
 
 
-def policy_authors(versions: Sequence[int]) -> dict[int, str]:
+def policy_authors(versions: Sequence[int], action: str = "admin.policy.update") -> dict[int, str]:
     """Who stored each version through these pages, as the audit log has it.
 
     A policy version records only the acting agency (or console operator); the person is
@@ -74,7 +74,7 @@ def policy_authors(versions: Sequence[int]) -> dict[int, str]:
     rows = db.session.execute(
         select(AuditEntry.canonical)
         .join(AuditLeaf, AuditLeaf.entry_seq == AuditEntry.seq)
-        .where(AuditLeaf.action == "admin.policy.update", AuditLeaf.status < 400)
+        .where(AuditLeaf.action == action, AuditLeaf.status < 400)
     ).scalars()
     for canonical in rows:
         entry = json.loads(canonical)

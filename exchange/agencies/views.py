@@ -1,7 +1,8 @@
-"""Administrators' pages: agencies, users and the sharing policy.
+"""Administrators' pages: agencies, users, the sharing policy and the referral policy.
 
-The agency pages are here; the users' and the policy's are in ``user_pages`` and
-``policy_pages`` and are routed below, so the blueprint is the one list of admin URLs.
+The agency pages are here; the users', the policy's and the referral policy's are in
+``user_pages``, ``policy_pages`` and ``exchange.referrals.policy_pages`` and are routed
+below, so the blueprint is the one list of admin URLs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from exchange.auth.service import list_users
 from exchange.errors import Refusal
 from exchange.pki.service import agency_keys
 from exchange.problems import Problem
+from exchange.referrals import policy_pages as referral_policy_pages
 from exchange.ui.access import enter_page, page
 
 bp = Blueprint("agencies_ui", __name__, url_prefix="/admin")
@@ -126,3 +128,16 @@ bp.add_url_rule("/users/<username>/enable", view_func=user_pages.enable, methods
 bp.add_url_rule("/policy", view_func=policy_pages.policy, methods=["GET"])
 bp.add_url_rule("/policy", view_func=policy_pages.update, methods=["POST"])
 bp.add_url_rule("/policy/versions/<number>", view_func=policy_pages.policy_version, methods=["GET"])
+
+bp.add_url_rule(
+    "/referral-policy", view_func=referral_policy_pages.referral_policy, methods=["GET"]
+)
+bp.add_url_rule("/referral-policy", view_func=referral_policy_pages.review, methods=["POST"])
+bp.add_url_rule(
+    "/referral-policy/confirm", view_func=referral_policy_pages.confirm, methods=["POST"]
+)
+bp.add_url_rule(
+    "/referral-policy/versions/<number>",
+    view_func=referral_policy_pages.referral_policy_version,
+    methods=["GET"],
+)

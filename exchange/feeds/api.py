@@ -61,10 +61,19 @@ FiltersSchema = ma.Schema.from_dict(
 
 class SubscriptionCreateSchema(ma.Schema):
     name = service.subscription_name_field(required=True)
+    feed = ma.fields.String(
+        load_default="records",
+        validate=ma.validate.OneOf(service.FEEDS),
+        metadata={
+            "description": "records: the record feed. referrals: every step of the referrals "
+            "the agency sends or receives (push only, no types or filters)."
+        },
+    )
     types = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(RECORD_TYPES)),
-        required=True,
-        validate=ma.validate.Length(min=1, max=len(RECORD_TYPES)),
+        load_default=list,
+        validate=ma.validate.Length(max=len(RECORD_TYPES)),
+        metadata={"description": "The record types followed: one or more (records only)."},
     )
     filters = ma.fields.Nested(
         FiltersSchema,
@@ -83,11 +92,27 @@ class SubscriptionCreateSchema(ma.Schema):
     )
 
 
-# A push subscription names its endpoint; a pull subscription has none.
-SUBSCRIPTION_MODES = {
-    "if": {"properties": {"mode": {"const": "push"}}},
-    "then": {"required": ["endpoint"], "properties": {"endpoint": {"type": "string"}}},
-    "else": {"properties": {"endpoint": {"type": "null"}}},
+# A push subscription names its endpoint; a pull subscription has none. The record feed
+# is followed by types; the referral events are pushed, with neither types nor filters.
+SUBSCRIPTION_VARIANTS = {
+    "allOf": [
+        {
+            "if": {"properties": {"mode": {"const": "push"}}},
+            "then": {"required": ["endpoint"], "properties": {"endpoint": {"type": "string"}}},
+            "else": {"properties": {"endpoint": {"type": "null"}}},
+        },
+        {
+            "if": {"required": ["feed"], "properties": {"feed": {"const": "referrals"}}},
+            "then": {
+                "properties": {
+                    "mode": {"const": "push"},
+                    "types": {"maxItems": 0},
+                    "filters": {"maxProperties": 0},
+                }
+            },
+            "else": {"required": ["types"], "properties": {"types": {"minItems": 1}}},
+        },
+    ]
 }
 
 
@@ -119,6 +144,7 @@ class SubscriptionSchema(ma.Schema):
     agency = ma.fields.String()
     system = ma.fields.Integer()
     name = ma.fields.String()
+    feed = ma.fields.String()
     types = ma.fields.List(ma.fields.String())
     filters = ma.fields.Dict()
     mode = ma.fields.String()
@@ -155,7 +181,7 @@ def _json_body(schema: type[ma.Schema]) -> dict[str, Any]:
 
 @bp.route("", methods=["POST"])
 @bp.doc(
-    summary="Subscribe to record types, narrowed by filters",
+    summary="Subscribe to record types, narrowed by filters, or to the referral events",
     requestBody=_json_body(SubscriptionCreateSchema),
 )
 @bp.response(201, SubscriptionSchema)
@@ -170,6 +196,7 @@ def create() -> ResponseReturnValue:
         filters=body["filters"],
         mode=body["mode"],
         endpoint=body["endpoint"],
+        feed=body["feed"],
     )
     g.audit.details["subscription"] = subscription.id
     return jsonify(service.subscription_document(subscription)), 201

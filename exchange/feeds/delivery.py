@@ -1,5 +1,8 @@
 """Push delivery: batches of events, signed by the exchange, POSTed over mutual TLS.
 
+A subscription follows the record feed (by feed position) or its agency's referral events
+(by the leaf index of each step's audit entry); both go out the same way.
+
 For each push subscription with something to send, in order: parked events an operator
 redrove first, then the feed after the subscription's cursor. A batch is a compact JWS
 (``exchange-delivery+jws``) by the exchange's key; a 2xx answer moves the cursor. A
@@ -41,6 +44,7 @@ from exchange.feeds.models import DeadLetter, Subscription
 from exchange.ops.metrics import PUSH_ATTEMPTS, PUSH_DEAD_LETTERS, PUSH_FAILURES
 from exchange.pki.models import Certificate
 from exchange.pki.vault import Vault
+from exchange.referrals.reading import referral_event_page, referral_events_after
 from exchange.trail.entries import entry_bytes, insert_entry
 from keys.jws import sign_compact
 
@@ -166,7 +170,14 @@ def _due(connection: Connection, now: datetime, busy: set[str]) -> Any:
             _subscription.c.mode == "push",
             _subscription.c.state == "active",
             or_(_subscription.c.next_attempt_at.is_(None), _subscription.c.next_attempt_at <= now),
-            or_(_subscription.c.cursor < end, redriving),
+            or_(
+                and_(_subscription.c.feed == "records", _subscription.c.cursor < end),
+                and_(
+                    _subscription.c.feed == "referrals",
+                    referral_events_after(_subscription.c.agency_id, _subscription.c.cursor),
+                ),
+                redriving,
+            ),
         )
         # Least recently served first (a delivered subscription's next_attempt_at is the
         # time it was served), so that none waits while others are served again and again.
@@ -298,16 +309,7 @@ class PushWorker:
             if subscription.redriving
             else []
         )
-        page = read_events(
-            connection,
-            actor=actor,
-            policy=policy_in(connection),
-            subscription=subscription,
-            after=subscription.cursor,
-            limit=self.settings.batch,
-            positions=parked or None,
-            end=subscription.feed_end,
-        )
+        page, about = self._read(connection, subscription, actor, parked)
         if not page.events:
             if parked:
                 finish_redrive(connection, subscription.id, parked, now, delivered=False)
@@ -321,8 +323,52 @@ class PushWorker:
         delivery_id = uuid7()
         status, error = self._post(subscription, page, delivery_id, now)
         connection = db.session.connection()
-        self._record(connection, subscription, page, parked, delivery_id, status, error, now)
+        details: dict[str, Any] = {
+            "subscription": subscription.id,
+            "recipient": subscription.agency_id,
+            "delivery": delivery_id,
+            "endpoint": subscription.endpoint,
+            "events": len(page.events),
+            **about,
+        }
+        self._record(connection, subscription, page, parked, details, status, error, now)
         return error is None and not parked and page.reached_end
+
+    def _read(
+        self, connection: Connection, subscription: Any, actor: Actor, parked: list[int]
+    ) -> tuple[EventPage, dict[str, Any]]:
+        """The next batch of the feed the subscription follows, and what the audit entry
+        says of it beyond the record versions it names."""
+        if subscription.feed == "referrals":
+            # The agency is a party to every referral on its feed: no policy to apply.
+            referrals = referral_event_page(
+                connection,
+                subscription.agency_id,
+                after=-1 if parked else subscription.cursor,
+                limit=self.settings.batch,
+                positions=parked or None,
+            )
+            page = EventPage(
+                events=referrals.events,
+                positions=referrals.positions,
+                next_cursor=referrals.next_cursor,
+                reached_end=referrals.reached_end,
+            )
+            return page, {
+                "feed": "referrals",
+                "referrals": list(dict.fromkeys(referrals.referrals)),
+            }
+        page = read_events(
+            connection,
+            actor=actor,
+            policy=policy_in(connection),
+            subscription=subscription,
+            after=subscription.cursor,
+            limit=self.settings.batch,
+            positions=parked or None,
+            end=subscription.feed_end,
+        )
+        return page, {}
 
     def _record(
         self,
@@ -330,19 +376,12 @@ class PushWorker:
         subscription: Any,
         page: EventPage,
         parked: list[int],
-        delivery_id: str,
+        details: dict[str, Any],
         status: int | None,
         error: str | None,
         now: datetime,
     ) -> None:
         """The attempt's outcome and its audit entry, in one transaction."""
-        details: dict[str, Any] = {
-            "subscription": subscription.id,
-            "recipient": subscription.agency_id,
-            "delivery": delivery_id,
-            "endpoint": subscription.endpoint,
-            "events": len(page.events),
-        }
         PUSH_ATTEMPTS.labels(subscription.agency_id).inc()
         if error is None:
             if parked:

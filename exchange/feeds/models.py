@@ -43,7 +43,10 @@ class Subscription(db.Model):  # type: ignore[name-defined]
     agency_id: Mapped[str] = mapped_column(ForeignKey("agency.id"))
     system_id: Mapped[int] = mapped_column(ForeignKey("system.id"))
     name: Mapped[str] = mapped_column(String(100))
-    # Space-separated record types.
+    # What it follows: "records" (the record feed, by position) or "referrals" (the
+    # agency's referral events, by the leaf index of the step's audit entry).
+    feed: Mapped[str] = mapped_column(String(16), default="records", server_default="records")
+    # Space-separated record types (none for the referral events).
     types: Mapped[str] = mapped_column(String(100))
     # JSON object: filter name -> list of accepted values.
     filters: Mapped[str] = mapped_column(Text)

@@ -24,10 +24,14 @@ from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.feeds.models import DeadLetter, FeedPosition, Subscription
 from exchange.records.tags import allegations, programmes
+from exchange.referrals.reading import last_leaf_index
 from schemas import RECORD_TYPES, search_fields
 from schemas.fields import Text
 
 MODES = ("pull", "push")
+# What a subscription follows: the record feed, or its own agency's referral events
+# (pushed only: they are pulled from /api/v1/referrals/events).
+FEEDS = ("records", "referrals")
 STATES = ("active", "paused")
 FILTERS = (
     "publisher",
@@ -173,7 +177,14 @@ def create_subscription(
     filters: Mapping[str, Any],
     mode: str,
     endpoint: str | None,
+    feed: str = "records",
 ) -> Subscription:
+    if feed == "referrals":
+        return _follow_referrals(
+            actor=actor, name=name, types=types, filters=filters, mode=mode, endpoint=endpoint
+        )
+    if feed != "records":
+        raise _invalid("/feed", f"One of: {', '.join(FEEDS)}.")
     unknown = [t for t in types if t not in RECORD_TYPES]
     if unknown or not types:
         raise _invalid("/types", f"One or more of: {', '.join(RECORD_TYPES)}.")
@@ -206,8 +217,54 @@ def create_subscription(
     return subscription
 
 
-def _latest_position() -> int:
-    """A new subscription starts from now: what was published before is for search."""
+def _follow_referrals(
+    *,
+    actor: Actor,
+    name: str,
+    types: Sequence[str],
+    filters: Mapping[str, Any],
+    mode: str,
+    endpoint: str | None,
+) -> Subscription:
+    """A push subscription to every step of the referrals the agency sends or receives.
+
+    The agency is a party to each of them, so neither record types nor filters apply.
+    """
+    if types:
+        raise _invalid("/types", "Referral events have no record types: give none.")
+    if filters:
+        raise _invalid("/filters", "Referral events are not filtered: give none.")
+    if mode != "push":
+        raise _invalid(
+            "/mode", "Referral events are pushed; they are pulled from /api/v1/referrals/events."
+        )
+    now = utcnow()
+    subscription = Subscription(
+        id=uuid7(),
+        agency_id=actor.agency_id,
+        system_id=actor.system_id,
+        name=check_name(name),
+        feed="referrals",
+        types="",
+        filters="{}",
+        mode=mode,
+        endpoint=check_endpoint(mode, endpoint),
+        state="active",
+        cursor=_latest_position("referrals"),
+        created_at=now,
+        updated_at=now,
+        attempts=0,
+    )
+    db.session.add(subscription)
+    db.session.flush()
+    return subscription
+
+
+def _latest_position(feed: str = "records") -> int:
+    """A new subscription starts from now: what was published before is for search, and
+    a referral's earlier steps are on its page and in the referral feed."""
+    if feed == "referrals":
+        return last_leaf_index(db.session.connection())
     latest = db.session.scalar(select(func.max(FeedPosition.position)))
     return int(latest or 0)
 
@@ -258,7 +315,7 @@ def delete_subscription(*, actor: Actor, subscription_id: str) -> Subscription:
 def acknowledge(*, actor: Actor, subscription_id: str, cursor: int) -> Subscription:
     """Record progress; the cursor only moves forward, and not past the feed's end."""
     subscription = get_subscription(actor=actor, subscription_id=subscription_id)
-    latest = _latest_position()
+    latest = _latest_position(subscription.feed)
     if cursor > latest:
         raise cursor_beyond_end(latest, pointer="/cursor")
     if cursor > subscription.cursor:
@@ -284,6 +341,7 @@ def subscription_document(subscription: Subscription) -> dict[str, Any]:
         "agency": subscription.agency_id,
         "system": subscription.system_id,
         "name": subscription.name,
+        "feed": subscription.feed,
         "types": subscription.types.split(),
         "filters": json.loads(subscription.filters),
         "mode": subscription.mode,

@@ -141,7 +141,9 @@ def _described(subscriptions: list[Subscription]) -> list[dict[str, Any]]:
         {
             "row": s,
             "system": systems.get(s.system_id, str(s.system_id)),
-            "types": [words.label_of(words.RECORD_TYPES, t) for t in s.types.split()],
+            "types": [words.label_of(words.RECORD_TYPES, t) for t in s.types.split()]
+            if s.feed == "records"
+            else [_("Referral events of your agency")],
             "filters": json.loads(s.filters),
             "dead_letters": counts.get(s.id, 0),
         }

@@ -146,6 +146,8 @@ def _feed_families(connection: Connection) -> Iterator[Metric]:
             _subscription.c.state,
             _subscription.c.cursor,
         )
+        # A referral subscription's cursor is an audit leaf index, not a feed position.
+        .where(_subscription.c.feed == "records")
         .order_by(_subscription.c.id)
         .limit(MAX_SERIES)
     ):

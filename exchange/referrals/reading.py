@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from exchange.auth.actor import Actor
@@ -42,6 +44,17 @@ def today_in_japan(now: datetime) -> date:
 
 def is_overdue(due: date, state: str, today: date) -> bool:
     return state != "closed" and due < today
+
+
+@dataclass
+class ReferralEventPage:
+    """Referral events for one push delivery, and the cursor after them."""
+
+    events: list[bytes] = field(default_factory=list)
+    referrals: list[str] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    next_cursor: int = 0
+    reached_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,14 +290,15 @@ def referral_document(view: ReferralView) -> dict[str, Any]:
     }
 
 
-def referral_events(*, actor: Actor, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The agency's referral events after position ``after``, and the cursor after them.
-
-    A position is the leaf index of the audit entry of the request that took the step,
-    given by the integrator in commit order: a reader that moved past one never misses
-    an event that commits later.
-    """
-    rows = db.session.execute(
+def _event_rows(
+    connection: Connection,
+    agency_id: str,
+    *,
+    after: int,
+    limit: int,
+    positions: Sequence[int] | None = None,
+) -> list[Any]:
+    query = (
         select(
             AuditLeaf.leaf_index,
             ReferralEvent.step,
@@ -299,24 +313,80 @@ def referral_events(*, actor: Actor, after: int, limit: int) -> tuple[list[dict[
         .outerjoin(ReferralStep, ReferralStep.id == ReferralEvent.step_id)
         .join(AuditLeaf, AuditLeaf.entry_seq == AuditEntry.seq)
         .join(Referral, Referral.pk == ReferralEvent.referral_pk)
-        .where(ReferralEvent.agency_id == actor.agency_id, AuditLeaf.leaf_index > after)
+        .where(ReferralEvent.agency_id == agency_id, AuditLeaf.leaf_index > after)
         .order_by(AuditLeaf.leaf_index, ReferralEvent.id)
         .limit(limit)
-    ).all()
-    events = [
-        {
-            "position": position,
-            "referral": referral_id,
-            "step": step,
-            "step_id": step_id,
-            "kind": kind,
-            "sender": sender,
-            "agency": agency,
-            "at": rfc3339(created_at),
-        }
-        for position, step, step_id, created_at, referral_id, kind, sender, agency in rows
-    ]
-    return events, (int(rows[-1][0]) if rows else after)
+    )
+    if positions is not None:
+        query = query.where(AuditLeaf.leaf_index.in_(sorted(set(positions))))
+    return list(connection.execute(query).all())
+
+
+def _event_document(row: Any) -> dict[str, Any]:
+    position, step, step_id, created_at, referral_id, kind, sender, agency = row
+    return {
+        "position": position,
+        "referral": referral_id,
+        "step": step,
+        "step_id": step_id,
+        "kind": kind,
+        "sender": sender,
+        "agency": agency,
+        "at": rfc3339(created_at),
+    }
+
+
+def referral_events(*, actor: Actor, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The agency's referral events after position ``after``, and the cursor after them.
+
+    A position is the leaf index of the audit entry of the request that took the step,
+    given by the integrator in commit order: a reader that moved past one never misses
+    an event that commits later.
+    """
+    rows = _event_rows(db.session.connection(), actor.agency_id or "", after=after, limit=limit)
+    return [_event_document(row) for row in rows], (int(rows[-1][0]) if rows else after)
+
+
+def referral_event_page(
+    connection: Connection,
+    agency_id: str,
+    *,
+    after: int,
+    limit: int,
+    positions: Sequence[int] | None = None,
+) -> ReferralEventPage:
+    """The agency's referral events as push delivery sends them.
+
+    Each has an ``event_id`` of its own (``referral-`` and its position and referral), so
+    that a receiver taking both feeds at one endpoint never confuses it with a record's.
+    """
+    rows = _event_rows(connection, agency_id, after=after, limit=limit, positions=positions)
+    page = ReferralEventPage(
+        next_cursor=int(rows[-1][0]) if rows and positions is None else after,
+        reached_end=positions is None and len(rows) < limit,
+    )
+    for row in rows:
+        document = _event_document(row)
+        event_id = f"referral-{document['position']}-{document['referral']}"
+        page.events.append(orjson.dumps({"event_id": event_id, **document}))
+        page.referrals.append(document["referral"])
+        page.positions.append(int(document["position"]))
+    return page
+
+
+def referral_events_after(agency_id: Any, cursor: Any) -> ColumnElement[bool]:
+    """Whether the agency has referral events after ``cursor`` (columns or values)."""
+    return exists(
+        select(ReferralEvent.id)
+        .join(AuditEntry, AuditEntry.id == ReferralEvent.audit_entry_id)
+        .join(AuditLeaf, AuditLeaf.entry_seq == AuditEntry.seq)
+        .where(ReferralEvent.agency_id == agency_id, AuditLeaf.leaf_index > cursor)
+    )
+
+
+def last_leaf_index(connection: Connection) -> int:
+    """Where a new follower of referral events starts: every step integrated so far."""
+    return int(connection.execute(select(func.max(AuditLeaf.leaf_index))).scalar() or 0)
 
 
 def referral_attachment(view: ReferralView, sha256: str) -> tuple[dict[str, Any], bytes]:

@@ -3,6 +3,7 @@ whole signed history and the receiver's signed actions."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -24,15 +25,20 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
-from wtforms import DateField, SelectField, SelectMultipleField, TextAreaField
+from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from exchange.agencies.models import Agency
+from exchange.agencies.policy import PURPOSES
 from exchange.clock import utcnow
 from exchange.errors import Kind, Refusal
 from exchange.extensions import db
 from exchange.problems import STATUS_OF_KIND
+from exchange.records import presentation as words
+from exchange.records.pages_forms import choices, purpose_choices
+from exchange.records.reading import SearchQuery, search_records
+from exchange.records.views import audit_search, result_row
 from exchange.referrals import reading
 from exchange.referrals.labels import (
     BOX_LABELS,
@@ -49,7 +55,7 @@ from exchange.referrals.pages_service import (
 )
 from exchange.referrals.service import ReferralContext
 from exchange.ui.access import enter_page, page
-from schemas import is_record_id
+from schemas import RECORD_TYPES, is_record_id
 from schemas.referral import ATTACHMENT_MAX_BYTES, ATTACHMENT_MEDIA_TYPES, ATTACHMENTS_MAX
 
 bp = Blueprint("referrals_ui", __name__)
@@ -63,6 +69,10 @@ _MEDIA_BY_SUFFIX = {
     ".csv": "text/csv",
     ".txt": "text/plain",
 }
+
+
+# Search results shown in the send form, and record ids ticked among them, at most.
+FIND_LIMIT = 20
 
 
 def _record_ids(text: str | None) -> list[str]:
@@ -94,6 +104,12 @@ class SendForm(FlaskForm):
     attachments = MultipleFileField(
         _l("Attachments (PDF, PNG, JPEG, CSV or text; up to 5 files of 2 MiB)"),
         render_kw={"accept": ",".join(_MEDIA_BY_SUFFIX)},
+    )
+    # Finding records to add: the search of the search page, with its purpose.
+    find_purpose = SelectField(_l("Purpose of the search"), choices=purpose_choices, default="")
+    find_q = StringField(_l("Name or alias"), validators=[Optional(), Length(max=200)])
+    find_type = SelectField(
+        _l("Record type"), choices=lambda: choices(words.RECORD_TYPES), default=""
     )
 
 
@@ -184,6 +200,22 @@ def index() -> Any:
     )
 
 
+def _picked() -> list[str]:
+    """Record ids ticked among search results, in the order shown."""
+    return [
+        value.lower()
+        for value in dict.fromkeys(request.form.getlist("picked"))
+        if is_record_id(value)
+    ][:FIND_LIMIT]
+
+
+def _with_picked(form: SendForm) -> list[str]:
+    """The typed ids and the ticked ones, each once, typed first; the field shows them all."""
+    records = list(dict.fromkeys([*_record_ids(form.records.data), *_picked()]))
+    form.records.data = "\n".join(records)
+    return records
+
+
 def _send_form() -> SendForm:
     form = SendForm()
     agencies = _agencies()
@@ -238,6 +270,7 @@ def _uploads(form: SendForm) -> list[Upload] | None:
 @page("referral.send", "liaison")
 def send() -> Any:
     form = _send_form()
+    records = _with_picked(form)
     if not form.validate_on_submit():
         return render_template("referrals/new.html", form=form), 422
     uploads = _uploads(form)
@@ -247,7 +280,7 @@ def send() -> Any:
         referral = send_from_page(
             context=_context(),
             receivers=form.receivers.data,
-            records=_record_ids(form.records.data),
+            records=records,
             kind=form.kind.data,
             requested_action=form.requested_action.data.strip(),
             due=form.due.data,
@@ -260,6 +293,55 @@ def send() -> Any:
         return render_template("referrals/new.html", form=form, refusal=refusal), status
     flash(_("The referral was signed and sent."), "success")
     return redirect(url_for("referrals_ui.referral", referral_id=referral.id))
+
+
+@bp.route("/referrals/new/find", methods=["POST"])
+@page("record.search", "liaison")
+def find() -> Any:
+    """The send form again, with the ticked records added and, when words or a type are
+    given, the records found: the search page's search, for a stated purpose, audited as
+    a search. Without JavaScript a button of the form brings it here and back."""
+    form = _send_form()
+    form.records.errors = []
+    records = _with_picked(form)
+    context: dict[str, Any] = {
+        "form": form,
+        "results": None,
+        "added": records,
+        "agencies": _agencies(),
+        "agency_name": agency_name,
+    }
+    query = (form.find_q.data or "").strip()
+    record_type = form.find_type.data or ""
+    if not query and not record_type:
+        g.audit.action = "referral.form"
+        return render_template("referrals/new.html", **context)
+    g.audit.details["for"] = "referral"
+    purpose = form.find_purpose.data or ""
+    errors = []
+    if purpose not in PURPOSES:
+        errors.append(
+            _("Choose the purpose of this look-up: results are shown only for a stated purpose.")
+        )
+    if not form.find_q.validate(form) or record_type not in ("", *RECORD_TYPES):
+        errors.append(_("Search with up to 200 characters and a record type from the list."))
+    if errors:
+        g.audit.details["reason"] = "purpose_required" if purpose not in PURPOSES else "invalid"
+        form.find_purpose.errors = errors
+        return render_template("referrals/new.html", **context), 422
+    given = {k: v for k, v in (("q", query), ("type", record_type)) if v}
+    audit_search(purpose, given)
+    found = search_records(
+        actor=g.actor,
+        query=SearchQuery(q=query or None, type=record_type or None, limit=FIND_LIMIT),
+    )
+    results = []
+    for view in found.items:
+        envelope = json.loads(view.version.canonical)
+        g.audit.targets.append((view.record_id, view.version.version))
+        results.append({"id": view.record_id, **result_row(view, envelope, purpose)})
+    context["results"] = results
+    return render_template("referrals/new.html", **context)
 
 
 def _people() -> list[SelectChoice]:

@@ -49,6 +49,11 @@ _feed = FeedPosition.__table__
 _version = RecordVersion.__table__
 
 PUBLISH_ACTION = "record.publish"
+# Requests that put referral events on agencies' feeds: their integration wakes push
+# delivery as new feed positions do.
+REFERRAL_STEP_ACTIONS = frozenset(
+    ("referral.send", "referral.acknowledge", "referral.assign", "referral.close")
+)
 # Entry ids per IN list: far below SQLite's bound-parameter limit.
 _ID_CHUNK = 2000
 # The least step between two positions' dates added (microseconds: what both databases keep).
@@ -263,6 +268,7 @@ class Integrator:
             targets: list[dict[str, Any]] = []
             hashes: list[dict[str, Any]] = []
             publishes: dict[str, int] = {}
+            referral_steps = False
             new_holes: list[int] = []
             high = self._high_seq
             for seq, canonical in rows:
@@ -277,6 +283,9 @@ class Integrator:
                     and projection["outcome"] == "ok"
                 ):
                     publishes[entry_id] = index
+                referral_steps = referral_steps or (
+                    projection["action"] in REFERRAL_STEP_ACTIONS and projection["outcome"] == "ok"
+                )
                 leaves.append({"leaf_index": index, "entry_seq": seq, **projection})
                 targets.extend(
                     {"leaf_index": index, "record_id": record_id, "version": version}
@@ -292,12 +301,13 @@ class Integrator:
             for table, batch in batches:
                 if batch:
                     connection.execute(insert(table), batch)
-            if feed and connection.dialect.name == "postgresql":
+            if (feed or referral_steps) and connection.dialect.name == "postgresql":
                 connection.execute(select(func.pg_notify("exchange_feed", "")))
             connection.commit()
         if feed:
             self._feed_next += len(feed)
             self._feed_added_at = feed[-1]["added_at"]
+        if feed or referral_steps:
             announce_feed()
         for seq, _ in rows:
             self._holes.pop(seq, None)

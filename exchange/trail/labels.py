@@ -156,6 +156,7 @@ ACTION_GROUPS = (
             "admin.policy.read": _l("Sharing policy viewed"),
             "admin.policy.update": _l("Sharing policy changed"),
             "admin.referral_policy.read": _l("Referral policy viewed"),
+            "admin.referral_policy.review": _l("Referral policy change reviewed"),
             "admin.referral_policy.update": _l("Referral policy changed"),
             "admin.hold.list": _l("Legal holds listed"),
             "admin.hold.request": _l("Legal hold asked for"),

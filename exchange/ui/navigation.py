@@ -41,6 +41,7 @@ MENU = (
     MenuEntry("pki_ui.keys", _l("Signing keys"), frozenset({"admin"})),
     MenuEntry("agencies_ui.users", _l("Users"), frozenset({"admin"})),
     MenuEntry("agencies_ui.policy", _l("Sharing policy"), frozenset({"admin"})),
+    MenuEntry("agencies_ui.referral_policy", _l("Referral policy"), frozenset({"admin"})),
     MenuEntry("retention_ui.holds", _l("Legal holds"), frozenset({"admin"})),
     MenuEntry("stats_ui.index", _l("Statistics"), frozenset({"liaison", "auditor", "admin"})),
 )

@@ -1,6 +1,7 @@
 """A referral walked from sender to receiver in Chromium: an immigration office notifies a
-labour bureau of a suspected wage violation (measure 204); the bureau acknowledges it,
-assigns it and closes it with a corrective order; each step signed on the exchange."""
+labour bureau of a suspected wage violation (measure 204), finding the record from the
+send form; the bureau acknowledges it, assigns it and closes it with a corrective order;
+each step signed on the exchange."""
 
 from __future__ import annotations
 
@@ -28,7 +29,23 @@ class TestReferralInTheBrowser:
         sender = tabs("sender")
         sender_watch = PageWatch(sender.page)
         sender.sign_in(officer)
-        sender.open(f"/referrals/new?record={envelope['id']}", "new-referral")
+        sender.open("/referrals/new", "new-referral")
+        # The record is found from the form: the search page's search, for a purpose.
+        sender.page.get_by_label(sender.t("Purpose of the search"), exact=True).select_option(
+            value="administrative_disposition"
+        )
+        sender.fill("Name or alias", BROKER_NAME)
+        sender.press("Search records")
+        sender.snap("records-found")
+        found = sender.page.locator(f'input[name="picked"][value="{envelope["id"]}"]')
+        expect(found).to_have_attribute("aria-label", sender.t("Add %(name)s", name=BROKER_NAME))
+        found.check()
+        sender.press("Add the ticked records")
+        records = sender.page.get_by_label(sender.t("Records (one id per line)"), exact=True)
+        expect(records).to_have_value(envelope["id"])
+        expect(
+            sender.page.locator(f'input[name="picked"][value="{envelope["id"]}"]')
+        ).to_have_count(0)
         sender.page.get_by_label(sender.t("Receiving agencies"), exact=True).select_option(
             value=labour.agency
         )
