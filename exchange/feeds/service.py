@@ -9,6 +9,7 @@ standing are checked for every event as it goes out.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,8 @@ def filter_value_field() -> Text:
 _PORT = "[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
 ENDPOINT_PATTERN = f"^https://[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*(:({_PORT}))?(/[!-~]*)?$"
 
+_ENDPOINT = re.compile(ENDPOINT_PATTERN)
+
 
 def endpoint_error(endpoint: str) -> str | None:
     """Why ``endpoint`` cannot receive push deliveries, or None when it can."""
@@ -138,6 +141,8 @@ def endpoint_error(endpoint: str) -> str | None:
         return "The port is not a number from 1 to 65535."
     if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in endpoint):
         return "Contains spaces or control characters."
+    if _ENDPOINT.fullmatch(endpoint) is None:
+        return "A host name or IPv4 address, an optional port and path, in ASCII."
     return None
 
 
