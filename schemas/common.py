@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, validates_schema
 
+from schemas.errors import FieldError, SchemaInvalid, errors_from_marshmallow
 from schemas.fields import date_field
 
 
@@ -96,3 +97,14 @@ class PeriodSchema(CrossCheckedSchema):
         # Valid full-dates order correctly as strings.
         if "from" in data and "to" in data and data["from"] > data["to"]:
             errors.add(["to"], "Must not be before from.")
+
+
+def load_document(schema: Schema, data: object) -> dict[str, Any]:
+    """``data`` loaded by ``schema``, JSON-equal to it; raises SchemaInvalid with every error."""
+    if not isinstance(data, Mapping):
+        raise SchemaInvalid([FieldError("", "Must be a JSON object.")])
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as error:
+        raise SchemaInvalid(errors_from_marshmallow(error.messages)) from None
+    return loaded

@@ -12,12 +12,18 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from marshmallow.fields import Field
 
 from schemas.broker import BrokerPayloadSchema
-from schemas.common import CrossCheckedSchema, ErrorCollector, StrictSchema, require_iff
-from schemas.errors import FieldError, SchemaInvalid, errors_from_marshmallow
+from schemas.common import (
+    CrossCheckedSchema,
+    ErrorCollector,
+    StrictSchema,
+    load_document,
+    require_iff,
+)
+from schemas.errors import FieldError
 from schemas.fields import (
     LABEL_MAX,
     NARRATIVE_MAX,
@@ -219,21 +225,11 @@ def fields_outside_whitelist(document: object) -> list[FieldError]:
     return found
 
 
-def _validated(schema: Schema, data: object) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        raise SchemaInvalid([FieldError("", "Must be a JSON object.")])
-    try:
-        loaded: dict[str, Any] = schema.load(data)
-    except ValidationError as error:
-        raise SchemaInvalid(errors_from_marshmallow(error.messages)) from None
-    return loaded
-
-
 def validate_notice(data: object) -> dict[str, Any]:
     """A notice version, valid under notice/1; raises SchemaInvalid with every error."""
-    return _validated(_NOTICE, data)
+    return load_document(_NOTICE, data)
 
 
 def validate_step(data: object) -> dict[str, Any]:
     """A step document, valid under notice-step/1; raises SchemaInvalid with every error."""
-    return _validated(_STEP, data)
+    return load_document(_STEP, data)

@@ -11,10 +11,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError
-
-from schemas.common import CrossCheckedSchema, ErrorCollector, StrictSchema, require_iff
-from schemas.errors import FieldError, SchemaInvalid, errors_from_marshmallow
+from schemas.common import (
+    CrossCheckedSchema,
+    ErrorCollector,
+    StrictSchema,
+    load_document,
+    require_iff,
+)
 from schemas.fields import (
     LABEL_MAX,
     NAME_MAX,
@@ -200,21 +203,11 @@ _REFERRAL = ReferralSchema()
 _STEP = ReferralStepSchema()
 
 
-def _validated(schema: Schema, data: object) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        raise SchemaInvalid([FieldError("", "Must be a JSON object.")])
-    try:
-        loaded: dict[str, Any] = schema.load(data)
-    except ValidationError as error:
-        raise SchemaInvalid(errors_from_marshmallow(error.messages)) from None
-    return loaded
-
-
 def validate_referral(data: object) -> dict[str, Any]:
     """Validate a referral; return it, JSON-equal to ``data``. Raises SchemaInvalid."""
-    return _validated(_REFERRAL, data)
+    return load_document(_REFERRAL, data)
 
 
 def validate_referral_step(data: object) -> dict[str, Any]:
     """Validate a referral step; return it, JSON-equal to ``data``. Raises SchemaInvalid."""
-    return _validated(_STEP, data)
+    return load_document(_STEP, data)
