@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -40,27 +40,42 @@ def cell_name(record_type: str, verb: str, kind: str) -> str:
     return f"{verb}.{record_type}.{kind}"
 
 
-def rules_from_form(form: Mapping[str, str]) -> dict[str, dict[str, list[str]]]:
+def grid_from_form(
+    form: Mapping[str, str],
+    outer: Sequence[str],
+    middle: Sequence[str],
+    cell: Callable[[str, str, str], str],
+) -> dict[str, dict[str, list[str]]]:
+    """Rules from a grid of checkboxes: ``outer`` → ``middle`` → the agency kinds ticked.
+
+    Both policies have this shape: record type → verb → kinds for sharing, referral kind →
+    sender kind → receiver kinds for referrals.
+    """
     return {
-        record_type: {
-            verb: [k for k in AGENCY_KINDS if form.get(cell_name(record_type, verb, k))]
-            for verb in VERBS
-        }
-        for record_type in RECORD_TYPES
+        o: {m: [k for k in AGENCY_KINDS if form.get(cell(o, m, k))] for m in middle} for o in outer
     }
+
+
+def grid_changes(
+    before: Rules, after: Rules, outer: Sequence[str], middle: Sequence[str]
+) -> Iterator[tuple[str, str, str, bool]]:
+    """Each (outer, middle, kind, granted) that ``after`` grants or withdraws against ``before``."""
+    for o in outer:
+        for m in middle:
+            old = set(before.get(o, {}).get(m, ()))
+            new = set(after.get(o, {}).get(m, ()))
+            for kind in AGENCY_KINDS:
+                if (kind in new) != (kind in old):
+                    yield o, m, kind, kind in new
+
+
+def rules_from_form(form: Mapping[str, str]) -> dict[str, dict[str, list[str]]]:
+    return grid_from_form(form, RECORD_TYPES, VERBS, cell_name)
 
 
 def policy_changes(before: Rules, after: Rules) -> list[Change]:
     """Each permission one version grants or withdraws compared with the one before."""
-    changes = []
-    for record_type in RECORD_TYPES:
-        for verb in VERBS:
-            old = set(before.get(record_type, {}).get(verb, ()))
-            new = set(after.get(record_type, {}).get(verb, ()))
-            for kind in AGENCY_KINDS:
-                if (kind in new) != (kind in old):
-                    changes.append(Change(record_type, verb, kind, granted=kind in new))
-    return changes
+    return [Change(*change) for change in grid_changes(before, after, RECORD_TYPES, VERBS)]
 
 
 def policy_authors(versions: Sequence[int], action: str = "admin.policy.update") -> dict[int, str]:

@@ -15,7 +15,12 @@ from werkzeug.wrappers import Response
 
 from exchange.agencies.forms import ReferralPolicyConfirmForm, ReferralPolicyForm
 from exchange.agencies.models import AGENCY_KINDS
-from exchange.agencies.policy_pages import HISTORY_LENGTH, policy_authors
+from exchange.agencies.policy_pages import (
+    HISTORY_LENGTH,
+    grid_changes,
+    grid_from_form,
+    policy_authors,
+)
 from exchange.errors import Refusal
 from exchange.extensions import db
 from exchange.problems import Problem
@@ -52,26 +57,12 @@ def cell_name(referral_kind: str, sender: str, receiver: str) -> str:
 
 
 def rules_from_form(form: Mapping[str, str]) -> dict[str, dict[str, list[str]]]:
-    return {
-        kind: {
-            sender: [r for r in AGENCY_KINDS if form.get(cell_name(kind, sender, r))]
-            for sender in AGENCY_KINDS
-        }
-        for kind in REFERRAL_KINDS
-    }
+    return grid_from_form(form, REFERRAL_KINDS, AGENCY_KINDS, cell_name)
 
 
 def rule_changes(before: Rules, after: Rules) -> list[Change]:
     """Each permission one version grants or withdraws compared with the one before."""
-    changes = []
-    for kind in REFERRAL_KINDS:
-        for sender in AGENCY_KINDS:
-            old = set(before.get(kind, {}).get(sender, ()))
-            new = set(after.get(kind, {}).get(sender, ()))
-            for receiver in AGENCY_KINDS:
-                if (receiver in new) != (receiver in old):
-                    changes.append(Change(kind, sender, receiver, granted=receiver in new))
-    return changes
+    return [Change(*change) for change in grid_changes(before, after, REFERRAL_KINDS, AGENCY_KINDS)]
 
 
 def _context(**extra: Any) -> dict[str, Any]:
